@@ -1,0 +1,1 @@
+"""Interactive panels. Panels only compose public API from ``lab.<capability>``."""
