@@ -1,0 +1,35 @@
+"""PIQ: post-hoc interpretation of a classifier via class-partitioned vector quantization.
+
+The core modules (``quantize``, ``networks``) follow the names, arguments and
+shapes of SpeechBrain's ``lobes.models.PIQ``. :class:`PIQInterpreter` trains a
+PSI decoder on a frozen keyword classifier and turns its decisions into
+listenable masked spectrograms.
+"""
+
+from lab.piq.networks import (
+    Conv2dEncoder_v2,
+    ResBlockAudio,
+    VectorQuantizedPSI_Audio,
+    VectorQuantizedPSIFocalNet_Audio,
+    VectorQuantizedPSIViT_Audio,
+    weights_init,
+)
+from lab.piq.quantize import (
+    VectorQuantization,
+    VectorQuantizationStraightThrough,
+    VQEmbedding,
+    get_irrelevant_regions,
+)
+
+__all__ = [
+    "get_irrelevant_regions",
+    "VectorQuantization",
+    "VectorQuantizationStraightThrough",
+    "VQEmbedding",
+    "weights_init",
+    "Conv2dEncoder_v2",
+    "ResBlockAudio",
+    "VectorQuantizedPSI_Audio",
+    "VectorQuantizedPSIFocalNet_Audio",
+    "VectorQuantizedPSIViT_Audio",
+]
