@@ -1,0 +1,101 @@
+"""Keyword classifier on log-power spectrograms, with an exposed intermediate representation.
+
+The encoder follows the idea of SpeechBrain's ``Conv2dEncoder_v2`` (strided 2-D convolutions
+over a log-power spectrogram giving a (B, C, T', F') feature map), scaled down for one-second
+clips: three stride-2 blocks, so ``T' = ceil(T / 8)`` and ``F' = ceil(F / 8)`` (257 bins → 33).
+Post-hoc interpreters (lab.piq) work on that map: ``forward(x) == classify(embed(x))``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lab.models.normalize import FeatureNormalizer
+
+__all__ = ["KeywordClassifier"]
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+        nn.Conv2d(c_out, c_out, kernel_size=3, padding=1),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+    )
+
+
+class KeywordClassifier(nn.Module):
+    """Convolutional encoder + pooled linear head over keyword classes.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of keyword classes (``len(lab.data.KEYWORDS)``).
+    n_bins : int
+        Frequency bins of the log-power spectrogram (257 for n_fft=512).
+    dim : int
+        Channels of the embedding, the ``C`` of ``embed``'s (B, C, T', F') output.
+    widths : tuple of int
+        Channels of the first two blocks.
+    dropout : float
+        Dropout before the linear head during training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = KeywordClassifier(n_classes=24).eval()
+    >>> x = torch.zeros(2, 50, 257)  # (B, frames, bins) log-power spectrogram
+    >>> h = model.embed(x)
+    >>> h.shape
+    torch.Size([2, 64, 7, 33])
+    >>> model.classify(h).shape
+    torch.Size([2, 24])
+    >>> torch.equal(model(x), model.classify(h))
+    True
+    """
+
+    feature_kind = "log_power"
+
+    def __init__(
+        self,
+        n_classes: int = 24,
+        n_bins: int = 257,
+        dim: int = 64,
+        widths: tuple[int, int] = (16, 32),
+        dropout: float = 0.2,
+    ):
+        super().__init__()
+        self.config = dict(n_classes=n_classes, n_bins=n_bins, dim=dim, widths=list(widths),
+                           dropout=dropout)
+        self.normalize = FeatureNormalizer(n_bins)
+        self.encoder = nn.Sequential(
+            _block(1, widths[0]), _block(widths[0], widths[1]), _block(widths[1], dim)
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(dim, n_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Log-power spectrograms (B, T, n_bins) → feature map (B, dim, T', F')."""
+        if x.ndim != 3 or x.shape[-1] != self.config["n_bins"]:
+            raise ValueError(
+                f"x must be log-power spectrograms of shape (B, T, {self.config['n_bins']}), "
+                f"got {tuple(x.shape)}"
+            )
+        return self.encoder(self.normalize(x).unsqueeze(1))
+
+    def classify(self, h: torch.Tensor) -> torch.Tensor:
+        """Feature map (B, dim, T', F') → class logits (B, n_classes)."""
+        if h.ndim != 4 or h.shape[1] != self.config["dim"]:
+            raise ValueError(
+                f"h must have shape (B, {self.config['dim']}, T', F'), got {tuple(h.shape)}"
+            )
+        # Max over time (after averaging over frequency) does not depend on how much
+        # padding follows a short clip, so a clip scores the same alone or in a batch.
+        pooled = h.mean(dim=3).amax(dim=2)
+        return self.head(self.dropout(pooled))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.embed(x))

@@ -1,0 +1,106 @@
+"""Read any layer's output by name with forward hooks; works for any ``nn.Module``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["activations", "layer_names"]
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """Names of every submodule, as accepted by :func:`activations`.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> layer_names(nn.Sequential(nn.Linear(2, 3), nn.ReLU()))
+    ['0', '1']
+    """
+    return [name for name, _ in model.named_modules() if name]
+
+
+def _first_tensor(output):
+    # Recurrent layers return (output, state); the output sequence is what "activation" means.
+    while isinstance(output, tuple | list):
+        output = output[0]
+    return output
+
+
+def activations(
+    model: nn.Module,
+    x,
+    layers: Sequence[str],
+    *,
+    call: Callable | None = None,
+    detach: bool = False,
+) -> dict[str, torch.Tensor]:
+    """Run ``model`` on ``x`` and return the outputs of the named layers.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any module; layers are addressed by their ``named_modules`` names (``"layer_1"``,
+        ``"encoder.0"``).
+    x : Tensor or tuple
+        The input; a tuple is unpacked into positional arguments.
+    layers : sequence of str
+        Layer names. For modules returning tuples (LSTM: ``(output, (h, c))``) the first
+        element, the output sequence, is recorded.
+    call : callable, optional
+        What to run instead of ``model(x)``, e.g. ``model.embed`` or a lambda; the hooks are
+        on ``model``'s layers either way.
+    detach : bool
+        Detach the recorded tensors. The default keeps them in the graph so gradients flow
+        back to the input (feature visualization).
+
+    Returns
+    -------
+    dict of str to Tensor
+        ``{name: output}`` in the order of ``layers``.
+
+    Raises
+    ------
+    ValueError
+        If a name is not a layer of ``model``; the message lists the valid names.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    >>> acts = activations(net, torch.ones(1, 2), ["0", "1"])
+    >>> bool((acts["1"] >= 0).all()), tuple(acts["0"].shape)
+    (True, (1, 3))
+    """
+    if isinstance(layers, str):
+        layers = [layers]
+    modules = dict(model.named_modules())
+    unknown = [name for name in layers if name not in modules or not name]
+    if unknown:
+        raise ValueError(
+            f"layers {unknown} are not layers of {type(model).__name__}; valid names: "
+            f"{layer_names(model)}"
+        )
+    recorded: dict[str, torch.Tensor] = {}
+
+    def recorder(name):
+        def hook(_module, _inputs, output):
+            out = _first_tensor(output)
+            recorded[name] = out.detach() if detach else out
+
+        return hook
+
+    handles = [modules[name].register_forward_hook(recorder(name)) for name in layers]
+    try:
+        run = call if call is not None else model
+        run(*x) if isinstance(x, tuple) else run(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    missing = [name for name in layers if name not in recorded]
+    if missing:
+        raise ValueError(f"layers {missing} exist but did not run during this call")
+    return {name: recorded[name] for name in layers}

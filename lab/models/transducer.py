@@ -1,0 +1,244 @@
+"""A small streaming RNN transducer (RNN-T).
+
+Design (streaming by construction, no look-ahead):
+
+* **Encoder** — standardized MFCC frames → one causal 1-D convolution (kernel 3, stride 2,
+  left padding only) that halves the frame rate to 40 ms → a unidirectional LSTM. Output
+  frame ``j`` depends only on input frames ``≤ 2j``, so a stream can emit it as soon as that
+  frame arrives.
+* **Prediction network** — embedding of the previous non-blank symbol (blank starts the
+  sequence) → LSTM.
+* **Joiner** — ``Linear(tanh(W_e enc + W_p pred))`` → logits over the alphabet + blank.
+
+Greedy decoding emits up to ``max_symbols_per_frame`` symbols per encoder frame. Offline
+decoding runs the encoder over the whole utterance; :meth:`Transducer.stream` feeds chunks of
+any size through :class:`TransducerStream`, which carries the convolution buffer and both
+LSTM states, and therefore produces the same text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from lab.models.normalize import FeatureNormalizer
+
+__all__ = ["CausalSubsampler", "Transducer", "TransducerStream"]
+
+
+class CausalSubsampler(nn.Module):
+    """Causal 1-D convolution with stride 2 over time: (B, T, F) → (B, ceil(T / 2), C)."""
+
+    kernel_size = 3
+    stride = 2
+
+    def __init__(self, n_features: int, channels: int):
+        super().__init__()
+        self.conv = nn.Conv1d(n_features, channels, self.kernel_size, stride=self.stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Left padding only: no output frame sees the future.
+        x = nn.functional.pad(x.transpose(1, 2), (self.kernel_size - 1, 0))
+        return torch.relu(self.conv(x)).transpose(1, 2)
+
+    def initial_buffer(self, n_features: int) -> torch.Tensor:
+        """The left padding a stream starts with, shape (1, kernel_size - 1, F)."""
+        return torch.zeros(1, self.kernel_size - 1, n_features)
+
+    def step(self, buffer: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Consume frames ``x`` (1, n, F); return the output frames now complete and the buffer."""
+        buffer = torch.cat([buffer, x], dim=1)
+        n_out = (buffer.shape[1] - self.kernel_size) // self.stride + 1
+        if n_out <= 0:
+            return buffer.new_zeros(1, 0, self.conv.out_channels), buffer
+        used = buffer[:, : (n_out - 1) * self.stride + self.kernel_size]
+        out = torch.relu(self.conv(used.transpose(1, 2))).transpose(1, 2)
+        return out, buffer[:, n_out * self.stride :]
+
+
+class Transducer(nn.Module):
+    """Streaming RNN transducer over MFCC frames.
+
+    Parameters
+    ----------
+    n_features : int
+        Features per input frame.
+    n_classes : int
+        Output symbols including blank (index 0).
+    conv_channels, encoder_hidden, encoder_layers : int
+        Sizes of the causal convolution and the encoder LSTM.
+    embed_dim, predictor_hidden : int
+        Sizes of the prediction network.
+    joint_dim : int
+        Width of the joiner's hidden layer.
+    max_symbols_per_frame : int
+        Cap on symbols emitted per encoder frame during greedy decoding.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = Transducer(encoder_hidden=32, predictor_hidden=16, joint_dim=16).eval()
+    >>> tokens = torch.tensor([[3, 4, 5]])
+    >>> logits, lengths = model(torch.zeros(1, 9, 26), torch.tensor([9]), tokens)
+    >>> logits.shape, lengths.tolist()
+    (torch.Size([1, 5, 4, 29]), [5])
+    """
+
+    feature_kind = "mfcc"
+    blank = 0
+
+    def __init__(
+        self,
+        n_features: int = 26,
+        n_classes: int = 29,
+        conv_channels: int = 128,
+        encoder_hidden: int = 256,
+        encoder_layers: int = 1,
+        embed_dim: int = 64,
+        predictor_hidden: int = 128,
+        joint_dim: int = 192,
+        max_symbols_per_frame: int = 4,
+    ):
+        super().__init__()
+        self.config = dict(
+            n_features=n_features, n_classes=n_classes, conv_channels=conv_channels,
+            encoder_hidden=encoder_hidden, encoder_layers=encoder_layers, embed_dim=embed_dim,
+            predictor_hidden=predictor_hidden, joint_dim=joint_dim,
+            max_symbols_per_frame=max_symbols_per_frame,
+        )
+        self.normalize = FeatureNormalizer(n_features)
+        self.subsample = CausalSubsampler(n_features, conv_channels)
+        self.encoder = nn.LSTM(conv_channels, encoder_hidden, num_layers=encoder_layers,
+                               batch_first=True)
+        self.embedding = nn.Embedding(n_classes, embed_dim)
+        self.predictor = nn.LSTM(embed_dim, predictor_hidden, batch_first=True)
+        self.joint_encoder = nn.Linear(encoder_hidden, joint_dim)
+        self.joint_predictor = nn.Linear(predictor_hidden, joint_dim)
+        self.joint_output = nn.Linear(joint_dim, n_classes)
+
+    # -- building blocks -------------------------------------------------------------------
+    def encode(
+        self, features: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder output (B, T', encoder_hidden) and its valid lengths ``ceil(lengths / 2)``."""
+        if features.ndim != 3 or features.shape[-1] != self.config["n_features"]:
+            raise ValueError(
+                f"features must have shape (B, T, {self.config['n_features']}), "
+                f"got {tuple(features.shape)}"
+            )
+        if lengths is None:
+            lengths = torch.full((features.shape[0],), features.shape[1], dtype=torch.long)
+        out, _ = self.encoder(self.subsample(self.normalize(features)))
+        return out, (torch.as_tensor(lengths) + 1) // 2
+
+    def predict(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Prediction network over ``[blank] + tokens``: (B, U) → (B, U + 1, predictor_hidden)."""
+        start = torch.full((tokens.shape[0], 1), self.blank, dtype=torch.long)
+        out, _ = self.predictor(self.embedding(torch.cat([start, tokens.long()], dim=1)))
+        return out
+
+    def join(self, encoded: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+        """Joint logits (B, T', U + 1, n_classes) for every encoder/predictor pair."""
+        hidden = self.joint_encoder(encoded).unsqueeze(2) + self.joint_predictor(
+            predicted
+        ).unsqueeze(1)
+        return self.joint_output(torch.tanh(hidden))
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        feature_lengths: torch.Tensor,
+        tokens: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, T', U + 1, n_classes) for the transducer loss, and encoder lengths."""
+        encoded, lengths = self.encode(features, feature_lengths)
+        return self.join(encoded, self.predict(tokens)), lengths
+
+    # -- greedy decoding -------------------------------------------------------------------
+    def _predictor_step(self, symbol: int, state):
+        x = self.embedding(torch.tensor([[symbol]]))
+        out, state = self.predictor(x, state)
+        return self.joint_predictor(out[0, 0]), state
+
+    def _greedy(self, encoded: torch.Tensor, search: dict) -> None:
+        """Extend ``search`` (hypothesis, predictor output and state) over encoder frames."""
+        projected = self.joint_encoder(encoded)
+        for frame in projected:
+            for _ in range(self.config["max_symbols_per_frame"]):
+                symbol = int(self.joint_output(torch.tanh(frame + search["pred"])).argmax())
+                if symbol == self.blank:
+                    break
+                search["hyp"].append(symbol)
+                search["pred"], search["state"] = self._predictor_step(symbol, search["state"])
+
+    def _new_search(self) -> dict:
+        pred, state = self._predictor_step(self.blank, None)
+        return {"hyp": [], "pred": pred, "state": state}
+
+    @torch.no_grad()
+    def decode_ids(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> list:
+        """Greedy offline decoding to symbol indices, one list per utterance."""
+        encoded, enc_lengths = self.encode(features, lengths)
+        results = []
+        for enc, n in zip(encoded, enc_lengths):
+            search = self._new_search()
+            self._greedy(enc[: int(n)], search)
+            results.append(search["hyp"])
+        return results
+
+    def stream(self, chunks: Iterable) -> Iterator[list[int]]:
+        """Decode feature chunks (n_i, n_features) as they arrive.
+
+        Yields the symbol indices decoded so far after each chunk; the last value equals
+        :meth:`decode_ids` on the concatenated chunks.
+        """
+        streamer = TransducerStream(self)
+        for chunk in chunks:
+            yield list(streamer.accept(chunk))
+
+
+class TransducerStream:
+    """Incremental greedy decoding state for one utterance.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = Transducer(encoder_hidden=32, predictor_hidden=16, joint_dim=16).eval()
+    >>> x = torch.randn(30, 26)
+    >>> stream = TransducerStream(model)
+    >>> for chunk in x.split(7):
+    ...     _ = stream.accept(chunk)
+    >>> stream.hypothesis == model.decode_ids(x[None])[0]
+    True
+    """
+
+    def __init__(self, model: Transducer):
+        self.model = model
+        self.buffer = model.subsample.initial_buffer(model.config["n_features"])
+        self.encoder_state = None
+        with torch.no_grad():
+            self.search = model._new_search()
+
+    @property
+    def hypothesis(self) -> list[int]:
+        return self.search["hyp"]
+
+    @torch.no_grad()
+    def accept(self, chunk: np.ndarray | torch.Tensor) -> list[int]:
+        """Consume feature frames (n, n_features); return the hypothesis so far."""
+        x = torch.as_tensor(np.asarray(chunk, dtype=np.float32))
+        if x.ndim != 2 or x.shape[1] != self.model.config["n_features"]:
+            raise ValueError(
+                f"chunk must have shape (n, {self.model.config['n_features']}), "
+                f"got {tuple(x.shape)}"
+            )
+        frames, self.buffer = self.model.subsample.step(
+            self.buffer, self.model.normalize(x).unsqueeze(0)
+        )
+        if frames.shape[1]:
+            encoded, self.encoder_state = self.model.encoder(frames, self.encoder_state)
+            self.model._greedy(encoded[0], self.search)
+        return self.hypothesis
