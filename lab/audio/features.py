@@ -1,0 +1,235 @@
+"""Time-major speech features (MFCC, log-mel, log-power spectrogram) and their inverse.
+
+All functions take a 1-D float waveform and return float32 arrays of shape
+``(frames, features)``; defaults come from :mod:`lab.audio.conventions`.
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+
+from .conventions import HOP_LENGTH, N_FFT, N_MELS, N_MFCC, SAMPLE_RATE, WIN_LENGTH, WINDOW
+from .errors import AudioError
+from .io import check_sample_rate
+
+__all__ = [
+    "mfcc",
+    "log_mel",
+    "log_power_spectrogram",
+    "waveform_from_log_power",
+    "LOG_MEL_FLOOR",
+]
+
+LOG_MEL_FLOOR: float = 1e-6
+"""Mel power floor before the log, so digital silence maps to log(1e-6) = -13.8, not -inf."""
+
+
+def _check_waveform(y: np.ndarray, name: str = "y") -> np.ndarray:
+    if not isinstance(y, np.ndarray):
+        raise AudioError(f"must be a numpy array, got {type(y).__name__}", source=name)
+    if y.ndim != 1:
+        raise AudioError(
+            f"expected a 1-D mono waveform, got an array of shape {y.shape} "
+            "(downmix stereo with y.mean(axis=0))",
+            source=name,
+        )
+    if not np.issubdtype(y.dtype, np.floating):
+        raise AudioError(
+            f"expected floating-point samples in [-1, 1], got dtype {y.dtype} "
+            "(convert 16-bit PCM with y.astype(np.float32) / 32768)",
+            source=name,
+        )
+    if y.size == 0:
+        raise AudioError("the waveform is empty (zero-length audio)", source=name)
+    if not np.isfinite(y).all():
+        raise AudioError("the waveform contains NaN or infinite samples", source=name)
+    return y.astype(np.float32, copy=False)
+
+
+def _check_frames(n_fft: int, hop_length: int, win_length: int) -> None:
+    for label, value in (("n_fft", n_fft), ("hop_length", hop_length), ("win_length", win_length)):
+        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{label} must be a positive integer number of samples, got {value!r}")
+    if win_length > n_fft:
+        raise ValueError(f"win_length={win_length} must not exceed n_fft={n_fft}")
+
+
+def _stft(y: np.ndarray, n_fft: int, hop_length: int, win_length: int) -> np.ndarray:
+    # center=True pads half a window each side so frame t is centred on sample t * hop_length.
+    return librosa.stft(
+        y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=WINDOW, center=True
+    )
+
+
+def _mel_power(y, sr, n_mels, n_fft, hop_length, win_length, fmin, fmax) -> np.ndarray:
+    power = np.abs(_stft(y, n_fft, hop_length, win_length)) ** 2
+    fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    return fb @ power  # (n_mels, frames)
+
+
+def log_mel(
+    y: np.ndarray,
+    *,
+    sr: int = SAMPLE_RATE,
+    n_mels: int = N_MELS,
+    n_fft: int = N_FFT,
+    hop_length: int = HOP_LENGTH,
+    win_length: int = WIN_LENGTH,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+) -> np.ndarray:
+    """Natural log of the mel-band power, ``log(max(mel_power, LOG_MEL_FLOOR))``.
+
+    Returns
+    -------
+    np.ndarray
+        float32, shape ``(frames, n_mels)`` with ``frames = 1 + len(y) // hop_length``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32)
+    >>> log_mel(y).shape
+    (51, 40)
+    """
+    y = _check_waveform(y)
+    sr = check_sample_rate(sr)
+    _check_frames(n_fft, hop_length, win_length)
+    if not isinstance(n_mels, int | np.integer) or n_mels < 1:
+        raise ValueError(f"n_mels must be a positive integer, got {n_mels!r}")
+    mel = _mel_power(y, sr, n_mels, n_fft, hop_length, win_length, fmin, fmax)
+    return np.log(np.maximum(mel, LOG_MEL_FLOOR)).T.astype(np.float32)
+
+
+def mfcc(
+    y: np.ndarray,
+    *,
+    sr: int = SAMPLE_RATE,
+    n_mfcc: int = N_MFCC,
+    n_fft: int = N_FFT,
+    hop_length: int = HOP_LENGTH,
+    win_length: int = WIN_LENGTH,
+    n_mels: int = N_MELS,
+) -> np.ndarray:
+    """Mel-frequency cepstral coefficients (type-II orthonormal DCT of the dB mel power).
+
+    Returns
+    -------
+    np.ndarray
+        float32, shape ``(frames, n_mfcc)``; ``n_mfcc`` may not exceed ``n_mels``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    >>> mfcc(y).shape
+    (26, 26)
+    >>> mfcc(y, n_mfcc=13, hop_length=160).shape
+    (51, 13)
+    """
+    y = _check_waveform(y)
+    sr = check_sample_rate(sr)
+    _check_frames(n_fft, hop_length, win_length)
+    if not isinstance(n_mfcc, int | np.integer) or not 1 <= n_mfcc <= n_mels:
+        raise ValueError(f"n_mfcc must be an integer in [1, n_mels={n_mels}], got {n_mfcc!r}")
+    mel = _mel_power(y, sr, n_mels, n_fft, hop_length, win_length, 0.0, None)
+    db = librosa.power_to_db(mel)
+    coeffs = librosa.feature.mfcc(S=db, n_mfcc=n_mfcc, dct_type=2, norm="ortho")
+    return coeffs.T.astype(np.float32)
+
+
+def log_power_spectrogram(
+    y: np.ndarray,
+    *,
+    n_fft: int = N_FFT,
+    hop_length: int = HOP_LENGTH,
+    win_length: int = WIN_LENGTH,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``log1p(|STFT|**2)`` and the STFT phase, both time-major.
+
+    ``log1p`` keeps silence at 0 (so a mask that zeroes a cell silences it) and is exactly
+    inverted by :func:`waveform_from_log_power`.
+
+    Returns
+    -------
+    log_power, phase : np.ndarray
+        float32, each of shape ``(frames, n_fft // 2 + 1)``; phase in radians.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> log_power, phase = log_power_spectrogram(np.zeros(3200, dtype=np.float32))
+    >>> log_power.shape, phase.shape, float(log_power.max())
+    ((11, 257), (11, 257), 0.0)
+    """
+    y = _check_waveform(y)
+    _check_frames(n_fft, hop_length, win_length)
+    spec = _stft(y, n_fft, hop_length, win_length).T
+    log_power = np.log1p(np.abs(spec) ** 2).astype(np.float32)
+    return log_power, np.angle(spec).astype(np.float32)
+
+
+def _check_spectrogram(a: np.ndarray, name: str) -> np.ndarray:
+    if not isinstance(a, np.ndarray):
+        raise AudioError(f"must be a numpy array, got {type(a).__name__}", source=name)
+    if a.ndim != 2:
+        raise AudioError(
+            f"expected a time-major 2-D array (frames, bins), got shape {a.shape}", source=name
+        )
+    if not np.issubdtype(a.dtype, np.floating):
+        raise AudioError(f"expected a floating-point array, got dtype {a.dtype}", source=name)
+    if a.shape[0] == 0:
+        raise AudioError("has no frames", source=name)
+    if not np.isfinite(a).all():
+        raise AudioError("contains NaN or infinite values", source=name)
+    return a
+
+
+def waveform_from_log_power(
+    log_power: np.ndarray,
+    phase: np.ndarray | None,
+    *,
+    hop_length: int = HOP_LENGTH,
+    win_length: int = WIN_LENGTH,
+    length: int | None = None,
+    n_iter: int = 32,
+) -> np.ndarray:
+    """Invert :func:`log_power_spectrogram`: ``expm1`` → ``sqrt`` → ``× exp(i·phase)`` → iSTFT.
+
+    Use it to listen to an edited (e.g. masked) spectrogram. ``n_fft`` is inferred from the
+    number of bins. Negative log-power (not produced by ``log1p``) is treated as silence.
+
+    Parameters
+    ----------
+    log_power, phase : np.ndarray
+        Time-major ``(frames, bins)`` arrays from :func:`log_power_spectrogram`. With
+        ``phase=None`` the phase is estimated by Griffin-Lim (``n_iter`` iterations).
+    length : int, optional
+        Trim or pad the output to this many samples (e.g. the original ``len(y)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.sin(np.arange(4800) * 0.05).astype(np.float32)
+    >>> y2 = waveform_from_log_power(*log_power_spectrogram(y), length=len(y))
+    >>> bool(np.allclose(y[1000:-1000], y2[1000:-1000], atol=1e-3))
+    True
+    """
+    log_power = _check_spectrogram(log_power, "log_power")
+    n_fft = 2 * (log_power.shape[1] - 1)
+    _check_frames(n_fft, hop_length, win_length)
+    magnitude = np.sqrt(np.expm1(np.maximum(log_power.astype(np.float64), 0.0))).T
+    kwargs = dict(hop_length=hop_length, win_length=win_length, n_fft=n_fft, window=WINDOW,
+                  center=True, length=length)
+    if phase is None:
+        y = librosa.griffinlim(magnitude, n_iter=n_iter, random_state=0, **kwargs)
+    else:
+        phase = _check_spectrogram(phase, "phase")
+        if phase.shape != log_power.shape:
+            raise AudioError(
+                f"shape {phase.shape} does not match log_power's shape {log_power.shape}",
+                source="phase",
+            )
+        y = librosa.istft(magnitude * np.exp(1j * phase.T.astype(np.float64)), **kwargs)
+    return y.astype(np.float32)
