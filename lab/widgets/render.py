@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
-__all__ = ["array_to_png", "figure_to_png", "wav_bytes"]
+__all__ = ["array_to_png", "figure_to_png", "wav_bytes", "waveform_to_png"]
 
 
 def array_to_png(
@@ -44,7 +44,8 @@ def array_to_png(
         raise ValueError(f"array_to_png expects a 2-D array, got shape {a.shape}")
     finite = a[np.isfinite(a)]
     lo = float(finite.min()) if vmin is None and finite.size else (vmin or 0.0)
-    hi = float(finite.max()) if vmax is None and finite.size else (vmax if vmax is not None else 1.0)
+    hi = (float(finite.max()) if vmax is None and finite.size
+          else (vmax if vmax is not None else 1.0))
     scaled = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
     scaled = np.nan_to_num(np.clip(scaled, 0.0, 1.0))
     rgba = colormaps[cmap](scaled, bytes=True)
@@ -83,4 +84,46 @@ def wav_bytes(waveform: np.ndarray, sr: int) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, np.clip(np.asarray(waveform, dtype=np.float32), -1.0, 1.0), sr,
              format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def waveform_to_png(
+    waveform: np.ndarray,
+    *,
+    width: int = 640,
+    height: int = 80,
+    color: tuple[int, int, int] = (31, 119, 180),
+) -> bytes:
+    """Draw a waveform's min/max envelope per pixel column as a transparent PNG.
+
+    A few milliseconds for minutes of audio, so it can be redrawn whenever the audio changes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> png = waveform_to_png(np.sin(np.arange(16000) / 50.0), width=200, height=40)
+    >>> Image.open(io.BytesIO(png)).size
+    (200, 40)
+    """
+    y = np.asarray(waveform, dtype=np.float64).ravel()
+    if y.size == 0:
+        raise ValueError("waveform_to_png expects a non-empty 1-D waveform")
+    if width < 1 or height < 1:
+        raise ValueError(f"width and height must be positive, got {width}x{height}")
+    # Column c covers samples [start[c], start[c + 1]); when a clip has fewer samples than
+    # columns, reduceat gives the single sample at start[c], which is what we want.
+    starts = np.minimum(np.linspace(0, y.size, width + 1).astype(int)[:-1], y.size - 1)
+    lo = np.minimum.reduceat(y, starts)
+    hi = np.maximum.reduceat(y, starts)
+    peak = max(float(np.abs(y).max()), 1e-9)
+    to_row = lambda v: np.round((1 - (v / peak + 1) / 2) * (height - 1)).astype(int)
+    top, bottom = to_row(hi), to_row(lo)
+    rows = np.arange(height)[:, None]
+    ink = (rows >= top[None, :]) & (rows <= bottom[None, :])
+    rgba = np.zeros((height, width, 4), dtype=np.uint8)
+    rgba[ink] = (*color, 255)
+    rgba[height // 2, :, :] = np.where(ink[height // 2, :, None], rgba[height // 2], (*color, 90))
+    buf = io.BytesIO()
+    Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG")
     return buf.getvalue()
