@@ -1,0 +1,66 @@
+"""Test-split metrics: CER/WER for recognizers, accuracy for the keyword classifier."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import torch
+from torch import nn
+
+from lab.models.metrics import accuracy, cer, wer
+
+__all__ = ["batches", "evaluate_model", "load_split"]
+
+
+@cache
+def _load_split_cached(split: str, features: str, keywords_only: bool) -> tuple:
+    from lab.data import Corpus
+
+    corpus = Corpus(split=split, features=features)
+    items = [corpus[i] for i in range(len(corpus))]
+    if keywords_only:
+        items = [item for item in items if int(item["label"]) >= 0]
+    return tuple(items)
+
+
+def load_split(split: str, features: str, *, keywords_only: bool = False) -> list:
+    """All items of a corpus split with the given features, loaded once per process."""
+    return list(_load_split_cached(split, features, keywords_only))
+
+
+def batches(items: list, batch_size: int):
+    """Padded batches (``lab.data.collate``) of ``items`` in order."""
+    from lab.data import collate
+
+    for start in range(0, len(items), batch_size):
+        yield collate(items[start : start + batch_size])
+
+
+@torch.no_grad()
+def evaluate_model(model: nn.Module, items: list, *, batch_size: int = 32) -> dict:
+    """Metrics of ``model`` on ``items``: ``{"cer", "wer"}`` or ``{"accuracy"}`` and ``"n"``.
+
+    Recognizers decode greedily in padded batches (padding never changes a causal model's
+    output on the valid frames); the classifier is scored on the items' keyword labels.
+    """
+    from lab.data import CharTokenizer
+
+    was_training = model.training
+    model.eval()
+    try:
+        if hasattr(model, "decode_ids"):
+            tokenizer = CharTokenizer()
+            references, hypotheses = [], []
+            for batch in batches(items, batch_size):
+                ids = model.decode_ids(batch["features"], batch["feature_lengths"])
+                hypotheses += [tokenizer.decode(seq) for seq in ids]
+                references += list(batch["texts"])
+            return {"cer": cer(references, hypotheses), "wer": wer(references, hypotheses),
+                    "n": len(items)}
+        labels, predictions = [], []
+        for batch in batches(items, batch_size):
+            predictions += model(batch["features"]).argmax(dim=-1).tolist()
+            labels += batch["labels"].tolist()
+        return {"accuracy": accuracy(labels, predictions), "n": len(items)}
+    finally:
+        model.train(was_training)

@@ -1,0 +1,75 @@
+"""What each trainable model needs: architecture, features, data, loss and default schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from lab.models import DeepSpeech, KeywordClassifier, Transducer
+
+__all__ = ["TASKS", "Task"]
+
+
+def _ctc_loss(model: DeepSpeech, batch: dict) -> torch.Tensor:
+    log_probs = model.log_probs(batch["features"]).transpose(0, 1)  # (T, B, V) for ctc_loss
+    return nn.functional.ctc_loss(
+        log_probs, batch["tokens"], batch["feature_lengths"], batch["token_lengths"],
+        blank=0, reduction="mean", zero_infinity=True,
+    )
+
+
+def _rnnt_loss(model: Transducer, batch: dict) -> torch.Tensor:
+    from lab.transducer import rnnt_loss
+
+    logits, logit_lengths = model(batch["features"], batch["feature_lengths"], batch["tokens"])
+    loss = rnnt_loss(
+        logits, batch["tokens"].int(), logit_lengths.int(), batch["token_lengths"].int(),
+        blank=0, reduction="sum",
+    )
+    # Per target symbol, like the CTC loss, so the learning rate does not depend on text length.
+    return loss / batch["token_lengths"].sum()
+
+
+def _classifier_loss(model: KeywordClassifier, batch: dict) -> torch.Tensor:
+    return nn.functional.cross_entropy(model(batch["features"]), batch["labels"])
+
+
+@dataclass(frozen=True)
+class Task:
+    """A trainable model and how to train it."""
+
+    name: str
+    build: Callable[[], nn.Module]
+    features: str
+    loss: Callable[[nn.Module, dict], torch.Tensor]
+    keywords_only: bool = False
+    epochs: int = 30
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    metric: str = "cer"  # validation metric that picks the exported epoch
+    grad_clip: float = 5.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.metric == "accuracy"
+
+
+TASKS: dict[str, Task] = {
+    "deepspeech": Task(
+        name="deepspeech", build=lambda: DeepSpeech(), features="mfcc", loss=_ctc_loss,
+        epochs=40, batch_size=16, learning_rate=1.5e-3,
+    ),
+    "transducer": Task(
+        name="transducer", build=lambda: Transducer(), features="mfcc", loss=_rnnt_loss,
+        epochs=30, batch_size=16, learning_rate=1.5e-3,
+    ),
+    "classifier": Task(
+        name="classifier", build=lambda: KeywordClassifier(), features="log_power",
+        loss=_classifier_loss, keywords_only=True, epochs=20, batch_size=32,
+        learning_rate=2e-3, metric="accuracy",
+    ),
+}
