@@ -16,6 +16,15 @@ from lab.piq import (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # on a shared, busy machine one intra-op thread is several times faster than two
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _direct_nearest(inputs, codebook, allowed=None):
     """Brute-force nearest code per vector: explicit differences, python loop over items."""
     b = inputs.shape[0]

@@ -1,0 +1,201 @@
+"""Faithfulness metrics of PIQ masks against gradient × input and random masks.
+
+Run ``python -m lab.piq.evaluate`` from the repository root: it interprets every keyword
+utterance of the test split with the shipped decoder and the pretrained classifier, thresholds
+gradient × input saliency and a random mask to the same area as each PIQ mask, and writes
+``lab/piq/checkpoints/results.json`` plus a markdown table (``results.md``).
+
+Metrics (``c`` is the classifier's top-1 class on the input ``x``; softmax is applied once):
+
+- fidelity: fraction of utterances whose top-1 class on the masked-in input ``m × x`` is ``c``;
+- faithfulness: mean of ``p(c|x) − p(c|(1 − m) × x)`` (higher: the mask removed the evidence);
+- AI (average increase): % of utterances with ``p(c|m × x) > p(c|x)``;
+- AD (average drop): mean of ``max(0, p(c|x) − p(c|m × x)) / p(c|x)`` in % (lower is better);
+- AG (average gain): mean of ``max(0, p(c|m × x) − p(c|x)) / (1 − p(c|x))`` in %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lab.piq.interpreter import PRETRAINED_PATH, PIQInterpreter, threshold_mask
+
+__all__ = ["mask_metrics", "saliency_mask", "random_mask", "evaluate", "markdown_table"]
+
+METHODS = ("piq", "grad_x_input", "random")
+RESULTS_PATH = PRETRAINED_PATH.with_name("results.json")
+
+
+def _probs(classifier, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return classifier.classify(classifier.embed(x)).softmax(-1)  # the only softmax
+
+
+def mask_metrics(classifier, x: torch.Tensor, mask: torch.Tensor) -> dict:
+    """Per-utterance quantities for one (1, T, F) input and a same-shaped 0/1 mask.
+
+    Examples
+    --------
+    >>> from lab.models.classifier import KeywordClassifier
+    >>> _ = torch.manual_seed(0)
+    >>> clf = KeywordClassifier(n_classes=3).eval()
+    >>> x = torch.rand(1, 30, 257)
+    >>> m = mask_metrics(clf, x, torch.ones_like(x))
+    >>> m["kept"], m["p_in"] == m["p_x"], m["area"]
+    (True, True, 1.0)
+    """
+    if x.dim() != 3 or mask.shape != x.shape:
+        raise ValueError(
+            f"x must be (1, T, F) and mask the same shape, got {tuple(x.shape)}, "
+            f"{tuple(mask.shape)}"
+        )
+    mask = mask.to(x.dtype)
+    p = _probs(classifier, torch.cat([x, mask * x, (1 - mask) * x]))
+    c = int(p[0].argmax())
+    p_x, p_in, p_out = (float(v) for v in p[:, c])
+    return dict(
+        label=c, p_x=p_x, p_in=p_in, p_out=p_out,
+        kept=int(p[1].argmax()) == c,
+        faithfulness=p_x - p_out,
+        increase=p_in > p_x,
+        drop=max(0.0, p_x - p_in) / max(p_x, 1e-12),
+        gain=max(0.0, p_in - p_x) / max(1.0 - p_x, 1e-12),
+        area=float(mask.mean()),
+    )
+
+
+def _top_k(score: torch.Tensor, k: int) -> torch.Tensor:
+    mask = torch.zeros(score.numel())
+    if k > 0:
+        mask[score.flatten().topk(k).indices] = 1.0
+    return mask.view_as(score)
+
+
+def saliency_mask(classifier, x: torch.Tensor, area: int) -> torch.Tensor:
+    """The ``area`` bins with the largest gradient × input for the top-1 class's logit."""
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        logits = classifier.classify(classifier.embed(x))
+        c = int(logits[0].argmax())
+        (grad,) = torch.autograd.grad(logits[0, c], x)
+    return _top_k((grad * x).detach(), area)
+
+
+def random_mask(x: torch.Tensor, area: int, generator: torch.Generator) -> torch.Tensor:
+    """``area`` bins chosen uniformly at random."""
+    return _top_k(torch.rand(x.shape, generator=generator), area)
+
+
+def _summary(rows: list[dict]) -> dict:
+    def mean(key):
+        return float(np.mean([float(r[key]) for r in rows])) if rows else float("nan")
+
+    return {
+        "fidelity": mean("kept"),
+        "faithfulness": mean("faithfulness"),
+        "AI": 100 * mean("increase"),
+        "AD": 100 * mean("drop"),
+        "AG": 100 * mean("gain"),
+        "mask_area": mean("area"),
+    }
+
+
+def evaluate(
+    interpreter: PIQInterpreter,
+    utterances,
+    *,
+    threshold: float | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Compare PIQ, gradient × input and random masks of equal area on ``utterances``.
+
+    ``utterances`` yields (T, F) log-power spectrograms (one utterance each, unpadded).
+    """
+    from tqdm.auto import tqdm
+
+    threshold = interpreter.config["threshold"] if threshold is None else threshold
+    classifier = interpreter.classifier
+    generator = torch.Generator().manual_seed(seed)
+    rows: dict[str, list[dict]] = {m: [] for m in METHODS}
+    for features in tqdm(utterances, desc="PIQ evaluation", disable=not progress):
+        x = interpreter._check_features(torch.as_tensor(features))[:1]
+        soft = interpreter.soft_masks(x)[0].numpy()
+        piq = torch.from_numpy(threshold_mask(soft, threshold).astype(np.float32))[None]
+        area = int(piq.sum())
+        masks = {
+            "piq": piq,
+            "grad_x_input": saliency_mask(classifier, x, area),
+            "random": random_mask(x, area, generator),
+        }
+        for name, mask in masks.items():
+            rows[name].append(mask_metrics(classifier, x, mask))
+    return {
+        "n_utterances": len(rows["piq"]),
+        "threshold": threshold,
+        "methods": {name: _summary(r) for name, r in rows.items()},
+    }
+
+
+def markdown_table(results: dict) -> str:
+    """Render :func:`evaluate`'s results as a markdown table."""
+    lines = [
+        "| method | fidelity ↑ | faithfulness ↑ | AI ↑ | AD ↓ | AG ↑ | mask area |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, m in results["methods"].items():
+        lines.append(
+            f"| {name} | {m['fidelity']:.3f} | {m['faithfulness']:.3f} | {m['AI']:.1f} | "
+            f"{m['AD']:.1f} | {m['AG']:.1f} | {m['mask_area']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def test_utterances(split: str = "test", limit: int | None = None):
+    """Log-power spectrograms of the keyword utterances (label >= 0) of a corpus split."""
+    from lab.data import Corpus, collate
+
+    corpus = Corpus(split, features="log_power")
+    out = []
+    for i in range(len(corpus)):
+        batch = collate([corpus[i]])
+        labels = batch["labels"] if isinstance(batch, dict) else batch.labels
+        if int(labels[0]) < 0:
+            continue
+        features = batch["features"] if isinstance(batch, dict) else batch.features
+        out.append(features[0].numpy())
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--checkpoint", default=str(PRETRAINED_PATH))
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--out", default=str(RESULTS_PATH))
+    args = parser.parse_args(argv)
+    interpreter = PIQInterpreter.from_pretrained(path=args.checkpoint)
+    results = evaluate(interpreter, test_utterances(args.split, args.limit),
+                       threshold=args.threshold)
+    results["split"] = args.split
+    table = markdown_table(results)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    out.with_suffix(".md").write_text(table + "\n")
+    print(f"{results['n_utterances']} utterances of the {args.split} split, "
+          f"threshold {results['threshold']}")
+    print(table)
+    return results
+
+
+if __name__ == "__main__":
+    main()

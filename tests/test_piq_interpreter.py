@@ -1,0 +1,160 @@
+"""PIQInterpreter: targets, thresholds, training, checkpoints, interpretation, bad inputs."""
+
+import numpy as np
+import pytest
+import torch
+
+from lab.models.classifier import KeywordClassifier
+from lab.piq.interpreter import PIQInterpreter, oracle_mask, threshold_mask
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    torch.manual_seed(0)
+    return KeywordClassifier(n_classes=4, dim=16, widths=(8, 8)).eval()
+
+
+@pytest.fixture
+def piq(classifier):
+    torch.manual_seed(1)
+    return PIQInterpreter(classifier, codes_per_class=4, shared_keys=2, decoder_channels=16)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # on a shared, busy machine one intra-op thread is several times faster than two
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _batch(seed=0, b=4, t=24):
+    g = torch.Generator().manual_seed(seed)
+    # a few loud harmonics over a quiet floor, at different overall levels per utterance
+    x = torch.rand(b, t, 257, generator=g)
+    for i in range(b):
+        bins = torch.randint(5, 200, (4,), generator=g)
+        x[i, 4:18, bins] += 8.0 * (i + 1)
+    lengths = torch.tensor([t, t - 4, t, t - 8][:b])
+    for i, n in enumerate(lengths.tolist()):
+        x[i, n:] = 0.0
+    return x, lengths
+
+
+def test_oracle_mask_uses_each_utterances_own_max():
+    x, lengths = _batch()
+    target = oracle_mask(x, lengths, ratio=0.35)
+    for i, n in enumerate(lengths.tolist()):
+        expected = x[i, :n] > 0.35 * x[i, :n].max()
+        assert torch.equal(target[i, :n], expected)
+        assert not target[i, n:].any()
+    # a batch-wide maximum would empty the quietest utterance's mask; ours keeps it
+    assert target[0].sum() > 0
+
+
+def test_threshold_mask_is_relative_to_the_utterance():
+    soft = np.array([[0.1, 0.2], [0.3, 0.4]])
+    assert threshold_mask(soft, 0.6).tolist() == [[False, False], [True, True]]
+    assert threshold_mask(soft * 0.1, 0.6).tolist() == [[False, False], [True, True]]
+    with pytest.raises(ValueError, match="threshold"):
+        threshold_mask(soft, 1.5)
+
+
+def test_decode_labels_none_uses_prediction(piq):
+    x, _ = _batch()
+    logits, labels, probs = piq.decode(x)
+    assert logits.shape == x.shape
+    assert torch.equal(labels, probs.argmax(-1))
+    torch.testing.assert_close(probs.sum(-1), torch.ones(4))
+    _, given, _ = piq.decode(x, torch.tensor([3, 2, 1, 0]))
+    assert given.tolist() == [3, 2, 1, 0]
+
+
+def test_training_steps_lower_the_loss(piq):
+    x, lengths = _batch()
+    before = piq.loss(x, lengths)["total"].item()
+    for _ in range(25):
+        piq.train_step(x, lengths, lr=5e-3)
+    piq.psi.eval()
+    after = piq.loss(x, lengths)["total"].item()
+    assert after < 0.8 * before
+
+
+def test_fit_checkpoints_and_resumes(piq, classifier, tmp_path):
+    x, lengths = _batch()
+    batches = [{"features": x, "feature_lengths": lengths}] * 3
+    ckpt = tmp_path / "piq_train.pt"
+    piq.fit(batches, epochs=5, max_steps=4, checkpoint=ckpt, progress=False)
+    assert piq.step == 4 and piq.epoch == 1 and ckpt.exists()
+    again = PIQInterpreter(classifier, codes_per_class=4, shared_keys=2, decoder_channels=16)
+    history = again.fit(batches, epochs=2, checkpoint=ckpt, progress=False)
+    # 3 steps in epoch 1, stopped after step 4; resuming replays epoch 2 (3 steps) from step 4
+    assert again.step == 7 and again.epoch == 2
+    assert [h["epoch"] for h in history] == [1, 2]
+    for k, v in piq.psi.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        assert v.shape == again.psi.state_dict()[k].shape
+
+
+def test_stop_event_interrupts_and_saves(piq, tmp_path):
+    x, lengths = _batch()
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    ckpt = tmp_path / "stopped.pt"
+    piq.fit([{"features": x, "feature_lengths": lengths}] * 10, epochs=3, stop=stop,
+            checkpoint=ckpt, progress=False)
+    assert piq.step == 2 and ckpt.exists()
+
+
+def test_save_load_roundtrip_and_digest_check(piq, classifier, tmp_path):
+    x, lengths = _batch()
+    piq.train_step(x, lengths)
+    path = tmp_path / "piq.pt"
+    digest = piq.save(path)
+    path.with_suffix(".sha256").write_text(digest + "  piq.pt\n")
+    loaded = PIQInterpreter.from_pretrained(classifier, path=path)
+    piq.psi.eval()
+    torch.testing.assert_close(loaded.soft_masks(x), piq.soft_masks(x))
+    path.with_suffix(".sha256").write_text("0" * 64 + "\n")
+    with pytest.raises(ValueError, match="SHA-256"):
+        PIQInterpreter.from_pretrained(classifier, path=path)
+
+
+def test_interpret_waveform(piq):
+    t = np.arange(16000) / 16000
+    y = (0.3 * np.sin(2 * np.pi * 440 * t) * (t > 0.3) * (t < 0.7)).astype(np.float32)
+    out = piq.interpret(y, threshold=0.0)
+    assert out.mask.shape == out.log_power.shape == (51, 257) and out.mask.all()
+    # keeping every bin with the input phase gives back the input
+    np.testing.assert_allclose(out.waveform[2000:-2000], y[2000:-2000], atol=1e-3)
+    strict = out.with_threshold(1.0)
+    assert strict.mask.sum() < out.mask.sum()
+    np.testing.assert_array_equal(strict.interpreted_log_power, strict.mask * out.log_power)
+    direct = piq.interpret(y, threshold=1.0)
+    np.testing.assert_array_equal(direct.mask, strict.mask)
+    assert abs(out.probabilities.sum() - 1) < 1e-5 and out.label == out.probabilities.argmax()
+    assert piq.interpret(y, label=2).label == 2
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda p: p.decode(torch.zeros(2, 3, 4, 257)), ValueError, r"\(B, T, 257\)"),
+        (lambda p: p.decode(torch.zeros(2, 10, 100)), ValueError, r"\(B, T, 257\)"),
+        (lambda p: p.decode(torch.zeros(2, 10, 257), torch.tensor([0, 4])), ValueError,
+         r"\[0, 4\)"),
+        (lambda p: p.decode(torch.zeros(2, 10, 257), torch.tensor([0])), ValueError, "batch"),
+        (lambda p: p.interpret(np.zeros((2, 2, 2))), ValueError, "1-D waveform"),
+        (lambda p: p.interpret(np.zeros(8000), threshold=2.0), ValueError, "threshold"),
+        (lambda p: PIQInterpreter(torch.nn.Linear(2, 2)), TypeError, "embed"),
+    ],
+)
+def test_bad_inputs(piq, call, error, match):
+    with pytest.raises(error, match=match):
+        call(piq)
