@@ -166,7 +166,13 @@ class MFCCPanel:
     # --- display ------------------------------------------------------------------------------
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        # The VBox's own text repr lists every option of every child: long and noisy.
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"MFCCPanel({len(self._sources)} utterances, showing {self.source.value!r})"
 
     # --- extension point ------------------------------------------------------------------------
 
