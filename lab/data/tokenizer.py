@@ -1,0 +1,82 @@
+"""Character tokenizer shared by every ASR model of the lab."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+#: Output symbols after the blank, in id order: id 1 is the space, ids 2-27 are a-z, 28 is "'".
+ALPHABET = " abcdefghijklmnopqrstuvwxyz'"
+
+
+class CharTokenizer:
+    """Map lowercase English text to integer ids and back.
+
+    Id 0 is the blank used by CTC and transducer losses, id 1 the space, ids 2-27 the letters
+    a-z and id 28 the apostrophe, so models have ``len(tokenizer) == 29`` outputs.
+    :meth:`decode` maps ids to characters one by one and drops blanks; it merges no repeats,
+    because collapsing CTC paths is the decoder's business, not the tokenizer's.
+
+    Examples
+    --------
+    >>> tok = CharTokenizer()
+    >>> tok.encode("go up")
+    [8, 16, 1, 22, 17]
+    >>> tok.decode([8, 16, 1, 0, 22, 17])
+    'go up'
+    >>> len(tok)
+    29
+    """
+
+    blank: int = 0
+    alphabet: str = ALPHABET
+
+    def __init__(self) -> None:
+        self._ids = {char: i + 1 for i, char in enumerate(self.alphabet)}
+
+    def __len__(self) -> int:
+        return len(self.alphabet) + 1
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of ids including the blank (29)."""
+        return len(self)
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of the characters of ``text``.
+
+        Raises
+        ------
+        TypeError
+            If ``text`` is not a string.
+        ValueError
+            If ``text`` holds a character outside the alphabet (space, a-z, apostrophe);
+            upper case, digits and punctuation must be normalized by the caller.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        try:
+            return [self._ids[char] for char in text]
+        except KeyError:
+            bad = sorted({char for char in text if char not in self._ids})
+            raise ValueError(
+                f"text {text!r} contains characters outside the tokenizer alphabet: {bad}; "
+                "expected only space, lowercase a-z and apostrophe (spell digits out, "
+                "lowercase the text)"
+            ) from None
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of a sequence of ids (a list, numpy array or 1-D tensor); blanks are dropped.
+
+        Raises
+        ------
+        ValueError
+            If an id is not in ``range(len(self))``.
+        """
+        chars = []
+        for raw in ids:
+            i = int(raw)
+            if not 0 <= i < len(self):
+                raise ValueError(f"ids must lie in [0, {len(self) - 1}], got {i}")
+            if i != self.blank:
+                chars.append(self.alphabet[i - 1])
+        return "".join(chars)
