@@ -1,5 +1,6 @@
 """Interactive panels. Panels only compose public API from ``lab.<capability>``."""
 
 from lab.widgets.mfcc_panel import MFCCPanel, Transcription
+from lab.widgets.piq_panel import PIQPanel
 
-__all__ = ["MFCCPanel", "Transcription"]
+__all__ = ["MFCCPanel", "PIQPanel", "Transcription"]
