@@ -6,6 +6,12 @@ PSI decoder on a frozen keyword classifier and turns its decisions into
 listenable masked spectrograms.
 """
 
+from lab.piq.interpreter import (
+    Interpretation,
+    PIQInterpreter,
+    oracle_mask,
+    threshold_mask,
+)
 from lab.piq.networks import (
     Conv2dEncoder_v2,
     ResBlockAudio,
@@ -32,4 +38,8 @@ __all__ = [
     "VectorQuantizedPSI_Audio",
     "VectorQuantizedPSIFocalNet_Audio",
     "VectorQuantizedPSIViT_Audio",
+    "PIQInterpreter",
+    "Interpretation",
+    "oracle_mask",
+    "threshold_mask",
 ]

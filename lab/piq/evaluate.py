@@ -157,21 +157,12 @@ def markdown_table(results: dict) -> str:
 
 
 def test_utterances(split: str = "test", limit: int | None = None):
-    """Log-power spectrograms of the keyword utterances (label >= 0) of a corpus split."""
-    from lab.data import Corpus, collate
+    """Log-power spectrograms (T, 257) of the keyword utterances of a corpus split."""
+    from lab.data import Corpus
 
-    corpus = Corpus(split, features="log_power")
-    out = []
-    for i in range(len(corpus)):
-        batch = collate([corpus[i]])
-        labels = batch["labels"] if isinstance(batch, dict) else batch.labels
-        if int(labels[0]) < 0:
-            continue
-        features = batch["features"] if isinstance(batch, dict) else batch.features
-        out.append(features[0].numpy())
-        if limit is not None and len(out) >= limit:
-            break
-    return out
+    corpus = Corpus(split, features="log_power", keywords_only=True, cache=False)
+    n = len(corpus) if limit is None else min(limit, len(corpus))
+    return [corpus.feature_matrix(i) for i in range(n)]
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -256,6 +256,8 @@ class PIQInterpreter:
             decoder_channels=decoder_channels,
         )
         self.history: list[dict] = []
+        #: free-form strings saved with the weights (e.g. the classifier checkpoint's sha256)
+        self.provenance: dict[str, str] = {}
         self.step = 0
         self.epoch = 0
         self._optimizer: torch.optim.Optimizer | None = None
@@ -362,8 +364,9 @@ class PIQInterpreter:
         ----------
         batches : iterable, optional
             Re-iterable batches with ``features`` (B, T, F) and ``feature_lengths``
-            (dicts or objects). Default: ``lab.data.Corpus("train", features="log_power")``
-            through ``lab.data.collate``.
+            (dicts or objects). Default: the keyword utterances of
+            ``lab.data.Corpus("train", features="log_power")``, shuffled, through
+            ``lab.data.collate``.
         checkpoint : path, optional
             Written after every epoch and on interruption; with ``resume=True`` an
             existing file is loaded first and training continues from its epoch.
@@ -382,8 +385,9 @@ class PIQInterpreter:
             from lab.data import Corpus, collate
 
             generator = torch.Generator().manual_seed(self.epoch)
-            batches = DataLoader(Corpus("train", features="log_power"), batch_size=batch_size,
-                                 shuffle=True, collate_fn=collate, generator=generator)
+            corpus = Corpus("train", features="log_power", keywords_only=True)
+            batches = DataLoader(corpus, batch_size=batch_size, shuffle=True,
+                                 collate_fn=collate, generator=generator)
         if checkpoint is not None and resume and Path(checkpoint).exists():
             self.load_checkpoint(checkpoint)
         should_stop = stop.is_set if isinstance(stop, threading.Event) else stop
@@ -430,6 +434,7 @@ class PIQInterpreter:
             "history": [dict(h) for h in self.history],
             "epoch": self.epoch,
             "step": self.step,
+            "provenance": dict(self.provenance),
         }
 
     def save(self, path: str | os.PathLike) -> str:
@@ -463,6 +468,7 @@ class PIQInterpreter:
         self.class_names = list(state["class_names"])
         self.psi.load_state_dict(state["psi"])
         self.history = list(state.get("history", []))
+        self.provenance = dict(state.get("provenance", {}))
         self.epoch = int(state.get("epoch", 0))
         self.step = int(state.get("step", 0))
         self.psi.eval()

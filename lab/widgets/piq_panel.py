@@ -1,0 +1,236 @@
+"""PIQPanel: what did the keyword classifier listen to? Masks from :mod:`lab.piq`, listenable.
+
+The panel only composes :mod:`lab.audio`, :mod:`lab.data` and
+:class:`lab.piq.PIQInterpreter`; moving the threshold re-thresholds the last interpretation
+(:meth:`lab.piq.Interpretation.with_threshold`) and swaps image and audio bytes in place.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import ipywidgets as W
+import numpy as np
+
+from lab import audio
+from lab.widgets.render import array_to_png, wav_bytes
+
+__all__ = ["PIQPanel", "keyword_sources"]
+
+AudioSource = str | os.PathLike | bytes
+
+
+def keyword_sources(split: str = "test", limit: int | None = None) -> dict[str, Path]:
+    """Dropdown label → audio path for the keyword utterances of a corpus split.
+
+    Examples
+    --------
+    >>> sources = keyword_sources("test", limit=2)
+    >>> len(sources), all(path.suffix == ".flac" for path in sources.values())
+    (2, True)
+    """
+    from lab.data import Corpus
+
+    corpus = Corpus(split, keywords_only=True, cache=False)
+    sources: dict[str, Path] = {}
+    for row in corpus.rows[:limit]:
+        label = f"{row.text} · {row.voice}"
+        sources[label if label not in sources else f"{label} ({row.path})"] = corpus.root / row.path
+    return sources
+
+
+class PIQPanel:
+    """Pick or upload an utterance; see and hear what the classifier's decision rests on.
+
+    Parameters
+    ----------
+    interpreter : lab.piq.PIQInterpreter, optional
+        Default: :meth:`PIQInterpreter.from_pretrained` (shipped decoder and classifier).
+    sources : mapping of label → path or bytes, optional
+        Utterances for the dropdown; default the keyword utterances of ``split``.
+    split : str
+        Corpus split used when ``sources`` is not given.
+    threshold : float, optional
+        Initial relative mask threshold (default the interpreter's).
+    top_k : int
+        Classes listed with their probabilities.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        The panel; parts carry CSS classes ``lab-piq-<part>`` (``source``, ``upload``,
+        ``threshold``, ``probabilities``, ``spectrogram``, ``mask``, ``interpreted``,
+        ``audio-original``, ``audio-interpreted``, ``info``, ``error``).
+    result : lab.piq.Interpretation
+        The interpretation on display.
+    """
+
+    def __init__(
+        self,
+        interpreter=None,
+        sources: Mapping[str, AudioSource] | None = None,
+        *,
+        split: str = "test",
+        threshold: float | None = None,
+        top_k: int = 5,
+        image_width: int = 260,
+        image_height: int = 220,
+    ) -> None:
+        if interpreter is None:
+            from lab.piq import PIQInterpreter
+
+            interpreter = PIQInterpreter.from_pretrained()
+        self.interpreter = interpreter
+        self._sources: dict[str, AudioSource] = dict(
+            keyword_sources(split) if sources is None else sources
+        )
+        if not self._sources:
+            raise ValueError("sources is empty; give at least one label → path/bytes")
+        self.sr = audio.SAMPLE_RATE
+        self.top_k = top_k
+        self.image_size = (image_width, image_height)
+        self.result = None
+        self.waveform = np.zeros(0, dtype=np.float32)
+        threshold = interpreter.config["threshold"] if threshold is None else threshold
+
+        def tagged(widget: W.Widget, part: str) -> W.Widget:
+            widget.add_class(f"lab-piq-{part}")
+            return widget
+
+        def image(part: str) -> W.Image:
+            return tagged(W.Image(format="png", width=image_width, height=image_height), part)
+
+        def captioned(text: str, child: W.Widget) -> W.VBox:
+            return W.VBox([W.HTML(f"<b>{text}</b>"), child])
+
+        self.source = tagged(W.Dropdown(options=list(self._sources), description="Utterance",
+                                        layout=W.Layout(width="420px")), "source")
+        self.upload = tagged(W.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False,
+                                          description="Upload"), "upload")
+        self.threshold = tagged(W.FloatSlider(
+            value=threshold, min=0.0, max=1.0, step=0.05, description="threshold",
+            continuous_update=False, readout_format=".2f", layout=W.Layout(width="360px")),
+            "threshold")
+        self.probabilities = tagged(W.HTML(), "probabilities")
+        self.spectrogram = image("spectrogram")
+        self.mask = image("mask")
+        self.interpreted = image("interpreted")
+        self.original_audio = tagged(W.Audio(format="wav", autoplay=False, loop=False),
+                                     "audio-original")
+        self.interpreted_audio = tagged(W.Audio(format="wav", autoplay=False, loop=False),
+                                        "audio-interpreted")
+        self.info = tagged(W.HTML(), "info")
+        self.error = tagged(W.Label(), "error")
+        self.widget = tagged(W.VBox([
+            W.HBox([self.source, self.upload]),
+            self.error,
+            W.HBox([self.probabilities, self.threshold]),
+            W.HBox([captioned("log-power spectrogram", self.spectrogram),
+                    captioned("PIQ mask", self.mask),
+                    captioned("interpretation (mask × log-power)", self.interpreted)]),
+            W.HBox([captioned("original", self.original_audio),
+                    captioned("interpretation", self.interpreted_audio)]),
+            self.info,
+        ]), "panel")
+
+        self.source.observe(self._on_source, names="value")
+        self.upload.observe(self._on_upload, names="value")
+        self.threshold.observe(self._on_threshold, names="value")
+        self._quiet = False
+        self.load(self._sources[self.source.value], self.source.value)
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"PIQPanel({len(self._sources)} utterances, showing {self.source.value!r})"
+
+    # --- state --------------------------------------------------------------------------------
+
+    def load(self, source: AudioSource, label: str | None = None) -> bool:
+        """Interpret ``source``; on bad audio show the error and keep the previous one."""
+        try:
+            waveform = audio.load(source, sr=self.sr)
+            result = self.interpreter.interpret(waveform, threshold=self.threshold.value)
+        except (audio.AudioError, ValueError) as exc:
+            self.error.value = f"Cannot use {label or 'this audio'}: {exc}"
+            return False
+        self.error.value = ""
+        self.waveform = waveform
+        self.result = result
+        self.original_audio.value = wav_bytes(waveform, self.sr)
+        self.spectrogram.value = self._png(result.log_power)
+        self.probabilities.value = self._probability_html()
+        self.refresh()
+        return True
+
+    def set_threshold(self, threshold: float) -> None:
+        """Move the slider (the mask, interpretation and its audio follow)."""
+        self.threshold.value = threshold
+
+    def refresh(self) -> None:
+        """Swap the mask, interpretation and interpretation audio for the current threshold."""
+        result = self.result
+        if result is None:
+            return
+        if result.threshold != self.threshold.value:
+            result = self.result = result.with_threshold(self.threshold.value)
+        self.mask.value = array_to_png(result.mask.T.astype(float), cmap="gray", vmin=0.0,
+                                       vmax=1.0, width=self.image_size[0],
+                                       height=self.image_size[1])
+        self.interpreted.value = self._png(result.interpreted_log_power)
+        self.interpreted_audio.value = wav_bytes(result.waveform, self.sr)
+        self.info.value = (
+            f"explaining <b>{html.escape(result.class_name)}</b> · threshold "
+            f"{result.threshold:.2f} × this utterance's mask maximum · mask keeps "
+            f"{100 * result.mask_area:.1f}% of the time-frequency bins · "
+            f"{result.log_power.shape[0]} frames · time → right, frequency ↑ up"
+        )
+
+    def _png(self, log_power: np.ndarray) -> bytes:
+        vmax = float(self.result.log_power.max()) if self.result is not None else None
+        return array_to_png(log_power.T, cmap="magma", vmin=0.0, vmax=vmax or 1.0,
+                            width=self.image_size[0], height=self.image_size[1])
+
+    def _probability_html(self) -> str:
+        probs = self.result.probabilities
+        names = self.interpreter.class_names
+        rows = []
+        for c in np.argsort(-probs)[: self.top_k]:
+            width = round(120 * float(probs[c]))
+            rows.append(
+                f"<tr><td>{html.escape(names[c])}</td><td><div style='background:#4c72b0;"
+                f"height:10px;width:{width}px'></div></td><td>{probs[c]:.3f}</td></tr>"
+            )
+        return "<table>" + "".join(rows) + "</table>"
+
+    # --- events -------------------------------------------------------------------------------
+
+    def _on_source(self, change) -> None:
+        if not self._quiet and change["new"] is not None:
+            self.load(self._sources[change["new"]], change["new"])
+
+    def _on_threshold(self, change) -> None:
+        self.refresh()
+
+    def _on_upload(self, change) -> None:
+        files = change["new"]
+        if not files:
+            return
+        upload = files[-1]
+        name, content = upload["name"], bytes(upload["content"])
+        if not self.load(content, name):
+            return
+        label = f"⬆ {name}"
+        self._sources[label] = content
+        self._quiet = True
+        try:
+            self.source.options = list(self._sources)
+            self.source.value = label
+        finally:
+            self._quiet = False

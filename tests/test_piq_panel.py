@@ -1,0 +1,50 @@
+"""PIQPanel: loads utterances, threshold swaps mask/interpretation/audio in place, bad uploads."""
+
+import numpy as np
+import pytest
+import torch
+
+from lab.models.classifier import KeywordClassifier
+from lab.piq import PIQInterpreter
+from lab.widgets.piq_panel import PIQPanel, keyword_sources
+from lab.widgets.render import wav_bytes
+
+
+@pytest.fixture(scope="module")
+def panel():
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    interpreter = PIQInterpreter(KeywordClassifier(n_classes=24, dim=16, widths=(8, 8)),
+                                 codes_per_class=2, shared_keys=2, decoder_channels=16)
+    return PIQPanel(interpreter, keyword_sources("test", limit=2), threshold=0.5)
+
+
+def test_panel_shows_an_interpretation(panel):
+    assert panel.result is not None
+    assert panel.spectrogram.value[:4] == b"\x89PNG"
+    assert panel.original_audio.value[:4] == b"RIFF"
+    assert panel.probabilities.value.count("<tr>") == 5
+    assert panel.result.class_name in panel.probabilities.value
+    classes = set(panel.widget._dom_classes)
+    assert "lab-piq-panel" in classes and "lab-piq-threshold" in panel.threshold._dom_classes
+
+
+def test_threshold_updates_mask_and_audio(panel):
+    panel.set_threshold(0.0)
+    mask, audio_bytes = panel.mask.value, panel.interpreted_audio.value
+    area = panel.result.mask_area
+    assert area == 1.0
+    panel.set_threshold(1.0)  # only the bins at this utterance's mask maximum
+    assert panel.result.mask_area < area
+    assert panel.mask.value != mask and panel.interpreted_audio.value != audio_bytes
+    np.testing.assert_array_equal(panel.result.interpreted_log_power,
+                                  panel.result.mask * panel.result.log_power)
+
+
+def test_bad_upload_keeps_previous_and_shows_error(panel):
+    before = panel.result
+    panel._on_upload({"new": [{"name": "junk.wav", "content": b"not audio"}]})
+    assert "junk.wav" in panel.error.value and panel.result is before
+    good = wav_bytes(0.1 * np.sin(np.arange(8000) * 0.1).astype(np.float32), 16000)
+    panel._on_upload({"new": [{"name": "tone.wav", "content": good}]})
+    assert panel.error.value == "" and panel.source.value == "⬆ tone.wav"
