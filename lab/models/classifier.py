@@ -16,12 +16,9 @@ from lab.models.normalize import FeatureNormalizer
 __all__ = ["KeywordClassifier"]
 
 
-def _block(c_in: int, c_out: int) -> nn.Sequential:
+def _block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(),
-        nn.Conv2d(c_out, c_out, kernel_size=3, padding=1),
+        nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1),
         nn.BatchNorm2d(c_out),
         nn.ReLU(),
     )
@@ -71,8 +68,10 @@ class KeywordClassifier(nn.Module):
         self.config = dict(n_classes=n_classes, n_bins=n_bins, dim=dim, widths=list(widths),
                            dropout=dropout)
         self.normalize = FeatureNormalizer(n_bins)
+        # Full-resolution layers are the expensive ones, so only strided ones run there.
         self.encoder = nn.Sequential(
-            _block(1, widths[0]), _block(widths[0], widths[1]), _block(widths[1], dim)
+            _block(1, widths[0], 2), _block(widths[0], widths[1], 2), _block(widths[1], dim, 2),
+            _block(dim, dim, 1),
         )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(dim, n_classes)

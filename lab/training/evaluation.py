@@ -16,11 +16,8 @@ __all__ = ["batches", "evaluate_model", "load_split"]
 def _load_split_cached(split: str, features: str, keywords_only: bool) -> tuple:
     from lab.data import Corpus
 
-    corpus = Corpus(split=split, features=features)
-    items = [corpus[i] for i in range(len(corpus))]
-    if keywords_only:
-        items = [item for item in items if int(item["label"]) >= 0]
-    return tuple(items)
+    corpus = Corpus(split, features=features, keywords_only=keywords_only)
+    return tuple(corpus[i] for i in range(len(corpus)))
 
 
 def load_split(split: str, features: str, *, keywords_only: bool = False) -> list:
@@ -52,15 +49,15 @@ def evaluate_model(model: nn.Module, items: list, *, batch_size: int = 32) -> di
             tokenizer = CharTokenizer()
             references, hypotheses = [], []
             for batch in batches(items, batch_size):
-                ids = model.decode_ids(batch["features"], batch["feature_lengths"])
+                ids = model.decode_ids(batch.features, batch.feature_lengths)
                 hypotheses += [tokenizer.decode(seq) for seq in ids]
-                references += list(batch["texts"])
+                references += list(batch.texts)
             return {"cer": cer(references, hypotheses), "wer": wer(references, hypotheses),
                     "n": len(items)}
         labels, predictions = [], []
         for batch in batches(items, batch_size):
-            predictions += model(batch["features"]).argmax(dim=-1).tolist()
-            labels += batch["labels"].tolist()
+            predictions += model(batch.features).argmax(dim=-1).tolist()
+            labels += batch.labels.tolist()
         return {"accuracy": accuracy(labels, predictions), "n": len(items)}
     finally:
         model.train(was_training)

@@ -26,7 +26,7 @@ def split_items(task_name: str, *, subset: bool = False) -> list:
 def export_run(task_name: str, run_dir: str | Path | None = None, *,
                directory: str | Path | None = None) -> dict:
     """Evaluate ``runs/<task>/best.pt`` on the test split and write the shipped checkpoint."""
-    from lab.data import CORPUS_VERSION
+    from lab.data import corpus_version
 
     task = TASKS[task_name]
     run_dir = Path(run_dir or Path("runs") / task_name)
@@ -40,7 +40,7 @@ def export_run(task_name: str, run_dir: str | Path | None = None, *,
     training = {"best_epoch": best["epoch"], "epochs": last["state"]["epoch"],
                 "seconds": round(last["state"]["seconds"], 1), "valid": best["metrics"]}
     path = export_checkpoint(model, task_name, directory=directory,
-                             corpus_version=CORPUS_VERSION, metrics=metrics,
+                             corpus_version=corpus_version(), metrics=metrics,
                              subset_metrics=subset, training=training)
     size = path.stat().st_size
     print(f"exported {path} ({size / 1e6:.2f} MB): test {metrics}")

@@ -14,9 +14,9 @@ __all__ = ["TASKS", "Task"]
 
 
 def _ctc_loss(model: DeepSpeech, batch: dict) -> torch.Tensor:
-    log_probs = model.log_probs(batch["features"]).transpose(0, 1)  # (T, B, V) for ctc_loss
+    log_probs = model.log_probs(batch.features).transpose(0, 1)  # (T, B, V) for ctc_loss
     return nn.functional.ctc_loss(
-        log_probs, batch["tokens"], batch["feature_lengths"], batch["token_lengths"],
+        log_probs, batch.tokens, batch.feature_lengths, batch.token_lengths,
         blank=0, reduction="mean", zero_infinity=True,
     )
 
@@ -24,17 +24,17 @@ def _ctc_loss(model: DeepSpeech, batch: dict) -> torch.Tensor:
 def _rnnt_loss(model: Transducer, batch: dict) -> torch.Tensor:
     from lab.transducer import rnnt_loss
 
-    logits, logit_lengths = model(batch["features"], batch["feature_lengths"], batch["tokens"])
+    logits, logit_lengths = model(batch.features, batch.feature_lengths, batch.tokens)
     loss = rnnt_loss(
-        logits, batch["tokens"].int(), logit_lengths.int(), batch["token_lengths"].int(),
+        logits, batch.tokens.int(), logit_lengths.int(), batch.token_lengths.int(),
         blank=0, reduction="sum",
     )
     # Per target symbol, like the CTC loss, so the learning rate does not depend on text length.
-    return loss / batch["token_lengths"].sum()
+    return loss / batch.token_lengths.sum()
 
 
 def _classifier_loss(model: KeywordClassifier, batch: dict) -> torch.Tensor:
-    return nn.functional.cross_entropy(model(batch["features"]), batch["labels"])
+    return nn.functional.cross_entropy(model(batch.features), batch.labels)
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ class Task:
 
 TASKS: dict[str, Task] = {
     "deepspeech": Task(
-        name="deepspeech", build=lambda: DeepSpeech(), features="mfcc", loss=_ctc_loss,
-        epochs=40, batch_size=16, learning_rate=1.5e-3,
+        name="deepspeech", build=lambda: DeepSpeech(n_hidden=192), features="mfcc",
+        loss=_ctc_loss, epochs=25, batch_size=32, learning_rate=2e-3,
     ),
     "transducer": Task(
         name="transducer", build=lambda: Transducer(), features="mfcc", loss=_rnnt_loss,
@@ -69,7 +69,7 @@ TASKS: dict[str, Task] = {
     ),
     "classifier": Task(
         name="classifier", build=lambda: KeywordClassifier(), features="log_power",
-        loss=_classifier_loss, keywords_only=True, epochs=20, batch_size=32,
+        loss=_classifier_loss, keywords_only=True, epochs=15, batch_size=32,
         learning_rate=2e-3, metric="accuracy",
     ),
 }

@@ -61,7 +61,7 @@ def build_model(task: Task, train_items: list, *, seed: int) -> nn.Module:
     """A freshly initialized model whose input standardization is fitted on ``train_items``."""
     torch.manual_seed(seed)
     model = task.build()
-    frames = torch.cat([torch.as_tensor(item["features"]) for item in train_items])
+    frames = torch.cat([torch.as_tensor(item.features) for item in train_items])
     model.normalize.fit(frames)
     return model
 
@@ -74,7 +74,7 @@ def training_step(task: Task, model: nn.Module, optimizer, batch: dict) -> float
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), task.grad_clip)
     optimizer.step()
-    return float(loss)
+    return loss.detach().item()
 
 
 def _schedule(optimizer, total_steps: int):
@@ -115,7 +115,7 @@ def train(config: TrainConfig) -> dict:
     valid_items = load_split("valid", task.features, keywords_only=task.keywords_only)
     if config.limit:
         train_items, valid_items = train_items[: config.limit], valid_items[: config.limit]
-    lengths = [len(item["features"]) for item in train_items]
+    lengths = [len(item.features) for item in train_items]
     steps_per_epoch = len(epoch_batches(lengths, task.batch_size, seed=config.seed, epoch=0))
 
     model = build_model(task, train_items, seed=config.seed)
