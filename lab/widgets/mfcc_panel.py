@@ -233,17 +233,25 @@ class MFCCPanel:
         start = time.perf_counter()
         feats = self.features()
         label, cmap = FEATURES[self.feature.value]
-        lo, hi = np.percentile(feats, [1, 99]) if feats.size else (0.0, 1.0)
+        shown = feats
+        if self.feature.value == "mfcc":
+            # c0 (loudness) is an order of magnitude larger than the other coefficients and would
+            # wash them out, so each coefficient gets its own colour scale (display only).
+            shown = (feats - feats.mean(axis=0)) / (feats.std(axis=0) + 1e-6)
+            lo, hi = -2.5, 2.5
+        else:
+            lo, hi = np.percentile(feats, [1, 99])
         width, height = self.image_size
-        self.heatmap.value = array_to_png(feats.T, cmap=cmap, vmin=float(lo), vmax=float(hi),
+        self.heatmap.value = array_to_png(shown.T, cmap=cmap, vmin=float(lo), vmax=float(hi),
                                           width=width, height=height)
         self.last_update_ms = 1000 * (time.perf_counter() - start)
         frames, dims = feats.shape
-        p = self.params
+        p, kind = self.params, self.feature.value
         self.info.value = (
             f"<b>{label}</b> {frames} frames × {dims} features · window {p['win_length']} "
             f"samples, hop {p['hop_length']} · {len(self.waveform) / self.sr:.2f} s of audio · "
             f"time → right, feature index ↑ up"
+            + (" · each coefficient on its own colour scale" if kind == "mfcc" else "")
         )
         self.n_mfcc.disabled = self.feature.value != "mfcc"
 
