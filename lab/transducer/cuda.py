@@ -151,7 +151,7 @@ def _beta(lpb, lpl, tlen, ulen, modified, beta):
 
 @cuda.jit
 def _grad(x, g, lse, lpb, lpl, alpha, beta, logp, targets, tlen, ulen, offsets, strides,
-          blank, modified, fused, fastemit_lambda, clamp, scale, padded):
+          blank, modified, fused, fastemit_lambda, clamp, scale):
     """One block per node of the (B, T, U+1) box; threads stride over V."""
     i = cuda.blockIdx.x
     B, Tm, U1 = lpb.shape
@@ -163,13 +163,7 @@ def _grad(x, g, lse, lpb, lpl, alpha, beta, logp, targets, tlen, ulen, offsets, 
     V = g.shape[1]
     tid = cuda.threadIdx.x
     nth = cuda.blockDim.x
-    if t >= T or u > U:
-        if padded:  # padding rows of the padded layout get a zero gradient
-            r = offsets[b] + t * strides[b] + u
-            v = tid
-            while v < V:
-                g[r, v] = 0.0
-                v += nth
+    if t >= T or u > U:  # padding: its rows were zero-filled on allocation
         return
     r = offsets[b] + t * strides[b] + u
     lp = logp[b]
@@ -257,12 +251,11 @@ def rnnt_rows(x, targets, logit_lengths, target_lengths, offsets, strides, *, bl
     grad = None
     if want_grad:
         _beta[B, nt_u](lpb_d, lpl_d, tl, ul, modified, beta_d)
-        grad = torch.empty_like(x)
+        grad = torch.zeros_like(x)
         scale = torch.as_tensor(np.asarray(batch_scale, dtype=np.float32), device=dev)
-        padded = bool(N == n_box)
         _grad[n_box, _threads(V, 16 if _SIM else 256)](
             xd, _to_device(grad), lse_d, lpb_d, lpl_d, alpha_d, beta_d, logp_d, tg, tl, ul,
             off, st, blank, modified, fused, float(fastemit_lambda), float(clamp),
-            _to_device(scale), padded,
+            _to_device(scale),
         )
     return costs.cpu().numpy(), grad

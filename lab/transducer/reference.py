@@ -117,6 +117,8 @@ def log_likelihood(
     if one_sym_per_frame:
         alpha = _alpha_modified(lpb, lpl)
         end_blank = alpha[b, tl, ul] + lpb[b, tl, ul]
+        if lpl.shape[2] == 0:
+            return end_blank
         um1 = (ul - 1).clamp(min=0)
         end_label = torch.where(ul >= 1, alpha[b, tl, um1] + lpl[b, tl, um1], NEG)
         return torch.logaddexp(end_blank, end_label)
