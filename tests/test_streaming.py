@@ -365,3 +365,19 @@ def test_plot_dependency_matrix():
     plt.close(fig)
     with pytest.raises(ValueError, match="2-D"):
         plot_dependency_matrix(torch.ones(3))
+
+
+def test_perturb_comparison_is_allclose_per_output_frame():
+    # the vectorised comparison must decide exactly like the seed's allclose call per frame
+    from lab.streaming.dependency import _allclose_per_frame
+
+    g = torch.Generator().manual_seed(0)
+    for scale in (1e-9, 1e-4, 1.0, 1e3):
+        ref = torch.randn(1, 2, 5, 7, generator=g) * scale
+        out = ref + torch.randn(30, 2, 5, 7, generator=g) * scale * 1e-5
+        out[0, 0, 0, 0], out[1, 0, 1, 0] = float("nan"), float("inf")
+        for rtol, atol in [(1e-5, 1e-8), (0.0, 0.0), (1e-3, 0.0), (0.0, 1e-6)]:
+            expected = torch.tensor([[torch.allclose(out[k, :, j], ref[0, :, j], rtol=rtol,
+                                                     atol=atol) for j in range(5)]
+                                     for k in range(30)])
+            assert torch.equal(_allclose_per_frame(out, ref, rtol, atol), expected)

@@ -37,9 +37,11 @@ __all__ = [
 
 METHODS = ("perturb", "jacobian", "loop")
 
-# Elements of the perturbed batch (or of the Jacobian chunk) processed at once when the
-# caller does not say: about 16 MB of float32 input, which keeps memory modest at T=1000s.
+# Default batch: at most this many input elements (16 MB of float32) and at most
+# _MAX_COPIES perturbed copies. Bigger batches stop paying off once activations leave the
+# cache (attention's T x T scores), so the cap is small.
 _ELEMENT_BUDGET = 1 << 22
+_MAX_COPIES = 32
 
 
 class StreamingError(ValueError):
@@ -108,7 +110,8 @@ def infer_dependency_matrix(
         ``rtol=atol=0`` asks for exact equality. ``"jacobian"`` ignores them.
     frames_per_pass : int, optional
         ``"perturb"``: input frames perturbed per forward pass; ``"jacobian"``: output
-        frames per vectorised backward pass. Default: as many as fit about 4 M elements.
+        frames per vectorised backward pass. Default: up to 32 copies / as many output
+        frames as fit about 4 M input elements.
     jacobian_dtype : torch.dtype or None
         ``"jacobian"`` runs a float64 copy of an ``nn.Module`` by default, because the
         influence of far-away frames through an LSTM decays below float32's range (it
@@ -287,29 +290,26 @@ def _perturb(model, base, base_out, in_frames, replacements, rtol, atol, per_pas
     bs, seq_len, n_feat = base.shape
     n_in, out_len = len(in_frames), base_out.shape[1]
     if per_pass is None:
-        per_pass = max(1, _ELEMENT_BUDGET // (bs * seq_len * n_feat))
+        per_pass = max(1, min(_MAX_COPIES, _ELEMENT_BUDGET // (bs * seq_len * n_feat)))
     per_pass = min(per_pass, n_in)
-    reference: dict[int, torch.Tensor] = {}
-
-    def reference_for(n_copies: int) -> torch.Tensor:
-        # the unperturbed sequence at every position of a batch shaped like the test batch
-        if n_copies not in reference:
-            with torch.no_grad():
-                ref = model(base.repeat(n_copies, 1, 1))
-            ref = _check_output(ref, n_copies * bs, "model(batch of copies)")
-            ref = ref.reshape(n_copies, bs, *ref.shape[1:])
-            if ref.shape[2:] != base_out.shape[1:] or _moved(ref, base_out.unsqueeze(0)):
-                raise BatchDependentModelError(_MIXING_MESSAGE)
-            reference[n_copies] = ref
-        return reference[n_copies]
 
     # Copies of one sequence cannot reveal symmetric mixing (BatchNorm statistics of
-    # identical items equal one item's), so also pair the base with a different sequence.
+    # identical items equal one item's), so pair the base with a different sequence once.
     with torch.no_grad():
         other = torch.rand(base.shape, generator=gen).to(base.device)
         mixed = _check_output(model(torch.cat([base, other])), 2 * bs, "model(batch)")
     if mixed.shape[1:] != base_out.shape[1:] or _moved(mixed[:bs], base_out):
         raise BatchDependentModelError(_MIXING_MESSAGE)
+
+    positional: dict[int, torch.Tensor] = {}
+
+    def positional_reference(n_items: int) -> torch.Tensor:
+        # the unperturbed sequence at every position of a batch shaped like the test batch
+        if n_items not in positional:
+            with torch.no_grad():
+                ref = model(base.repeat(n_items, 1, 1))
+            positional[n_items] = ref.reshape(n_items, bs, *ref.shape[1:])
+        return positional[n_items]
 
     deps = torch.zeros((n_in, out_len), dtype=torch.bool)
     done = torch.zeros_like(deps)
@@ -319,15 +319,22 @@ def _perturb(model, base, base_out, in_frames, replacements, rtol, atol, per_pas
         for start in range(0, n_in, per_pass):
             stop = min(start + per_pass, n_in)
             n = stop - start
-            ref = reference_for(n)
-            test = base.repeat(n, 1, 1).reshape(n, bs, seq_len, n_feat)
-            test[torch.arange(n), :, frames[start:stop], :] = replacements[start:stop]
+            # The unperturbed sequence rides first and last in the batch: batching may round
+            # differently from a lone sequence, so each copy is compared with the base run
+            # in the same batch, not with base_out.
+            test = base.repeat(n + 2, 1, 1).reshape(n + 2, bs, seq_len, n_feat)
+            test[torch.arange(1, n + 1), :, frames[start:stop], :] = replacements[start:stop]
             with torch.no_grad():
-                out = _check_output(model(test.reshape(n * bs, seq_len, n_feat)), n * bs,
-                                    "model(batch of perturbed copies)")
-            out = out.reshape(n, bs, *out.shape[1:])
-            # allclose per output frame == isclose reduced over batch items and features
-            same = torch.isclose(out, ref, rtol=rtol, atol=atol).all(dim=3).all(dim=1)
+                out = model(test.reshape((n + 2) * bs, seq_len, n_feat))
+            out = _check_output(out, (n + 2) * bs, "model(batch of perturbed copies)")
+            out = out.reshape(n + 2, bs, *out.shape[1:])
+            if out.shape[2:] != base_out.shape[1:] or _moved(out[0], base_out):
+                raise BatchDependentModelError(_MIXING_MESSAGE)
+            if torch.equal(out[0], out[-1]):
+                ref = out[:1]
+            else:  # rounding depends on the position in the batch: compare position-wise
+                ref = positional_reference(n + 2)[1:-1]
+            same = _allclose_per_frame(out[1:-1], ref, rtol, atol)
             deps[start:stop] = ~same.cpu()
             done[start:stop] = True
             bar.update(n)
@@ -336,6 +343,20 @@ def _perturb(model, base, base_out, in_frames, replacements, rtol, atol, per_pas
     finally:
         bar.close()
     return deps
+
+
+def _allclose_per_frame(out: torch.Tensor, ref: torch.Tensor, rtol: float, atol: float):
+    """``torch.allclose(out[k, :, j], ref[k, :, j])`` for every copy k and frame j at once.
+
+    ``out``: (copies, batch, frames, features); ``ref`` broadcasts against it.
+    """
+    if not torch.isfinite(ref).all():  # inf == inf is close; keep torch's exact rules
+        close = torch.isclose(out, ref, rtol=rtol, atol=atol)
+    else:
+        # |out - ref| <= atol + |rtol * ref|, torch.isclose's test, with the tolerance
+        # computed once for the (usually single) reference instead of per copy
+        close = (out - ref).abs_() <= atol + (rtol * ref).abs()
+    return close.all(dim=3).all(dim=1)
 
 
 def _jacobian(model, base, base_out, dtype, per_pass, gen, progress):
