@@ -1,0 +1,269 @@
+"""AnimationPlayer: frames of arrays → a player that runs in the browser.
+
+All frames are rendered to PNG once; a ``Play`` widget is *jslinked* to a frame slider and to
+the ``selected_index`` of a ``Stack`` holding one ``Image`` per frame, so playback changes
+frames in the frontend without kernel round trips (smooth on Binder/Colab).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+
+import ipywidgets as widgets
+import numpy as np
+from PIL import Image, ImageDraw
+
+from lab.widgets.render import array_to_png
+
+__all__ = ["AnimationPlayer", "render_rows"]
+
+_TITLE_HEIGHT = 14
+
+
+def _rows_of(frame) -> list[np.ndarray]:
+    if isinstance(frame, np.ndarray) and frame.ndim == 2:
+        return [frame]
+    rows = [np.asarray(r) for r in frame]
+    for r in rows:
+        if r.ndim != 2:
+            raise ValueError(f"every frame row must be a 2-D array, got shape {r.shape}")
+    return rows
+
+
+def render_rows(
+    rows: Sequence[np.ndarray],
+    *,
+    cmaps: Sequence[str],
+    limits: Sequence[tuple[float | None, float | None]],
+    row_titles: Sequence[str] | None = None,
+    time_major: bool = True,
+    width: int = 480,
+    row_height: int = 120,
+) -> bytes:
+    """Stack colour-mapped rows (each a 2-D array) into one PNG, optional title above each.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> png = render_rows([np.zeros((5, 3)), np.ones((5, 3))], cmaps=["gray", "magma"],
+    ...                   limits=[(0, 1), (0, 1)], row_titles=["a", "b"], width=40, row_height=10)
+    >>> png[:4] == b"\\x89PNG"
+    True
+    """
+    tiles = []
+    for i, (row, cmap, (lo, hi)) in enumerate(zip(rows, cmaps, limits)):
+        image = row.T if time_major else row  # time on the x axis, features upwards
+        png = array_to_png(image, cmap=cmap, vmin=lo, vmax=hi, origin="lower",
+                           width=width, height=row_height)
+        tile = Image.open(io.BytesIO(png)).convert("RGB")
+        if row_titles:
+            canvas = Image.new("RGB", (width, row_height + _TITLE_HEIGHT), "white")
+            ImageDraw.Draw(canvas).text((2, 1), row_titles[i], fill="black")
+            canvas.paste(tile, (0, _TITLE_HEIGHT))
+            tile = canvas
+        tiles.append(tile)
+    total = sum(t.height for t in tiles) + 4 * (len(tiles) - 1)
+    sheet = Image.new("RGB", (width, total), "white")
+    y = 0
+    for t in tiles:
+        sheet.paste(t, (0, y))
+        y += t.height + 4
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+class AnimationPlayer(widgets.VBox):
+    """Play a sequence of 2-D arrays (or of stacks of 2-D arrays) as an animation.
+
+    Parameters
+    ----------
+    frames : sequence
+        Each frame is a 2-D array, or a sequence of 2-D arrays shown as rows (e.g. mask,
+        mask ⊙ MFCC, MFCC). Arrays are time-major (frames, features) unless ``time_major``
+        is False.
+    cmap : str or sequence of str
+        Colormap (one per row).
+    titles : sequence of str, optional
+        One caption per frame (shown under the image, switched in the browser too).
+    row_titles : sequence of str, optional
+        A label drawn above each row.
+    vmin, vmax : float or sequence, optional
+        Colour limits per row; default: the min/max of that row over all frames, so colours
+        mean the same thing in every frame.
+    interval : int
+        Milliseconds per frame.
+    loop : bool
+        Restart at the end.
+    width, row_height : int
+        Pixel size of each row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> player = AnimationPlayer([np.eye(4) * i for i in range(3)], titles=["a", "b", "c"])
+    >>> player.n_frames, player.play.max
+    (3, 2)
+    """
+
+    def __init__(
+        self,
+        frames: Sequence,
+        *,
+        cmap: str | Sequence[str] = "coolwarm",
+        titles: Sequence[str] | None = None,
+        row_titles: Sequence[str] | None = None,
+        vmin=None,
+        vmax=None,
+        interval: int = 120,
+        loop: bool = True,
+        time_major: bool = True,
+        width: int = 480,
+        row_height: int = 120,
+    ):
+        self._style = dict(cmap=cmap, row_titles=row_titles, vmin=vmin, vmax=vmax,
+                           time_major=time_major, width=width, row_height=row_height)
+        self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=int(interval),
+                                 repeat=bool(loop), description="Play")
+        self.play.add_class("lab-animation-play")
+        self.slider = widgets.IntSlider(value=0, min=0, max=0, description="frame",
+                                        continuous_update=True)
+        self.slider.add_class("lab-animation-slider")
+        self.speed = widgets.IntSlider(value=int(interval), min=20, max=1000, step=10,
+                                       description="ms/frame")
+        self.loop = widgets.Checkbox(value=bool(loop), description="loop", indent=False)
+        self.stack = widgets.Stack([], selected_index=None)
+        self.stack.add_class("lab-animation-frames")
+        self.captions = widgets.Stack([], selected_index=None)
+        self.captions.add_class("lab-animation-titles")
+        # Pure frontend wiring: no Python callback is involved while playing or scrubbing.
+        self._links = [
+            widgets.jslink((self.play, "value"), (self.slider, "value")),
+            widgets.jslink((self.play, "value"), (self.stack, "selected_index")),
+            widgets.jslink((self.play, "value"), (self.captions, "selected_index")),
+            widgets.jslink((self.speed, "value"), (self.play, "interval")),
+            widgets.jslink((self.loop, "value"), (self.play, "repeat")),
+        ]
+        controls = widgets.HBox([self.play, self.slider, self.speed, self.loop])
+        super().__init__([self.stack, self.captions, controls])
+        self.add_class("lab-animation")
+        self.pngs: list[bytes] = []
+        self.titles: list[str] = []
+        self.update(frames, titles=titles)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.pngs)
+
+    def update(self, frames: Sequence, *, titles: Sequence[str] | None = None) -> None:
+        """Replace the frames (same style); rewinds to the first frame."""
+        frames = list(frames)
+        if not frames:
+            raise ValueError("frames must contain at least one frame")
+        rows = [_rows_of(f) for f in frames]
+        n_rows = len(rows[0])
+        if any(len(r) != n_rows for r in rows):
+            raise ValueError("every frame must have the same number of rows")
+        if titles is not None and len(titles) != len(frames):
+            raise ValueError(f"titles must have one entry per frame ({len(frames)}), "
+                             f"got {len(titles)}")
+        style = self._style
+        cmaps = self._per_row(style["cmap"], n_rows, "cmap")
+        lows = self._per_row(style["vmin"], n_rows, "vmin")
+        highs = self._per_row(style["vmax"], n_rows, "vmax")
+        limits = []
+        for i in range(n_rows):
+            lo = lows[i] if lows[i] is not None else float(min(np.nanmin(r[i]) for r in rows))
+            hi = highs[i] if highs[i] is not None else float(max(np.nanmax(r[i]) for r in rows))
+            limits.append((lo, hi))
+        self.pngs = [
+            render_rows(r, cmaps=cmaps, limits=limits, row_titles=style["row_titles"],
+                        time_major=style["time_major"], width=style["width"],
+                        row_height=style["row_height"])
+            for r in rows
+        ]
+        self.titles = [str(t) for t in titles] if titles is not None else [
+            f"frame {i + 1}/{len(frames)}" for i in range(len(frames))
+        ]
+        self.play.value = 0
+        images = [widgets.Image(value=png, format="png") for png in self.pngs]
+        for im in images:
+            im.add_class("lab-animation-frame")
+        self.stack.children = images
+        self.captions.children = [widgets.HTML(value=f"<b>{t}</b>") for t in self.titles]
+        self.play.max = self.slider.max = len(images) - 1
+        self.stack.selected_index = 0
+        self.captions.selected_index = 0
+
+    @staticmethod
+    def _per_row(value, n_rows, name):
+        if value is None or isinstance(value, (str, int, float)):
+            return [value] * n_rows
+        value = list(value)
+        if len(value) != n_rows:
+            raise ValueError(f"{name} must have one entry per row ({n_rows}), got {len(value)}")
+        return value
+
+    def images(self) -> list[Image.Image]:
+        """The frames as Pillow images, with a position bar along the bottom edge.
+
+        The bar also makes every frame distinct, so GIF writers cannot merge repeated frames
+        (an optimization that converged still shows as many frames as steps recorded).
+        """
+        out = []
+        n = len(self.pngs)
+        for i, png in enumerate(self.pngs):
+            im = Image.open(io.BytesIO(png)).convert("RGB")
+            canvas = Image.new("RGB", (im.width, im.height + 4), "white")
+            canvas.paste(im, (0, 0))
+            end = round((im.width - 1) * (i + 1) / n)
+            ImageDraw.Draw(canvas).rectangle([0, im.height + 1, end, im.height + 3],
+                                             fill=(60, 60, 60))
+            out.append(canvas)
+        return out
+
+    def save(self, path: str | os.PathLike, *, interval: int | None = None) -> str:
+        """Export to ``.gif`` (Pillow) or ``.mp4`` (matplotlib's ffmpeg writer).
+
+        Returns the path written.
+        """
+        path = os.fspath(path)
+        ms = int(interval or self.play.interval)
+        ext = os.path.splitext(path)[1].lower()
+        if ext == ".gif":
+            frames = self.images()
+            frames[0].save(path, save_all=True, append_images=frames[1:], duration=ms,
+                           loop=0 if self.play.repeat else 1)
+            return path
+        if ext == ".mp4":
+            return self._save_mp4(path, ms)
+        raise ValueError(f"path must end in .gif or .mp4, got {path!r}")
+
+    def _save_mp4(self, path: str, ms: int) -> str:
+        import matplotlib.pyplot as plt
+        from matplotlib import animation
+
+        if not animation.FFMpegWriter.isAvailable():
+            raise RuntimeError(
+                "saving .mp4 needs ffmpeg on PATH (matplotlib's FFMpegWriter); install ffmpeg "
+                "(e.g. `apt install ffmpeg` or `conda install ffmpeg`) or save a .gif instead"
+            )
+        frames = [np.asarray(im) for im in self.images()]
+        h, w = frames[0].shape[:2]
+        # ffmpeg's yuv420p needs even sizes
+        frames = [f[: h - h % 2, : w - w % 2] for f in frames]
+        fig = plt.figure(figsize=(frames[0].shape[1] / 100, frames[0].shape[0] / 100), dpi=100)
+        ax = fig.add_axes([0, 0, 1, 1])
+        ax.axis("off")
+        shown = ax.imshow(frames[0])
+        writer = animation.FFMpegWriter(fps=max(1, round(1000 / ms)))
+        try:
+            with writer.saving(fig, path, dpi=100):
+                for f in frames:
+                    shown.set_data(f)
+                    writer.grab_frame()
+        finally:
+            plt.close(fig)
+        return path

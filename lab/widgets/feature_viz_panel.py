@@ -1,0 +1,271 @@
+"""FeatureVizPanel: learn inputs that excite chosen neurons, watch them form, hear top examples.
+
+Composes :func:`lab.interpret.visualize_features` and :func:`lab.interpret.top_examples`;
+the optimization runs in a background thread so the Stop button is heard while it works.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+
+import ipywidgets as W
+import numpy as np
+
+from lab import interpret
+from lab.widgets.animation import AnimationPlayer
+from lab.widgets.render import array_to_png, figure_to_png, wav_bytes
+
+__all__ = ["FeatureVizPanel", "parse_neurons"]
+
+
+def parse_neurons(text: str) -> list[int]:
+    """``"3, 7 12"`` → ``[3, 7, 12]``; a clear error for anything else.
+
+    Examples
+    --------
+    >>> parse_neurons("3, 7 12")
+    [3, 7, 12]
+    """
+    parts = [p for p in text.replace(",", " ").split() if p]
+    try:
+        out = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"neurons must be integers separated by commas, got {text!r}") from None
+    if not out:
+        raise ValueError("neurons: give at least one neuron index, e.g. '0, 1, 2'")
+    return out
+
+
+def curves_png(result: interpret.FeatureVizResult, *, width: float = 3.6) -> bytes:
+    """Activation and per-entry total variation against the optimization step."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width, 2.6))
+    steps = np.arange(len(result.activations))
+    ax.plot(steps, result.activations, label="activation")
+    ax.plot(steps, result.total_variations, label="total variation / entry")
+    ax.set_xlabel("optimization step")
+    ax.legend(fontsize=7)
+    ax.set_title(f"{result.layer} neurons {result.neurons}", fontsize=8)
+    fig.tight_layout()
+    return figure_to_png(fig)
+
+
+class FeatureVizPanel:
+    """Pick a layer, neurons and λ; Run optimizes an input (Stop keeps what was done).
+
+    Parameters
+    ----------
+    model : torch.nn.Module, optional
+        Default ``lab.models.load_pretrained("deepspeech")``.
+    dataset : Dataset, optional
+        Where top examples come from (items as ``lab.data.Corpus`` returns them; audio players
+        appear when it has a ``waveform(index)`` method). Default: the first ``scan_limit``
+        training utterances.
+    layers : list of str, optional
+        Layer choices; default the model's direct children that have parameters.
+    neurons : str
+        Initial neuron list.
+    shape : (T, F)
+        Size of the learned input.
+    steps, tv_weight, lr, record_every, init_std, seed :
+        Passed to :func:`lab.interpret.visualize_features`.
+    top_k : int
+        Top examples shown.
+
+    Attributes
+    ----------
+    widget : ipywidgets.Tab
+        Parts carry CSS classes ``lab-fv-<part>`` (``layer``, ``neurons``, ``tv-weight``,
+        ``steps``, ``run``, ``stop``, ``progress``, ``curves``, ``status``, ``scan``,
+        ``examples``).
+    result : lab.interpret.FeatureVizResult or None
+    examples : list of lab.interpret.TopExample
+    """
+
+    def __init__(
+        self,
+        model=None,
+        dataset=None,
+        *,
+        layers: list[str] | None = None,
+        neurons: str = "0, 1, 2",
+        shape: tuple[int, int] = (50, 26),
+        steps: int = 100,
+        tv_weight: float = 1.0,
+        lr: float = 0.1,
+        record_every: int = 5,
+        init_std: float = 1.0,
+        seed: int = 0,
+        top_k: int = 4,
+        scan_limit: int = 200,
+    ) -> None:
+        if model is None:
+            from lab.models import load_pretrained
+
+            model = load_pretrained("deepspeech")
+        self.model = model
+        self._dataset = dataset
+        self.scan_limit = scan_limit
+        self.shape = shape
+        self.options = dict(lr=lr, record_every=record_every, init_std=init_std, seed=seed)
+        self.top_k = top_k
+        self.result: interpret.FeatureVizResult | None = None
+        self.examples: list[interpret.TopExample] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if layers is None:
+            # Parameter-free children (normalizers, dropout) are not "layers" worth exciting.
+            layers = [name for name, child in model.named_children()
+                      if next(child.parameters(), None) is not None]
+
+        def tagged(widget, part):
+            widget.add_class(f"lab-fv-{part}")
+            return widget
+
+        self.layer = tagged(W.Dropdown(options=layers, value=layers[0], description="layer"),
+                            "layer")
+        self.neurons = tagged(W.Text(value=neurons, description="neurons"), "neurons")
+        self.tv_weight = tagged(W.FloatLogSlider(value=tv_weight, base=10, min=-3, max=2,
+                                                 description="λ (TV)"), "tv-weight")
+        self.steps = tagged(W.IntSlider(value=steps, min=10, max=1000, step=10,
+                                        description="steps"), "steps")
+        self.run_button = tagged(W.Button(description="Run", button_style="primary"), "run")
+        self.stop_button = tagged(W.Button(description="Stop", disabled=True), "stop")
+        self.progress = tagged(W.IntProgress(value=0, min=0, max=steps), "progress")
+        self.status = tagged(W.HTML(), "status")
+        self.player = AnimationPlayer([np.zeros(shape, dtype=np.float32)], cmap="coolwarm",
+                                      titles=["press Run"], width=420, row_height=160)
+        self.curves = tagged(W.Image(format="png"), "curves")
+        self.scan_button = tagged(W.Button(description="Find top examples"), "scan")
+        self.examples_box = tagged(W.VBox(), "examples")
+        controls = W.VBox([
+            W.HBox([self.layer, self.neurons]),
+            W.HBox([self.tv_weight, self.steps]),
+            W.HBox([self.run_button, self.stop_button, self.progress]),
+            self.status,
+        ])
+        learned = W.VBox([controls, W.HBox([self.player, self.curves])])
+        examples = W.VBox([W.HTML("Dataset utterances with the highest mean activation of the "
+                                  "same neurons:"), self.scan_button, self.examples_box])
+        self.widget = tagged(W.Tab(children=[learned, examples]), "panel")
+        self.widget.set_title(0, "learned input")
+        self.widget.set_title(1, "top examples")
+        self.run_button.on_click(lambda _b: self.run(wait=False))
+        self.stop_button.on_click(lambda _b: self.stop())
+        self.scan_button.on_click(lambda _b: self.find_top_examples())
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"FeatureVizPanel(layer={self.layer.value!r}, neurons={self.neurons.value!r})"
+
+    @property
+    def dataset(self):
+        if self._dataset is None:
+            import torch
+
+            from lab.data import Corpus
+
+            corpus = Corpus("train")
+            self._dataset = torch.utils.data.Subset(corpus, range(min(self.scan_limit,
+                                                                      len(corpus))))
+        return self._dataset
+
+    # --- learned input ------------------------------------------------------------------------
+
+    def run(self, wait: bool = True) -> interpret.FeatureVizResult | None:
+        """Optimize with the current settings; ``wait=False`` runs in a thread (the Run button)."""
+        if self._thread is not None and self._thread.is_alive():
+            return None
+        try:
+            neurons = parse_neurons(self.neurons.value)
+        except ValueError as exc:
+            self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            return None
+        self._stop.clear()
+        self.progress.max = self.steps.value
+        self.progress.value = 0
+        self.run_button.disabled = True
+        self.stop_button.disabled = False
+        self.status.value = "optimizing…"
+        if wait:
+            return self._work(neurons)
+        self._thread = threading.Thread(target=self._work, args=(neurons,), daemon=True)
+        self._thread.start()
+        return None
+
+    def stop(self) -> None:
+        """Ask a running optimization to stop; the partial result is shown."""
+        self._stop.set()
+
+    def _on_frame(self, partial: interpret.FeatureVizResult) -> None:
+        self.progress.value = min(self.progress.max, len(partial.activations) - 1)
+
+    def _work(self, neurons: list[int]) -> interpret.FeatureVizResult | None:
+        try:
+            result = interpret.visualize_features(
+                self.model, self.layer.value, neurons, shape=self.shape,
+                steps=self.steps.value, tv_weight=self.tv_weight.value, progress=False,
+                should_stop=self._stop.is_set, callback=self._on_frame, **self.options,
+            )
+        except ValueError as exc:
+            self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            result = None
+        else:
+            self.show(result)
+        finally:
+            self.run_button.disabled = False
+            self.stop_button.disabled = True
+        return result
+
+    def show(self, result: interpret.FeatureVizResult) -> None:
+        """Display a result: animation of the input, curves, summary."""
+        self.result = result
+        titles = [f"step {s} · activation {result.activations[s]:.3f}"
+                  for s in result.frame_steps]
+        self.player.update(result.frames, titles=titles)
+        self.curves.value = curves_png(result)
+        self.progress.value = result.steps_done
+        state = "stopped" if result.interrupted else "done"
+        self.status.value = (
+            f"{state} after {result.steps_done} steps · final activation "
+            f"<b>{result.final_activation:.4f}</b> · TV/entry {result.total_variations[-1]:.3f}"
+            f" · {result.seconds:.1f} s"
+        )
+
+    # --- top examples -------------------------------------------------------------------------
+
+    def find_top_examples(self) -> list[interpret.TopExample]:
+        """Scan the dataset for the current layer/neurons and list the winners with audio."""
+        try:
+            neurons = parse_neurons(self.neurons.value)
+            self.examples = interpret.top_examples(self.model, self.layer.value, neurons,
+                                                   self.dataset, k=self.top_k, progress=False)
+        except ValueError as exc:
+            self.examples_box.children = [W.HTML(html.escape(str(exc)))]
+            return []
+        rows = []
+        base = getattr(self.dataset, "dataset", self.dataset)
+        offset = self.dataset.indices if hasattr(self.dataset, "indices") else None
+        for ex in self.examples:
+            index = offset[ex.index] if offset is not None else ex.index
+            label = W.HTML(f"<b>{html.escape(ex.text or f'item {index}')}</b> · activation "
+                           f"{ex.value:.4f}")
+            parts: list[W.Widget] = [label]
+            if hasattr(base, "feature_matrix"):
+                feats = base.feature_matrix(index)
+                parts.append(W.Image(value=array_to_png(feats.T, cmap="coolwarm", width=240,
+                                                        height=60), format="png"))
+            if hasattr(base, "waveform"):
+                audio = W.Audio(value=wav_bytes(base.waveform(index), 16000), format="wav",
+                                autoplay=False)
+                audio.add_class("lab-fv-example-audio")
+                parts.append(audio)
+            rows.append(W.HBox(parts))
+        self.examples_box.children = rows
+        return self.examples

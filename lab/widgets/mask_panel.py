@@ -1,0 +1,224 @@
+"""MaskPanel: which MFCC entries does the transcript need? Watch the mask form, hear the rest.
+
+Composes :func:`lab.interpret.importance_mask`, :func:`lab.interpret.mute_audio` and
+:func:`lab.interpret.transcribe`; the threshold slider only re-mutes and re-transcribes.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Mapping
+
+import ipywidgets as W
+import numpy as np
+
+from lab import audio, interpret
+from lab.widgets.animation import AnimationPlayer
+from lab.widgets.render import array_to_png, wav_bytes, waveform_to_png
+
+__all__ = ["MaskPanel"]
+
+AudioSource = str | os.PathLike | bytes
+ROW_TITLES = ["binary importance mask (black = 0, white = 1)", "mask x MFCC", "MFCC"]
+
+
+class MaskPanel:
+    """Pick or upload an utterance, Run a mask search, mute what the mask calls unimportant.
+
+    Parameters
+    ----------
+    model : torch.nn.Module, optional
+        Default ``lab.models.load_pretrained("deepspeech")``.
+    sources : mapping of label → path or bytes, optional
+        Utterances for the dropdown (default: the test split, ``limit`` of them).
+    method : {"optimize", "greedy"}
+    sparsity_weight : float
+        Passed to :func:`lab.interpret.importance_mask` (optimize).
+    threshold : float
+        Initial mute threshold on the per-frame mask mean.
+    run : bool
+        Compute the first mask right away.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        Parts carry CSS classes ``lab-mask-<part>`` (``source``, ``upload``, ``method``,
+        ``sparsity``, ``run``, ``status``, ``threshold``, ``frames``, ``audio-original``,
+        ``audio-muted``, ``transcript``, ``muted-transcript``).
+    result : lab.interpret.MaskResult or None
+    """
+
+    def __init__(
+        self,
+        model=None,
+        sources: Mapping[str, AudioSource] | None = None,
+        *,
+        split: str = "test",
+        limit: int = 20,
+        method: str = "optimize",
+        sparsity_weight: float = 5.0,
+        threshold: float = 0.2,
+        seed: int = 0,
+        run: bool = False,
+    ) -> None:
+        if model is None:
+            from lab.models import load_pretrained
+
+            model = load_pretrained("deepspeech")
+        self.model = model
+        if sources is None:
+            from lab.widgets.mfcc_panel import corpus_sources
+
+            sources = corpus_sources(split, limit=limit)
+        self._sources = dict(sources)
+        if not self._sources:
+            raise ValueError("sources is empty; give at least one label → path/bytes")
+        self.seed = seed
+        self.sr = audio.SAMPLE_RATE
+        self.result: interpret.MaskResult | None = None
+        self.waveform = np.zeros(0, dtype=np.float32)
+        self.features = np.zeros((1, 1), dtype=np.float32)
+        self.muted = self.waveform
+        self._quiet = False
+
+        def tagged(widget, part):
+            widget.add_class(f"lab-mask-{part}")
+            return widget
+
+        self.source = tagged(W.Dropdown(options=list(self._sources), description="utterance",
+                                        layout=W.Layout(width="420px")), "source")
+        self.upload = tagged(W.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False,
+                                          description="Upload"), "upload")
+        self.method = tagged(W.ToggleButtons(options=["optimize", "greedy"], value=method),
+                             "method")
+        self.sparsity = tagged(W.FloatLogSlider(value=sparsity_weight, base=10, min=-1, max=2,
+                                                description="sparsity"), "sparsity")
+        self.run_button = tagged(W.Button(description="Run", button_style="primary"), "run")
+        self.status = tagged(W.HTML(), "status")
+        self.transcript = tagged(W.HTML(), "transcript")
+        self.player = AnimationPlayer([[np.ones((2, 2))] * 3], cmap=["gray", "coolwarm",
+                                                                    "coolwarm"],
+                                      row_titles=ROW_TITLES, titles=["press Run"],
+                                      width=520, row_height=90)
+        self.threshold = tagged(W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.05,
+                                              description="threshold",
+                                              continuous_update=False), "threshold")
+        self.frames_image = tagged(W.Image(format="png"), "frames")
+        self.muted_wave = tagged(W.Image(format="png"), "muted-wave")
+        self.original_audio = tagged(W.Audio(format="wav", autoplay=False), "audio-original")
+        self.muted_audio = tagged(W.Audio(format="wav", autoplay=False), "audio-muted")
+        self.muted_transcript = tagged(W.HTML(), "muted-transcript")
+        self.widget = tagged(W.VBox([
+            W.HBox([self.source, self.upload]),
+            W.HBox([self.method, self.sparsity, self.run_button]),
+            self.status,
+            self.transcript,
+            self.player,
+            W.HTML("<b>Mute the frames whose mask mean is below the threshold</b> "
+                   "(top strip: mask mean per frame; bottom: kept frames)"),
+            self.threshold,
+            self.frames_image,
+            self.muted_wave,
+            W.HBox([W.VBox([W.HTML("original"), self.original_audio]),
+                    W.VBox([W.HTML("muted"), self.muted_audio])]),
+            self.muted_transcript,
+        ]), "panel")
+        self.source.observe(self._on_source, names="value")
+        self.upload.observe(self._on_upload, names="value")
+        self.threshold.observe(lambda _c: self.refresh(), names="value")
+        self.run_button.on_click(lambda _b: self.run())
+        self.load(self._sources[self.source.value])
+        if run:
+            self.run()
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"MaskPanel({len(self._sources)} utterances, showing {self.source.value!r})"
+
+    def load(self, source: AudioSource) -> bool:
+        """Load an utterance (clears the mask until Run)."""
+        try:
+            waveform = audio.load(source, sr=self.sr)
+        except (audio.AudioError, ValueError) as exc:
+            self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            return False
+        from lab.models import as_features
+
+        self.waveform = waveform
+        self.features = as_features(self.model, waveform)
+        self.result = None
+        self.original_audio.value = wav_bytes(waveform, self.sr)
+        text = interpret.transcribe(self.model, waveform)
+        self.transcript.value = f"transcript: <b>{html.escape(text) or '∅'}</b>"
+        self.status.value = f"{self.features.shape[0]} frames × {self.features.shape[1]} " \
+                            "features · press Run"
+        self.refresh()
+        return True
+
+    def run(self) -> interpret.MaskResult:
+        """Search a mask with the chosen method; fills the animation and the muted audio."""
+        self.run_button.disabled = True
+        self.status.value = f"searching a mask ({self.method.value})…"
+        try:
+            result = interpret.importance_mask(
+                self.model, self.features, method=self.method.value,
+                sparsity_weight=self.sparsity.value, seed=self.seed, progress=False,
+            )
+        finally:
+            self.run_button.disabled = False
+        self.result = result
+        frames = [[m, m * self.features, self.features] for m in result.trajectory]
+        self.player.update(frames, titles=result.trajectory_labels)
+        self.status.value = (
+            f"{result.method}: sparsity <b>{result.sparsity:.3f}</b> · transcript kept: "
+            f"{result.preserved} · {result.forward_passes} forward passes · "
+            f"{result.seconds:.2f} s"
+        )
+        self.refresh()
+        return result
+
+    def refresh(self) -> None:
+        """Re-mute and re-transcribe for the current threshold."""
+        if self.result is None:
+            mask = np.ones_like(self.features)
+        else:
+            mask = self.result.mask
+        means = mask.mean(axis=1)
+        kept = (means >= self.threshold.value).astype(float)
+        self.frames_image.value = array_to_png(np.stack([kept, means]), cmap="gray", vmin=0.0,
+                                               vmax=1.0, width=520, height=24)
+        self.muted = interpret.mute_audio(self.waveform, mask, self.threshold.value)
+        self.muted_wave.value = waveform_to_png(self.muted, width=520, height=60)
+        self.muted_audio.value = wav_bytes(self.muted, self.sr)
+        text = interpret.transcribe(self.model, self.muted)
+        self.muted_transcript.value = f"muted transcript: <b>{html.escape(text) or '∅'}</b>"
+
+    def set_threshold(self, threshold: float) -> None:
+        """Move the slider (muted audio and its transcript follow)."""
+        self.threshold.value = threshold
+
+    def _on_source(self, change) -> None:
+        if not self._quiet and change["new"] is not None and change["new"] in self._sources:
+            self.load(self._sources[change["new"]])
+
+    def _on_upload(self, change) -> None:
+        files = change["new"]
+        if not files:
+            return
+        upload = files[-1]
+        name, content = upload["name"], bytes(upload["content"])
+        if not self.load(content):
+            return
+        label = f"⬆ {name}"
+        self._sources[label] = content
+        self._quiet = True
+        try:
+            self.source.options = list(self._sources)
+            self.source.value = label
+        finally:
+            self._quiet = False
