@@ -100,6 +100,11 @@ def test_good_upload_becomes_the_current_source(panel):
     panel.upload.value = upload_value("mine.flac", buf.getvalue())
     assert panel.source.value == "⬆ mine.flac"
     assert len(panel.waveform) == SR // 2 and panel.error.value == ""
+    assert panel.upload.value == ()  # cleared, so the same file can be chosen again
+    panel.source.value = "rising"
+    assert len(panel.waveform) == int(1.2 * SR)
+    panel.source.value = "⬆ mine.flac"  # the upload stays in the dropdown
+    assert len(panel.waveform) == SR // 2
 
 
 @pytest.mark.parametrize(
@@ -199,3 +204,15 @@ def test_constructor_errors(wavs):
         MFCCPanel(sources=wavs, feature="chroma")
     with pytest.raises(ValueError, match="sources is empty"):
         MFCCPanel(sources={})
+
+
+def test_default_panel_shows_the_shipped_test_split():
+    from lab.data import corpus_dir, read_manifest
+
+    panel = MFCCPanel()
+    rows = read_manifest(split="test")
+    assert len(panel.source.options) == len(rows)
+    first = rows[0]
+    assert panel.source.value.startswith(first.text)
+    expected = audio.load(corpus_dir() / first.path)
+    np.testing.assert_array_equal(panel.waveform, expected)

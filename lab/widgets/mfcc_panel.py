@@ -282,6 +282,8 @@ class MFCCPanel:
             return
         upload = files[-1]
         name, content = upload["name"], bytes(upload["content"])
+        # Clear the upload so that choosing the same file again fires another change.
+        self.upload.value = ()
         label = f"⬆ {name}"
         if not self.load(content, name):
             return
