@@ -302,3 +302,22 @@ def test_cuda_backend_without_gpu_or_simulator_is_refused(monkeypatch):
 def test_cpu_matches_reference_on_a_mid_size_batch():
     logits, targets, tl, ul, blank = _small(seed=3, B=3, T=12, U=3, V=9, blank=4)
     assert_matches_reference((logits, targets, tl, ul, blank), {}, "cpu")
+
+
+@pytest.mark.parametrize("modified", [False, True])
+def test_torch_exp_path_matches_numba_exp_path(monkeypatch, modified):
+    # Large inputs exponentiate with torch ops, small ones in one Numba kernel: same numbers.
+    import lab.transducer.cpu as cpu
+
+    logits, targets, tl, ul, blank = _small(seed=5, T=7, U=3, V=11, blank=3)
+    results = []
+    for small in (cpu.SMALL, 0):
+        monkeypatch.setattr(cpu, "SMALL", small)
+        x = _garbage_padding(logits, tl, ul, float("nan")).requires_grad_(True)
+        loss = rnnt_loss(x, targets, tl, ul, blank, reduction="none", one_sym_per_frame=modified)
+        (loss * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+        results.append((loss.detach(), x.grad))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])
+    assert_matches_reference((logits, targets, tl, ul, blank),
+                             {"one_sym_per_frame": modified}, "cpu")

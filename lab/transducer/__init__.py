@@ -3,6 +3,7 @@
 See :mod:`lab.transducer.functional` for the exact definitions.
 """
 
+from .examples import synthetic_logits
 from .functional import RNNTAlignment, rnnt_alignment, rnnt_loss, rnnt_loss_packed
 from .modules import RNNTLoss, TransducerLoss
 
@@ -13,4 +14,5 @@ __all__ = [
     "rnnt_alignment",
     "rnnt_loss",
     "rnnt_loss_packed",
+    "synthetic_logits",
 ]

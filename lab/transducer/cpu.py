@@ -21,6 +21,8 @@ import numpy as np
 from numba import njit, prange
 
 NEG_INF = -np.inf
+# Up to this many logits the exponentials run in one Numba region instead of torch ops.
+SMALL = 1 << 22
 
 
 @njit(cache=True, inline="always")
@@ -121,6 +123,28 @@ def edge_posteriors(alpha, beta, logp, lpb, lpl, modified):
                 if nl != NEG_INF:
                     el[t, u] = math.exp(a + lpl[t, u] + nl - logp)
     return eb, el
+
+
+@njit(parallel=True, cache=True)
+def row_exp_kernel(x, g, lse, inv_sum):
+    """g = exp(x - max) per row, with log-sum-exp and 1/sum: one parallel region.
+
+    Scalar exp is not vectorized here, so this only serves small inputs, where the start-up
+    of torch's several parallel regions costs more than the exponentials.
+    """
+    N, V = x.shape
+    for r in prange(N):
+        m = x[r, 0]
+        for v in range(1, V):
+            if x[r, v] > m:
+                m = x[r, v]
+        s = 0.0
+        for v in range(V):
+            e = math.exp(x[r, v] - m)
+            g[r, v] = e
+            s += e
+        lse[r] = m + math.log(s)
+        inv_sum[r] = 1.0 / s
 
 
 @njit(parallel=True, cache=True)
@@ -295,24 +319,24 @@ def rnnt_rows(
     B = logit_lengths.shape[0]
     np_dtype = np.float64 if x.dtype == torch.float64 else np.float32
     inv_sum = np.ones(N, dtype=np_dtype)
-    g = None
-    if fused and want_grad:
+    g = torch.empty_like(x) if want_grad else None
+    if not fused:
+        lse = np.zeros(N, dtype=np_dtype)
+    elif not want_grad:
+        lse = torch.logsumexp(x, dim=1).numpy()
+    elif N * V <= SMALL:
+        lse = np.empty(N, dtype=np_dtype)
+        row_exp_kernel(x.numpy(), g.numpy(), lse, inv_sum)
+    else:
         # exp once per logit, straight into the gradient buffer (torch's exp is vectorized).
-        g = torch.empty_like(x)
-        row_max = x.amax(dim=1, keepdim=True)
         # Whole-tensor ops on purpose: each torch call is a parallel region whose start-up
         # costs milliseconds on a busy machine, so chunking the rows loses more than it saves.
+        row_max = x.amax(dim=1, keepdim=True)
         torch.sub(x, row_max, out=g)
         g.exp_()
         row_sum = g.sum(dim=1)
         lse = (row_max.squeeze(1) + row_sum.log()).numpy()
         inv_sum = row_sum.reciprocal().numpy()
-    elif fused:
-        lse = torch.logsumexp(x, dim=1).numpy()
-    else:
-        lse = np.zeros(N, dtype=np_dtype)
-        if want_grad:
-            g = torch.empty_like(x)
     n_coef = N if want_grad else 0
     coef = np.zeros(n_coef, dtype=np_dtype)
     sub_blank = np.zeros(n_coef, dtype=np_dtype)

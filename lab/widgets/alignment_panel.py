@@ -1,0 +1,181 @@
+"""Transducer alignment panel: lattice occupancy, best path, per-frame label probabilities."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from lab.transducer import rnnt_alignment, synthetic_logits
+from lab.widgets.render import figure_to_png
+
+__all__ = ["AlignmentPanel"]
+
+_EXAMPLES = ("yes", "no", "hello world", "stop the music")
+
+
+def _tokenizer():
+    from lab.data import CharTokenizer
+
+    return CharTokenizer()
+
+
+class AlignmentPanel(widgets.VBox):
+    """See where an RNN-T lattice puts its probability mass for one utterance.
+
+    Shows the (t, u) occupancy exp(alpha + beta - log P) with the Viterbi path drawn on it,
+    the probability of emitting each label at each frame, and the loss -log P(y|x). The
+    blank-index and temperature sliders redraw the images in place.
+
+    Parameters
+    ----------
+    logits : torch.Tensor, optional
+        Joint-network outputs: (T, U+1, V) for one utterance or (B, T, U+1, V) for several;
+        without them the panel shows synthetic examples (:func:`lab.transducer.synthetic_logits`).
+    targets : torch.Tensor or list, optional
+        Label ids, (U,) or (B, U); required with ``logits``.
+    logit_lengths, target_lengths : torch.Tensor, optional
+        Lengths for batched ``logits`` (default: full lengths).
+    labels : list of str, optional
+        Names of the V classes for the axes (default: the lab character tokenizer's).
+    blank : int
+        Initial blank index.
+    n_frames : int
+        Frames of the synthetic examples.
+
+    Examples
+    --------
+    >>> from lab.widgets import AlignmentPanel
+    >>> panel = AlignmentPanel()
+    >>> panel.loss_value > 0
+    True
+    """
+
+    def __init__(
+        self,
+        logits: torch.Tensor | None = None,
+        targets=None,
+        logit_lengths: torch.Tensor | None = None,
+        target_lengths: torch.Tensor | None = None,
+        *,
+        labels: list[str] | None = None,
+        blank: int = 0,
+        n_frames: int = 40,
+    ) -> None:
+        tok = _tokenizer()
+        self._utterances = []  # (name, logits (T, U+1, V), targets list)
+        if logits is None:
+            V = tok.vocab_size
+            for text in _EXAMPLES:
+                y = tok.encode(text)
+                x = synthetic_logits(y, n_frames=n_frames, vocab_size=V, blank=tok.blank,
+                                     seed=len(text))
+                self._utterances.append((f"synthetic: {text!r}", x, y))
+            names = labels or ["∅" if i == tok.blank else tok.decode([i]) or "?"
+                               for i in range(V)]
+        else:
+            if targets is None:
+                raise ValueError("targets is required when logits is given")
+            x = torch.as_tensor(logits).detach().float().cpu()
+            tg = torch.as_tensor(targets).cpu()
+            if x.dim() == 3:
+                x, tg = x[None], tg.reshape(1, -1)
+            if x.dim() != 4:
+                raise ValueError(f"logits must be (T, U+1, V) or (B, T, U+1, V), got "
+                                 f"{tuple(x.shape)}")
+            B = x.shape[0]
+            tl = (logit_lengths.cpu() if logit_lengths is not None
+                  else torch.full((B,), x.shape[1]))
+            ul = (target_lengths.cpu() if target_lengths is not None
+                  else torch.full((B,), tg.shape[1]))
+            for b in range(B):
+                T, U = int(tl[b]), int(ul[b])
+                self._utterances.append((f"utterance {b}", x[b, :T, :U + 1],
+                                         tg[b, :U].tolist()))
+            V = x.shape[-1]
+            names = labels or [str(i) for i in range(V)]
+        self._names = names
+        self.loss_value = float("nan")
+
+        self.utterance = widgets.Dropdown(
+            options=[(n, i) for i, (n, _, _) in enumerate(self._utterances)], value=0,
+            description="utterance")
+        self.blank = widgets.IntSlider(value=blank, min=0, max=V - 1, description="blank index",
+                                       continuous_update=False)
+        self.temperature = widgets.FloatLogSlider(value=1.0, base=2, min=-2, max=2, step=0.25,
+                                                  description="temperature",
+                                                  continuous_update=False)
+        self.heatmap = widgets.Image(format="png")
+        self.label_image = widgets.Image(format="png")
+        self.loss = widgets.HTML()
+        self.error = widgets.HTML()
+        for w, cls in ((self.utterance, "lab-alignment-utterance"),
+                       (self.blank, "lab-alignment-blank"),
+                       (self.temperature, "lab-alignment-temperature"),
+                       (self.heatmap, "lab-alignment-heatmap"),
+                       (self.label_image, "lab-alignment-labels"),
+                       (self.loss, "lab-alignment-loss"),
+                       (self.error, "lab-alignment-error")):
+            w.add_class(cls)
+        controls = widgets.HBox([self.utterance, self.blank, self.temperature])
+        super().__init__([controls, self.loss, self.error,
+                          widgets.HBox([self.heatmap, self.label_image])])
+        self.add_class("lab-alignment-panel")
+        for w in (self.utterance, self.blank, self.temperature):
+            w.observe(self._on_change, names="value")
+        self._redraw()
+
+    def _on_change(self, _change) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        name, x, y = self._utterances[self.utterance.value]
+        T, U1, _ = x.shape
+        try:
+            al = rnnt_alignment((x / self.temperature.value)[None], torch.tensor([y]),
+                                torch.tensor([T]), torch.tensor([U1 - 1]),
+                                blank=self.blank.value)
+        except ValueError as err:
+            self.error.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
+            return
+        self.error.value = ""
+        self.loss_value = float(-al.log_prob[0])
+        self.loss.value = (
+            f"<b>{html.escape(name)}</b>: T={T} frames, U={U1 - 1} labels · "
+            f"loss −log P(y|x) = <b>{self.loss_value:.3f}</b> nats · best path log-prob "
+            f"{float(al.best_log_prob[0]):.3f}"
+        )
+        self.heatmap.value = self._occupancy_png(al.occupancy[0].numpy(), al.best_path[0], y)
+        self.label_image.value = self._labels_png(al.label_probs[0].numpy(), y)
+
+    def _ticks(self, y) -> list[str]:
+        return [self._names[c] if c < len(self._names) else str(c) for c in y]
+
+    def _occupancy_png(self, occ: np.ndarray, path: torch.Tensor, y) -> bytes:
+        fig, ax = plt.subplots(figsize=(5.0, 3.2))
+        ax.imshow(occ.T, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=1,
+                  interpolation="nearest")
+        p = path.numpy()
+        ax.plot(p[:, 0], p[:, 1], color="#3cf", lw=1.5, marker=".", ms=3)
+        ax.set_yticks(range(len(y) + 1), ["·"] + self._ticks(y), fontsize=7)
+        ax.set_xlabel("frame t")
+        ax.set_ylabel("labels emitted u")
+        ax.set_title("occupancy and best path", fontsize=9)
+        fig.tight_layout()
+        return figure_to_png(fig)
+
+    def _labels_png(self, probs: np.ndarray, y) -> bytes:
+        fig, ax = plt.subplots(figsize=(4.2, 3.2))
+        for u, name in enumerate(self._ticks(y)):
+            ax.plot(probs[:, u], lw=1.2, label=f"{u}: {name}")
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("frame t")
+        ax.set_ylabel("P(label emitted at t)")
+        ax.set_title("per-frame label probabilities", fontsize=9)
+        if len(y) <= 12:
+            ax.legend(fontsize=6, ncol=2, loc="upper right")
+        fig.tight_layout()
+        return figure_to_png(fig)
