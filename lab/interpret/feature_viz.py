@@ -286,7 +286,10 @@ def visualize_features(
         result.seconds = time.perf_counter() - start
         model.train(was_training)
     if callback is not None:
-        callback(result)
+        try:
+            callback(result)
+        except KeyboardInterrupt:
+            result.interrupted = True
     return result
 
 

@@ -1,0 +1,146 @@
+"""AnimationPlayer, FeatureVizPanel and MaskPanel driven from Python."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lab.data.dataset import Utterance
+from lab.models import DeepSpeech
+from lab.widgets import AnimationPlayer, FeatureVizPanel, MaskPanel
+from lab.widgets.render import wav_bytes
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return DeepSpeech(n_hidden=16).eval()
+
+
+@pytest.fixture(scope="module")
+def sources():
+    t = np.arange(8000) / 16000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t) * (t > 0.1)).astype(np.float32)
+    return {"tone": wav_bytes(tone, 16000)}
+
+
+# --- AnimationPlayer ---------------------------------------------------------------------------
+
+
+def test_player_frames_titles_and_browser_links():
+    frames = [np.full((6, 4), float(i)) for i in range(5)]
+    player = AnimationPlayer(frames, titles=[f"t{i}" for i in range(5)], width=40,
+                             row_height=20)
+    assert player.n_frames == 5 == len(player.stack.children) == len(player.captions.children)
+    assert player.play.max == player.slider.max == 4
+    linked = {(lk.source[1], lk.target[1]) for lk in player._links}
+    assert ("value", "selected_index") in linked and ("value", "value") in linked
+    img = Image.open(io.BytesIO(player.pngs[0]))
+    assert img.width == 40
+    assert player.pngs[0] != player.pngs[4]  # colour limits shared across frames
+
+
+def test_player_rows_stack_vertically():
+    frame = [np.zeros((6, 4)), np.ones((6, 4)), np.eye(6, 4)]
+    player = AnimationPlayer([frame, frame], cmap=["gray", "coolwarm", "coolwarm"],
+                             row_titles=["a", "b", "c"], width=50, row_height=10)
+    assert Image.open(io.BytesIO(player.pngs[0])).height > 3 * 10
+
+
+def test_gif_export_has_every_frame(tmp_path):
+    frames = [np.zeros((6, 4))] * 3 + [np.ones((6, 4))] * 4  # repeated frames stay separate
+    player = AnimationPlayer(frames, width=30, row_height=12)
+    path = player.save(tmp_path / "anim.gif")
+    with Image.open(path) as gif:
+        assert gif.n_frames == 7
+
+
+def test_mp4_without_ffmpeg_says_so(tmp_path, monkeypatch):
+    from matplotlib import animation
+
+    monkeypatch.setattr(animation.FFMpegWriter, "isAvailable", classmethod(lambda cls: False))
+    player = AnimationPlayer([np.zeros((4, 4))] * 2)
+    with pytest.raises(RuntimeError, match="ffmpeg"):
+        player.save(tmp_path / "anim.mp4")
+
+
+def test_player_errors(tmp_path):
+    with pytest.raises(ValueError, match="at least one frame"):
+        AnimationPlayer([])
+    with pytest.raises(ValueError, match="titles must have one entry per frame"):
+        AnimationPlayer([np.zeros((2, 2))] * 2, titles=["only one"])
+    with pytest.raises(ValueError, match=".gif or .mp4"):
+        AnimationPlayer([np.zeros((2, 2))]).save(tmp_path / "x.avi")
+    with pytest.raises(ValueError, match="same number of rows"):
+        AnimationPlayer([[np.zeros((2, 2))], [np.zeros((2, 2))] * 2])
+
+
+# --- FeatureVizPanel ---------------------------------------------------------------------------
+
+
+def test_feature_viz_panel_runs_and_lists_top_examples(model):
+    rng = np.random.default_rng(0)
+    items = [Utterance(torch.tensor(rng.normal(size=(n, 26)) * 10, dtype=torch.float32),
+                       torch.tensor([1]), f"utt {n}", -1, f"{n}.flac", "v")
+             for n in (8, 12, 10)]
+    panel = FeatureVizPanel(model, items, steps=10, shape=(12, 26), record_every=5, top_k=2)
+    assert panel.layer.options[0] == "layer_1" and "normalize" not in panel.layer.options
+    result = panel.run(wait=True)
+    assert result.steps_done == 10 and panel.player.n_frames == 3
+    assert panel.curves.value[:4] == b"\x89PNG"
+    assert "final activation" in panel.status.value
+    examples = panel.find_top_examples()
+    assert len(examples) == 2 == len(panel.examples_box.children)
+    assert examples[0].value >= examples[1].value
+
+
+def test_feature_viz_panel_stop_keeps_partial_result(model):
+    panel = FeatureVizPanel(model, [], steps=1000, shape=(10, 26))
+    panel.steps.value = 1000
+    panel.run(wait=False)
+    panel.stop()
+    panel._thread.join(timeout=30)
+    assert panel.result is not None and panel.result.interrupted
+    assert panel.result.steps_done < 1000 and not panel.run_button.disabled
+
+
+def test_feature_viz_panel_bad_neurons_shows_error(model):
+    panel = FeatureVizPanel(model, [], steps=10, shape=(10, 26))
+    panel.neurons.value = "1, x"
+    assert panel.run() is None and "integers" in panel.status.value
+    panel.neurons.value = "999"
+    assert panel.run() is None and "out of range" in panel.status.value
+
+
+# --- MaskPanel ---------------------------------------------------------------------------------
+
+
+def test_mask_panel_run_and_threshold(model, sources):
+    panel = MaskPanel(model, sources)
+    result = panel.run()
+    assert result.preserved
+    assert panel.player.n_frames == len(result.trajectory)
+    panel.set_threshold(0.0)
+    np.testing.assert_array_equal(panel.muted, panel.waveform)
+    before = panel.muted_audio.value
+    panel.set_threshold(1.0)
+    frame_means = result.mask.mean(axis=1)
+    if frame_means.min() < 1.0:
+        assert panel.muted_audio.value != before
+        assert np.abs(panel.muted).sum() < np.abs(panel.waveform).sum()
+    assert "muted transcript" in panel.muted_transcript.value
+    panel.method.value = "greedy"
+    assert panel.run().method == "greedy"
+
+
+def test_mask_panel_bad_upload_keeps_previous(model, sources):
+    panel = MaskPanel(model, sources)
+    before = panel.waveform.copy()
+    assert not panel.load(b"not audio")
+    np.testing.assert_array_equal(panel.waveform, before)
