@@ -372,9 +372,9 @@ def test_perturb_comparison_is_allclose_per_output_frame():
     from lab.streaming.dependency import _allclose_per_frame
 
     g = torch.Generator().manual_seed(0)
-    for scale in (1e-9, 1e-4, 1.0, 1e3):
-        ref = torch.randn(1, 2, 5, 7, generator=g) * scale
-        out = ref + torch.randn(30, 2, 5, 7, generator=g) * scale * 1e-5
+    for scale, bs in [(1e-9, 2), (1e-4, 1), (1.0, 2), (1.0, 1), (1e3, 1)]:
+        ref = torch.randn(1, bs, 5, 7, generator=g) * scale
+        out = ref + torch.randn(30, bs, 5, 7, generator=g) * scale * 1e-5
         out[0, 0, 0, 0], out[1, 0, 1, 0] = float("nan"), float("inf")
         for rtol, atol in [(1e-5, 1e-8), (0.0, 0.0), (1e-3, 0.0), (0.0, 1e-6)]:
             expected = torch.tensor([[torch.allclose(out[k, :, j], ref[0, :, j], rtol=rtol,

@@ -356,6 +356,8 @@ def _allclose_per_frame(out: torch.Tensor, ref: torch.Tensor, rtol: float, atol:
         # |out - ref| <= atol + |rtol * ref|, torch.isclose's test, with the tolerance
         # computed once for the (usually single) reference instead of per copy
         close = (out - ref).abs_() <= atol + (rtol * ref).abs()
+    if close.shape[1] == 1:  # batch of one: a single reduction is markedly cheaper
+        return close[:, 0].all(dim=2)
     return close.all(dim=3).all(dim=1)
 
 
