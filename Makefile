@@ -22,10 +22,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 lab: install
-	@echo "Starting JupyterLab on 127.0.0.1:$(PORT); open the URL with the token that it prints below."
-	$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-		--ServerApp.root_dir=notebooks \
-		--IdentityProvider.token=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(24))")
+	@token=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(24))"); \
+	echo ""; echo "  JupyterLab: http://127.0.0.1:$(PORT)/lab?token=$$token"; echo ""; \
+	exec $(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+		--ServerApp.port_retries=0 --ServerApp.root_dir=notebooks \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) --IdentityProvider.token=$$token
 
 # Debian's chromium drives the browser tests; Playwright never downloads its own.
 chromium:
