@@ -71,6 +71,18 @@ def test_decode_labels_none_uses_prediction(piq):
     assert given.tolist() == [3, 2, 1, 0]
 
 
+def test_codes_stay_in_the_predicted_class_block(piq):
+    x, _ = _batch()
+    _, labels, _ = piq.decode(x)
+    codes = piq.codes(x)
+    shared = range(piq.psi.codebook.K - 2, piq.psi.codebook.K)
+    for item, c in enumerate(labels.tolist()):
+        allowed = set(piq.class_block(c)) | set(shared)
+        assert set(codes[item].flatten().tolist()) <= allowed
+    forced = piq.codes(x, torch.tensor([1, 1, 1, 1]))
+    assert set(forced.flatten().tolist()) <= set(piq.class_block(1)) | set(shared)
+
+
 def test_training_steps_lower_the_loss(piq):
     x, lengths = _batch()
     before = piq.loss(x, lengths)["total"].item()
@@ -79,6 +91,22 @@ def test_training_steps_lower_the_loss(piq):
     piq.psi.eval()
     after = piq.loss(x, lengths)["total"].item()
     assert after < 0.8 * before
+
+
+def test_loss_terms_add_up(classifier):
+    x, lengths = _batch()
+    torch.manual_seed(3)
+    plain = PIQInterpreter(classifier, codes_per_class=4, shared_keys=2, decoder_channels=16)
+    losses = plain.loss(x, lengths)
+    assert set(losses) == {"total", "bce", "vq", "commitment"}
+    torch.testing.assert_close(
+        losses["total"], losses["bce"] + losses["vq"] + 0.25 * losses["commitment"]
+    )
+    torch.manual_seed(3)
+    extended = PIQInterpreter(classifier, codes_per_class=4, shared_keys=2, decoder_channels=16,
+                              fidelity_weight=0.5)
+    more = extended.loss(x, lengths)
+    torch.testing.assert_close(more["total"], losses["total"] + 0.5 * more["fidelity"])
 
 
 def test_fit_checkpoints_and_resumes(piq, classifier, tmp_path):

@@ -1,9 +1,10 @@
 """Faithfulness metrics of PIQ masks against gradient × input and random masks.
 
 Run ``python -m lab.piq.evaluate`` from the repository root: it interprets every keyword
-utterance of the test split with the shipped decoder and the pretrained classifier, thresholds
-gradient × input saliency and a random mask to the same area as each PIQ mask, and writes
-``lab/piq/checkpoints/results.json`` plus a markdown table (``results.md``).
+utterance of the test split with each shipped decoder variant (``piq``: the PIQ loss;
+``piq_fidelity``: plus the masked-in classifier term) and the pretrained classifier,
+thresholds gradient × input saliency and a random mask to the same area as each PIQ mask, and
+writes ``lab/piq/checkpoints/results.json`` plus a markdown table (``results.md``).
 
 Metrics (``c`` is the classifier's top-1 class on the input ``x``; softmax is applied once):
 
@@ -23,7 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lab.piq.interpreter import PRETRAINED_PATH, PIQInterpreter, threshold_mask
+from lab.piq.interpreter import (
+    PRETRAINED_PATH,
+    VARIANTS,
+    PIQInterpreter,
+    pretrained_path,
+    threshold_mask,
+)
 
 __all__ = ["mask_metrics", "saliency_mask", "random_mask", "evaluate", "markdown_table"]
 
@@ -143,16 +150,29 @@ def evaluate(
 
 
 def markdown_table(results: dict) -> str:
-    """Render :func:`evaluate`'s results as a markdown table."""
+    """Render :func:`evaluate`'s results (or ``{"runs": {variant: results}}``) as markdown.
+
+    Examples
+    --------
+    >>> row = dict(fidelity=1, faithfulness=0.5, AI=10, AD=2, AG=3, mask_area=0.1)
+    >>> print(markdown_table({"methods": {"piq": row}}).splitlines()[-1])
+    | piq | 1.000 | 0.500 | 10.0 | 2.0 | 3.0 | 0.100 |
+    """
+    runs = results["runs"] if "runs" in results else {"": results}
     lines = [
         "| method | fidelity ↑ | faithfulness ↑ | AI ↑ | AD ↓ | AG ↑ | mask area |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, m in results["methods"].items():
-        lines.append(
-            f"| {name} | {m['fidelity']:.3f} | {m['faithfulness']:.3f} | {m['AI']:.1f} | "
-            f"{m['AD']:.1f} | {m['AG']:.1f} | {m['mask_area']:.3f} |"
-        )
+    for variant, run in runs.items():
+        for name, m in run["methods"].items():
+            if not variant:
+                label = name
+            else:
+                label = variant if name == "piq" else f"{name} (area of {variant})"
+            lines.append(
+                f"| {label} | {m['fidelity']:.3f} | {m['faithfulness']:.3f} | {m['AI']:.1f} | "
+                f"{m['AD']:.1f} | {m['AG']:.1f} | {m['mask_area']:.3f} |"
+            )
     return "\n".join(lines)
 
 
@@ -169,21 +189,31 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", default="test")
     parser.add_argument("--threshold", type=float, default=None)
-    parser.add_argument("--checkpoint", default=str(PRETRAINED_PATH))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", default=str(RESULTS_PATH))
     args = parser.parse_args(argv)
-    interpreter = PIQInterpreter.from_pretrained(path=args.checkpoint)
-    results = evaluate(interpreter, test_utterances(args.split, args.limit),
-                       threshold=args.threshold)
-    results["split"] = args.split
+    torch.set_num_threads(1)  # small models; one thread is fastest on a shared machine
+    from lab.models import load_pretrained
+
+    classifier = load_pretrained("classifier")
+    utterances = test_utterances(args.split, args.limit)
+    runs = {}
+    for variant in args.variants:
+        if not pretrained_path(variant).exists():
+            print(f"skipping {variant}: {pretrained_path(variant)} not found")
+            continue
+        interpreter = PIQInterpreter.from_pretrained(classifier, variant=variant)
+        runs[variant] = evaluate(interpreter, utterances, threshold=args.threshold)
+    results = {"split": args.split, "n_utterances": len(utterances), "runs": runs}
     table = markdown_table(results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     out.with_suffix(".md").write_text(table + "\n")
-    print(f"{results['n_utterances']} utterances of the {args.split} split, "
-          f"threshold {results['threshold']}")
+    thresholds = {v: r["threshold"] for v, r in runs.items()}
+    print(f"{len(utterances)} keyword utterances of the {args.split} split; "
+          f"thresholds {thresholds}")
     print(table)
     return results
 

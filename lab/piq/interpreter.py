@@ -29,11 +29,23 @@ __all__ = [
     "oracle_mask",
     "threshold_mask",
     "PRETRAINED_PATH",
+    "VARIANTS",
+    "pretrained_path",
     "sha256_of",
 ]
 
 #: Shipped decoder weights (trained on lab's keyword classifier) and their recorded digest.
 PRETRAINED_PATH = Path(__file__).with_name("checkpoints") / "piq.pt"
+#: Shipped variants: "piq" is trained with the PIQ loss only; "piq_fidelity" adds the
+#: masked-in classifier term (``fidelity_weight``), a lab extension.
+VARIANTS = ("piq", "piq_fidelity")
+
+
+def pretrained_path(variant: str = "piq") -> Path:
+    """Path of a shipped decoder variant (see :data:`VARIANTS`)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    return PRETRAINED_PATH.with_name(f"{variant}.pt")
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -188,6 +200,11 @@ class PIQInterpreter:
         Weight of the commitment loss.
     threshold : float
         Default relative threshold of :meth:`interpret`.
+    fidelity_weight : float
+        (lab extension, default 0: the plain PIQ loss) Weight of a cross-entropy term asking
+        the frozen classifier to keep its predicted class on the masked-in input
+        ``sigmoid(mask) × x``; it makes the mask depend on what the classifier uses rather
+        than on loudness alone.
     n_bins : int
         Frequency bins of the spectrograms (257 for n_fft=512).
 
@@ -215,6 +232,7 @@ class PIQInterpreter:
         ratio: float = 0.35,
         beta: float = 0.25,
         threshold: float = 0.5,
+        fidelity_weight: float = 0.0,
         n_bins: int = 257,
     ) -> None:
         for name in ("embed", "classify"):
@@ -247,7 +265,8 @@ class PIQInterpreter:
         self.config = dict(
             dim=int(h.shape[1]), numclasses=n_classes, codes_per_class=codes_per_class,
             shared_keys=shared_keys, decoder_channels=decoder_channels, n_upsample=n_upsample,
-            ratio=ratio, beta=beta, threshold=threshold, n_bins=n_bins,
+            ratio=ratio, beta=beta, threshold=threshold, fidelity_weight=fidelity_weight,
+            n_bins=n_bins,
         )
         self.psi = VectorQuantizedPSI_Audio(
             dim=self.config["dim"], K=codes_per_class * n_classes + shared_keys,
@@ -316,16 +335,26 @@ class PIQInterpreter:
         return mask_logits, labels, probs, hcat, z_q_x
 
     def loss(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> dict:
-        """Training losses on a padded batch (B, T, F): BCE to the oracle mask, VQ, commitment."""
+        """Training losses on a padded batch (B, T, F): BCE to the oracle mask, VQ, commitment.
+
+        With ``fidelity_weight > 0`` a ``fidelity`` term is added (see the class docstring).
+        """
         x = self._check_features(x)
-        mask_logits, _, _, hcat, z_q_x = self._forward(x, None)
+        mask_logits, labels, _, hcat, z_q_x = self._forward(x, None)
         target = oracle_mask(x, lengths, ratio=self.config["ratio"]).float()
         valid = _frame_mask(lengths, x.shape[0], x.shape[1])[..., None].expand_as(target)
         bce = F.binary_cross_entropy_with_logits(mask_logits[valid], target[valid])
         vq = F.mse_loss(z_q_x, hcat.detach())
         commitment = F.mse_loss(hcat, z_q_x.detach())
         total = bce + vq + self.config["beta"] * commitment
-        return dict(total=total, bce=bce, vq=vq, commitment=commitment)
+        out = dict(total=total, bce=bce, vq=vq, commitment=commitment)
+        weight = self.config.get("fidelity_weight", 0.0)
+        if weight > 0:
+            masked_in = mask_logits.sigmoid() * x
+            logits = self.classifier.classify(self.classifier.embed(masked_in))
+            out["fidelity"] = F.cross_entropy(logits, labels)
+            out["total"] = total + weight * out["fidelity"]
+        return out
 
     # --------------------------------------------------------------- training
     def _make_optimizer(self, lr: float) -> torch.optim.Optimizer:
@@ -483,14 +512,15 @@ class PIQInterpreter:
     @classmethod
     def from_pretrained(
         cls, classifier: nn.Module | None = None, path: str | os.PathLike | None = None,
-        **kwargs,
+        *, variant: str = "piq", **kwargs,
     ) -> PIQInterpreter:
         """The shipped decoder for ``lab.models.load_pretrained("classifier")``.
 
-        The file's SHA-256 is checked against the digest recorded next to it
-        (``piq.sha256``) before it is loaded with ``weights_only=True``.
+        ``variant`` picks a shipped file (:data:`VARIANTS`) unless ``path`` is given. The
+        file's SHA-256 is checked against the digest recorded next to it (``<name>.sha256``)
+        before it is loaded with ``weights_only=True``.
         """
-        path = Path(path) if path is not None else PRETRAINED_PATH
+        path = Path(path) if path is not None else pretrained_path(variant)
         digest_file = path.with_suffix(".sha256")
         if digest_file.exists():
             expected = digest_file.read_text().split()[0]
@@ -510,10 +540,32 @@ class PIQInterpreter:
             classifier, class_names=state["class_names"],
             codes_per_class=cfg["codes_per_class"], shared_keys=cfg["shared_keys"],
             decoder_channels=cfg["decoder_channels"], ratio=cfg["ratio"], beta=cfg["beta"],
-            threshold=cfg["threshold"], n_bins=cfg["n_bins"], **kwargs,
+            threshold=cfg["threshold"], fidelity_weight=cfg.get("fidelity_weight", 0.0),
+            n_bins=cfg["n_bins"], **kwargs,
         )
         interpreter.load_state(state)
         return interpreter
+
+    def codes(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Codebook indices (B, h, w) chosen for log-power spectrograms (B, T, F).
+
+        ``labels=None`` uses the classifier's prediction, as in training.
+        """
+        x = self._check_features(x)
+        self.psi.eval()
+        with torch.no_grad():
+            h = self.classifier.embed(x)
+            if labels is None:
+                labels = self.classifier.classify(h).argmax(-1)
+            labels = self._check_labels(labels, x.shape[0])
+            return self.psi.codebook(self.psi.adapter(h), labels)
+
+    def class_block(self, label: int) -> range:
+        """Codebook indices owned by class ``label`` (the shared entries are the last ones)."""
+        per = self.config["codes_per_class"]
+        if not 0 <= label < self.num_classes:
+            raise ValueError(f"label must lie in [0, {self.num_classes}), got {label}")
+        return range(label * per, (label + 1) * per)
 
     # ---------------------------------------------------------- interpreting
     def soft_masks(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
