@@ -2,11 +2,12 @@
 
 Design (costs measured on the 2-core target machine decide it): the exponentials dominate,
 scalar ``math.exp`` in Numba is not vectorized (no SVML in the pip llvmlite) while torch's
-``exp`` is. So every logit is exponentiated exactly once, by torch, straight into the
-gradient buffer (``exp(x - max)``); the Numba kernels then run the alpha/beta DP per
-utterance (parallel over the batch) and finally scale that buffer in place, one pass over V
-per lattice node (parallel over nodes). Nothing of size (B, T, U+1, V) is allocated besides
-the gradient itself; the rest is O(B*T*U).
+``exp`` is. So every logit is exponentiated exactly once, by one torch softmax written
+straight into the gradient buffer (small inputs: one Numba region instead, where start-up
+costs dominate); the Numba kernels then recover each node's log-sum-exp from it, run the
+alpha/beta DP per utterance (parallel over the batch) and finally scale that buffer in
+place, one pass over V per lattice node (parallel over nodes). Nothing of size
+(B, T, U+1, V) is allocated besides the gradient itself; the rest is O(B*T*U).
 
 Layout: the logits are seen as rows (N, V). Row of node (b, t, u) is
 ``offset[b] + t * stride[b] + u``; the padded layout has ``stride = U_max + 1`` and the packed
@@ -126,11 +127,11 @@ def edge_posteriors(alpha, beta, logp, lpb, lpl, modified):
 
 
 @njit(parallel=True, cache=True)
-def row_exp_kernel(x, g, lse, inv_sum):
-    """g = exp(x - max) per row, with log-sum-exp and 1/sum: one parallel region.
+def row_softmax_kernel(x, g, lse):
+    """g = softmax(x) per row and its log-sum-exp, in one parallel region.
 
     Scalar exp is not vectorized here, so this only serves small inputs, where the start-up
-    of torch's several parallel regions costs more than the exponentials.
+    of torch's parallel regions costs more than the exponentials.
     """
     N, V = x.shape
     for r in prange(N):
@@ -143,21 +144,42 @@ def row_exp_kernel(x, g, lse, inv_sum):
             e = math.exp(x[r, v] - m)
             g[r, v] = e
             s += e
+        inv = 1.0 / s
+        for v in range(V):
+            g[r, v] *= inv
         lse[r] = m + math.log(s)
-        inv_sum[r] = 1.0 / s
+
+
+@njit(cache=True, inline="always")
+def _lse_from_softmax(x, g, r, hint):
+    """log-sum-exp of row r from its softmax: x_v - log p_v for a v whose p_v is not tiny.
+
+    The hint (blank) almost always qualifies; otherwise the most probable class does
+    (p >= 1/V), so the log never loses precision.
+    """
+    p = g[r, hint]
+    if p > 1e-20:
+        return x[r, hint] - math.log(p)
+    best = g[r, 0]
+    vb = 0
+    for v in range(1, g.shape[1]):
+        if g[r, v] > best:
+            best = g[r, v]
+            vb = v
+    return x[r, vb] - math.log(best)
 
 
 @njit(parallel=True, cache=True)
 def lattice_kernel(
     x, lse, targets, logit_lengths, target_lengths, offsets, strides, blank, modified,
-    fastemit_lambda, inv_sum, batch_scale, coef, sub_blank, sub_label, label, valid, row_scale,
-    costs, want_grad,
+    fastemit_lambda, probs, derive_lse, batch_scale, coef, sub_blank, sub_label, label, valid,
+    row_scale, costs, want_grad,
 ):
     """alpha/beta per utterance (parallel over b) and per-node gradient coefficients.
 
     ``x`` (N, V) logits or log-probs; ``lse`` (N,) their log-sum-exp (zeros when the input
-    already holds log-probs); ``inv_sum`` (N,) 1/sum(exp(x - max)) used to turn the stored
-    ``exp(x - max)`` into softmax. Writes per node row: ``coef`` (softmax multiplier),
+    already holds log-probs). With ``derive_lse`` it is computed here, row by row, from
+    ``probs`` (N, V), the softmax of ``x``. Writes per node row: ``coef`` (softmax multiplier),
     ``sub_blank``/``sub_label`` (edge posteriors subtracted at blank / at the label),
     ``label`` (-1 when none), ``valid`` and ``row_scale`` (``batch_scale[b]``, the reduction
     factor); writes ``costs[b] = -log P``.
@@ -173,6 +195,8 @@ def lattice_kernel(
         for t in range(T):
             for u in range(U + 1):
                 r = base + t * st + u
+                if derive_lse:
+                    lse[r] = _lse_from_softmax(x, probs, r, blank)
                 lpb[t, u] = x[r, blank] - lse[r]
                 if u < U:
                     lpl[t, u] = x[r, targets[b, u]] - lse[r]
@@ -187,7 +211,7 @@ def lattice_kernel(
                 valid[r] = 1
                 row_scale[r] = batch_scale[b]
                 e_l = el[t, u] if u < U else 0.0
-                coef[r] = (eb[t, u] + (1.0 + fastemit_lambda) * e_l) * inv_sum[r]
+                coef[r] = eb[t, u] + (1.0 + fastemit_lambda) * e_l
                 sub_blank[r] = eb[t, u]
                 sub_label[r] = (1.0 + fastemit_lambda) * e_l
                 label[r] = targets[b, u] if u < U else -1
@@ -197,7 +221,7 @@ def lattice_kernel(
 def gradient_kernel(g, coef, sub_blank, sub_label, label, valid, row_scale, blank, clamp, fused):
     """Turn the buffer ``g`` (N, V) into the gradient in place, one pass over V per row.
 
-    fused: ``g`` holds exp(x - max) and becomes softmax * posterior - edge posteriors;
+    fused: ``g`` holds softmax(x) and becomes softmax * occupancy - edge posteriors;
     otherwise ``g`` is overwritten with the (sparse) gradient w.r.t. log-probs. Rows outside
     every utterance are zeroed, so padding never leaks into the result.
     """
@@ -318,25 +342,22 @@ def rnnt_rows(
     N, V = x.shape
     B = logit_lengths.shape[0]
     np_dtype = np.float64 if x.dtype == torch.float64 else np.float32
-    inv_sum = np.ones(N, dtype=np_dtype)
     g = torch.empty_like(x) if want_grad else None
+    derive_lse = False
     if not fused:
         lse = np.zeros(N, dtype=np_dtype)
     elif not want_grad:
         lse = torch.logsumexp(x, dim=1).numpy()
     elif N * V <= SMALL:
         lse = np.empty(N, dtype=np_dtype)
-        row_exp_kernel(x.numpy(), g.numpy(), lse, inv_sum)
+        row_softmax_kernel(x.numpy(), g.numpy(), lse)
     else:
-        # exp once per logit, straight into the gradient buffer (torch's exp is vectorized).
-        # Whole-tensor ops on purpose: each torch call is a parallel region whose start-up
-        # costs milliseconds on a busy machine, so chunking the rows loses more than it saves.
-        row_max = x.amax(dim=1, keepdim=True)
-        torch.sub(x, row_max, out=g)
-        g.exp_()
-        row_sum = g.sum(dim=1)
-        lse = (row_max.squeeze(1) + row_sum.log()).numpy()
-        inv_sum = row_sum.reciprocal().numpy()
+        # One vectorized torch softmax straight into the gradient buffer: every logit is
+        # exponentiated once, rows stay in cache, and the log-sum-exp of each lattice node is
+        # recovered from it inside the lattice kernel (no extra pass over V).
+        torch.ops.aten._softmax.out(x, 1, False, out=g)
+        lse = np.empty(N, dtype=np_dtype)
+        derive_lse = True
     n_coef = N if want_grad else 0
     coef = np.zeros(n_coef, dtype=np_dtype)
     sub_blank = np.zeros(n_coef, dtype=np_dtype)
@@ -347,7 +368,8 @@ def rnnt_rows(
     costs = np.zeros(B, dtype=np.float64)
     lattice_kernel(
         x.numpy(), lse, targets, logit_lengths, target_lengths, offsets, strides, blank,
-        modified, float(fastemit_lambda), inv_sum, np.asarray(batch_scale, dtype=np_dtype),
+        modified, float(fastemit_lambda), g.numpy() if g is not None else x.numpy(), derive_lse,
+        np.asarray(batch_scale, dtype=np_dtype),
         coef, sub_blank, sub_label, label, valid, row_scale, costs, want_grad,
     )
     if want_grad:
