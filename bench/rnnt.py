@@ -12,7 +12,9 @@ Every (contender, size) runs in a fresh worker process so that peaks do not mix:
   loss allocates, including the gradient buffer it returns (tracemalloc would not see
   torch's allocations). The memory is taken on the worker's first call; the Numba cache is
   warm from earlier runs, so loading compiled code adds only a few MiB.
-- time: one warm-up call, then the median of ``--repeats`` (>= 5) forward+backward calls.
+- time: one warm-up call, then the median of ``--repeats`` (>= 5) forward+backward calls,
+  wall clock and process CPU time (all threads). The machine is shared: when its load
+  average exceeds its cores, wall times stretch, CPU time much less, so both are reported.
 
 Contenders: ``lab-cpu`` (Numba kernels), ``lab-cuda`` (only with a GPU), ``reference``
 (float64 PyTorch autograd; skipped on the large size where it takes minutes and several
@@ -123,17 +125,19 @@ def worker(contender: str, size: str, repeats: int) -> dict:
     call()
     first = time.perf_counter() - t0
     peak = _rss_kb("VmHWM")
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
         prepare()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         call()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     logits_mb = logits.numel() * 4 / 2**20
     extra_mb = (peak - before) / 1024 if peak_ok else None
     return {
         "contender": contender, "size": size, "shape": [B, T, U + 1, V],
         "median_s": statistics.median(times), "min_s": min(times), "runs": repeats,
+        "cpu_s": statistics.median(cpu),
         "first_call_s": first, "logits_mb": logits_mb, "peak_extra_mb": extra_mb,
         "peak_extra_over_logits": extra_mb / logits_mb if extra_mb is not None else None,
     }
@@ -196,22 +200,25 @@ def run(sizes: list[str], repeats: int) -> dict:
 
 def table(result: dict) -> str:
     lines = ["| size (B,T,U+1,V) | contender | fwd+bwd median s | vs optimized_transducer "
-             "| peak extra MiB | extra / logits | note |",
-             "|---|---|---|---|---|---|---|"]
+             "| CPU s | peak extra MiB | extra / logits | note |",
+             "|---|---|---|---|---|---|---|---|"]
     by_size: dict[str, float] = {}
     for r in result["rows"]:
         if r["contender"] == "optimized_transducer" and "median_s" in r:
             by_size[r["size"]] = r["median_s"]
     for r in result["rows"]:
-        shape = ",".join(str(s) for s in r.get("shape", [])) or str(SIZES[r["size"]])
+        B, T, U, V = SIZES[r["size"]]
+        shape = f"{B},{T},{U + 1},{V}"
         t = r.get("median_s")
         ref = by_size.get(r["size"])
         ratio = f"{t / ref:.2f}x" if t is not None and ref else ""
         mem = r.get("peak_extra_mb")
         rel = r.get("peak_extra_over_logits")
+        cpu = r.get("cpu_s")
         lines.append(
             f"| {r['size']} ({shape}) | {r['contender']} | "
             f"{'' if t is None else f'{t:.3f}'} | {ratio} | "
+            f"{'' if cpu is None else f'{cpu:.3f}'} | "
             f"{'' if mem is None else f'{mem:.0f}'} | {'' if rel is None else f'{rel:.2f}'} | "
             f"{r.get('note', '')} |"
         )

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "rnnt_vectors.json"
+VECTORS = Path(__file__).resolve().parents[1] / "lab" / "transducer" / "rnnt_vectors.json"
 
 
 def load_vectors() -> dict:
