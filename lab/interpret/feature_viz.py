@@ -151,6 +151,7 @@ def visualize_features(
     seed: int = 0,
     record_every: int = 10,
     init_std: float = 1.0,
+    init: np.ndarray | None = None,
     progress: bool = True,
     should_stop: Callable[[], bool] | None = None,
     callback: Callable[[FeatureVizResult], None] | None = None,
@@ -180,6 +181,9 @@ def visualize_features(
         Keep a trajectory frame every this many steps (plus the first and last).
     init_std : float
         Standard deviation of the random start.
+    init : array, optional
+        Mean of the random start: a (T, F) array or one (F,) frame (e.g. the model's feature
+        mean, so the start looks like typical input); zeros by default.
     progress : bool
         Show a tqdm progress bar.
     should_stop : callable, optional
@@ -220,6 +224,12 @@ def visualize_features(
     device = _device(model)
     gen = torch.Generator().manual_seed(int(seed))
     x0 = torch.randn(1, t_len, n_feat, generator=gen) * float(init_std)
+    if init is not None:
+        center = np.asarray(init, dtype=np.float32)
+        if center.shape not in ((n_feat,), (t_len, n_feat)):
+            raise ValueError(f"init must have shape ({n_feat},) or {(t_len, n_feat)}, got "
+                             f"{center.shape}")
+        x0 = x0 + torch.from_numpy(center)
     x = x0.to(device).requires_grad_(True)
 
     with torch.no_grad():

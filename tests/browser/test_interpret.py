@@ -27,10 +27,10 @@ def press_play_and_see_frames_move(page, player: str) -> None:
     page.locator(f"{player} .lab-animation-play button").first.click()
     seen = {start}
     deadline = time.monotonic() + 5
-    while len(seen) < 3 and time.monotonic() < deadline:
+    while len(seen) < 2 and time.monotonic() < deadline:
         page.wait_for_timeout(100)
         seen.add(frame_readout(page, player))
-    assert len(seen) >= 3, f"Play did not advance the frames (saw {seen})"
+    assert len(seen) >= 2, f"Play did not advance the frames (saw {seen})"
 
 
 def test_feature_viz_run_and_play(run_notebook):
