@@ -264,7 +264,7 @@ def rnnt_loss(
     >>> loss = rnnt_loss(logits, torch.tensor([[1]]), torch.tensor([2]), torch.tensor([1]),
     ...                  blank=0)
     >>> round(loss.item(), 4)  # 2 paths, each of 3 symbols with probability 1/3
-    2.5055
+    2.6027
     >>> loss.backward()
     """
     blank = _validate(logits, targets, logit_lengths, target_lengths, blank, clamp, reduction,
@@ -319,7 +319,7 @@ def rnnt_loss_packed(
     >>> loss = rnnt_loss_packed(logits, torch.tensor([[1]]), torch.tensor([2]),
     ...                         torch.tensor([1]), blank=0)
     >>> round(loss.item(), 4)
-    2.5055
+    2.6027
     """
     blank = _validate(logits, targets, logit_lengths, target_lengths, blank, clamp, reduction,
                       backend, fastemit_lambda, packed=True)
@@ -401,9 +401,9 @@ def rnnt_alignment(
     >>> from lab.transducer import rnnt_alignment
     >>> al = rnnt_alignment(torch.zeros(1, 2, 2, 3), torch.tensor([[1]]), torch.tensor([2]),
     ...                     torch.tensor([1]), blank=0)
-    >>> al.occupancy[0].tolist()  # the two paths share the corners
+    >>> al.occupancy[0].round(decimals=6).tolist()  # the two paths share the corners
     [[1.0, 0.5], [0.5, 1.0]]
-    >>> al.label_probs[0, :, 0].tolist()
+    >>> al.label_probs[0, :, 0].round(decimals=6).tolist()
     [0.5, 0.5]
     """
     from . import cpu as _cpu
