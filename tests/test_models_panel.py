@@ -1,0 +1,30 @@
+"""MFCCPanel shows model transcriptions and CTC posteriors through model_transcriber."""
+
+import numpy as np
+import torch
+
+from lab.data import Corpus
+from lab.models import DeepSpeech, Transducer, ctc_posteriors, transcribe
+from lab.widgets import MFCCPanel
+from lab.widgets.model_transcribers import model_transcriber
+
+
+def test_panel_shows_transcripts_and_posteriors():
+    corpus = Corpus("test", cache=False)
+    torch.manual_seed(0)
+    ctc = DeepSpeech(n_hidden=16).eval()
+    rnnt = Transducer(conv_channels=8, encoder_hidden=8, predictor_hidden=8, joint_dim=8).eval()
+    panel = MFCCPanel({"first": corpus.root / corpus.rows[0].path},
+                      transcribers={"ctc": model_transcriber(ctc),
+                                    "rnnt": model_transcriber(rnnt)})
+    rows = panel.transcripts.children
+    assert len(rows) == 2
+    ctc_row, rnnt_row = rows
+    assert ctc_row.children[0].value == f"<b>ctc</b>: {transcribe(ctc, panel.waveform)}"
+    assert "lab-mfcc-posteriors" in ctc_row.children[1]._dom_classes
+    assert len(rnnt_row.children) == 1  # a transducer has no per-frame CTC posteriors
+
+    result = panel.transcribe(panel.waveform, panel.sr)["ctc"]
+    np.testing.assert_allclose(result.posteriors, ctc_posteriors(ctc, panel.waveform))
+    assert result.posteriors.shape[1] == 29
+    np.testing.assert_allclose(result.posteriors.sum(axis=1), 1.0, rtol=1e-5)
