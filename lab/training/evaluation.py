@@ -13,16 +13,18 @@ __all__ = ["batches", "evaluate_model", "load_split"]
 
 
 @cache
-def _load_split_cached(split: str, features: str, keywords_only: bool) -> tuple:
+def _load_split_cached(split: str, features: str, keywords_only: bool, limit: int | None) -> tuple:
     from lab.data import Corpus
 
     corpus = Corpus(split, features=features, keywords_only=keywords_only)
-    return tuple(corpus[i] for i in range(len(corpus)))
+    return tuple(corpus[i] for i in range(min(len(corpus), limit or len(corpus))))
 
 
-def load_split(split: str, features: str, *, keywords_only: bool = False) -> list:
-    """All items of a corpus split with the given features, loaded once per process."""
-    return list(_load_split_cached(split, features, keywords_only))
+def load_split(
+    split: str, features: str, *, keywords_only: bool = False, limit: int | None = None
+) -> list:
+    """The first ``limit`` (default all) items of a corpus split, loaded once per process."""
+    return list(_load_split_cached(split, features, keywords_only, limit))
 
 
 def batches(items: list, batch_size: int):

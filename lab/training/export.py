@@ -19,8 +19,8 @@ SUBSET_SIZE = 20
 def split_items(task_name: str, *, subset: bool = False) -> list:
     """The test split as a task sees it (keyword clips only for the classifier)."""
     task = TASKS[task_name]
-    items = load_split("test", task.features, keywords_only=task.keywords_only)
-    return items[:SUBSET_SIZE] if subset else items
+    return load_split("test", task.features, keywords_only=task.keywords_only,
+                      limit=SUBSET_SIZE if subset else None)
 
 
 def export_run(task_name: str, run_dir: str | Path | None = None, *,

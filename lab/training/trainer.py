@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +71,8 @@ def build_model(task: Task, train_items: list, *, seed: int) -> nn.Module:
 def training_step(task: Task, model: nn.Module, optimizer, batch: dict) -> float:
     """One optimizer step on one batch; returns the loss before the step."""
     model.train()
+    if task.augment is not None:
+        batch = task.augment(model, batch)
     optimizer.zero_grad()
     loss = task.loss(model, batch)
     loss.backward()
@@ -105,16 +109,16 @@ def train(config: TrainConfig) -> dict:
     from lab.data import collate
 
     task = TASKS[config.task]
-    torch.set_num_threads(config.threads)
+    _limit_threads(config.threads)
     torch.use_deterministic_algorithms(True)
     run_dir = config.resolved_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     epochs = config.epochs or task.epochs
 
-    train_items = load_split("train", task.features, keywords_only=task.keywords_only)
-    valid_items = load_split("valid", task.features, keywords_only=task.keywords_only)
-    if config.limit:
-        train_items, valid_items = train_items[: config.limit], valid_items[: config.limit]
+    train_items, valid_items = (
+        load_split(split, task.features, keywords_only=task.keywords_only, limit=config.limit)
+        for split in ("train", "valid")
+    )
     lengths = [len(item.features) for item in train_items]
     steps_per_epoch = len(epoch_batches(lengths, task.batch_size, seed=config.seed, epoch=0))
 
@@ -141,6 +145,7 @@ def train(config: TrainConfig) -> dict:
                     "state": state}, last)
 
     started = time.perf_counter()
+    stop = _StopRequest()
     try:
         while state["epoch"] < epochs:
             epoch = state["epoch"]
@@ -155,6 +160,8 @@ def train(config: TrainConfig) -> dict:
                 state["batch"] += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
+                if stop.requested:
+                    raise KeyboardInterrupt
             bar.close()
             metrics = evaluate_model(model, valid_items)
             state["seconds"] += time.perf_counter() - started
@@ -175,4 +182,38 @@ def train(config: TrainConfig) -> dict:
         state["seconds"] += time.perf_counter() - started
         save_last()
         print(f"\ninterrupted: saved {last}; run the same command again to resume")
+    finally:
+        stop.restore()
     return state
+
+
+def _limit_threads(n: int) -> None:
+    torch.set_num_threads(n)
+    import numba  # the transducer loss runs Numba kernels
+
+    # Numba's worker threads spin while waiting; on a loaded machine more of them than asked
+    # for slowed every step (torch included) by 30× in measurements here.
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+class _StopRequest:
+    """Ctrl-C (or SIGTERM) asks the loop to stop after the current step, so the saved state
+    is never half an optimizer update; a second Ctrl-C interrupts at once."""
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested = False
+        self.previous = {}
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.signals}
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        tqdm.write("stopping after this step (Ctrl-C again to stop at once)")
+
+    def restore(self):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)

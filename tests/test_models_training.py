@@ -1,0 +1,42 @@
+"""The trainer: an interrupted run resumes to exactly the weights of an uninterrupted one."""
+
+import os
+import signal
+
+import torch
+
+import lab.training.trainer as trainer
+from lab.training import TrainConfig, train
+
+
+def _final_weights(run_dir):
+    return torch.load(run_dir / "last.pt", weights_only=True)["model"]
+
+
+def test_interrupt_and_resume_is_exact(tmp_path, monkeypatch):
+    # 64 keyword clips, batches of 32: two steps per epoch, two epochs.
+    config = dict(task="classifier", epochs=2, limit=64, threads=1)
+    straight = train(TrainConfig(run_dir=tmp_path / "straight", **config))
+    assert straight["epoch"] == 2 and len(straight["history"]) == 2
+
+    real_step, calls = trainer.training_step, []
+
+    def step_then_ctrl_c(*args):
+        loss = real_step(*args)
+        calls.append(loss)
+        if len(calls) == 3:  # Ctrl-C in the middle of the second epoch
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    monkeypatch.setattr(trainer, "training_step", step_then_ctrl_c)
+    stopped = train(TrainConfig(run_dir=tmp_path / "resumed", **config))
+    assert (stopped["epoch"], stopped["batch"]) == (1, 1)
+    monkeypatch.setattr(trainer, "training_step", real_step)
+    resumed = train(TrainConfig(run_dir=tmp_path / "resumed", **config))
+    assert resumed["epoch"] == 2
+
+    a, b = _final_weights(tmp_path / "straight"), _final_weights(tmp_path / "resumed")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    assert (tmp_path / "resumed" / "best.pt").is_file()
