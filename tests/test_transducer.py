@@ -321,3 +321,13 @@ def test_torch_exp_path_matches_numba_exp_path(monkeypatch, modified):
     torch.testing.assert_close(results[0][1], results[1][1])
     assert_matches_reference((logits, targets, tl, ul, blank),
                              {"one_sym_per_frame": modified}, "cpu")
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_logits_wider_than_targets(backend):
+    # logits padded to U+1 = 6 while targets is only as wide as the longest target (3)
+    logits, targets, tl, ul, blank = _small()
+    wide = torch.cat([logits, torch.randn(3, 5, 2, 6)], dim=2)
+    got = rnnt_loss(wide, targets, tl, ul, blank, reduction="none", backend=backend)
+    want = rnnt_loss(logits, targets, tl, ul, blank, reduction="none", backend="reference")
+    torch.testing.assert_close(got, want)

@@ -42,6 +42,8 @@ def lattice_log_probs(
     )
     lpb = torch.where(inside, log_probs[..., blank], NEG)
     tgt = targets[:, :U].long()
+    if tgt.shape[1] < U:  # logits may be padded further in u than targets is wide
+        tgt = torch.nn.functional.pad(tgt, (0, U - tgt.shape[1]))
     valid_tgt = torch.arange(U, device=dev)[None, :] < target_lengths[:, None]
     # Padding targets may be anything (even out of range): index with a safe value instead.
     tgt = torch.where(valid_tgt, tgt, 0)
