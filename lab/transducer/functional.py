@@ -8,7 +8,9 @@ Definitions used throughout:
 - loss of utterance b is -log P(y_b | x_b) on the (t, u) lattice of Graves (2012); with
   ``one_sym_per_frame`` (the "modified" transducer) a label also advances t, every frame
   emits exactly one symbol, and an utterance with U > T has no path: its loss is +inf
-  (0 with ``zero_infinity``) and its gradient is zero.
+  (0 with ``zero_infinity``) and its gradient is zero. As in k2's "modified" RNN-T, the
+  last frame may emit the last label (so U = T is feasible); optimized_transducer instead
+  requires the last frame to be blank, which removes those paths and gives a larger loss.
 - ``reduction="mean"`` is the mean over the batch of the per-utterance losses and the
   gradient is that of the returned value.
 - FastEmit (Yu et al. 2021, arXiv 2010.11148) as implemented in NeMo: the loss value is
