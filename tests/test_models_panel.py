@@ -22,7 +22,12 @@ def test_panel_shows_transcripts_and_posteriors():
     ctc_row, rnnt_row = rows
     assert ctc_row.children[0].value == f"<b>ctc</b>: {transcribe(ctc, panel.waveform)}"
     assert "lab-mfcc-posteriors" in ctc_row.children[1]._dom_classes
-    assert len(rnnt_row.children) == 1  # a transducer has no per-frame CTC posteriors
+    # The transducer's posteriors come from its auxiliary CTC head, at the encoder's 40 ms rate.
+    rnnt_result = panel.transcribe(panel.waveform, panel.sr)["rnnt"]
+    assert rnnt_result.posteriors.shape == (
+        (ctc_posteriors(ctc, panel.waveform).shape[0] + 1) // 2, 29)
+    assert "lab-mfcc-posteriors" in rnnt_row.children[1]._dom_classes
+    assert model_transcriber(rnnt, posteriors=False)(panel.waveform, 16000).posteriors is None
 
     result = panel.transcribe(panel.waveform, panel.sr)["ctc"]
     np.testing.assert_allclose(result.posteriors, ctc_posteriors(ctc, panel.waveform))

@@ -85,11 +85,16 @@ def transcribe(model: nn.Module, waveform_or_features, *, sr: int = 16000) -> st
 
 @torch.no_grad()
 def ctc_posteriors(model: nn.Module, waveform_or_features, *, sr: int = 16000) -> np.ndarray:
-    """Per-frame output probabilities (T, V) of a CTC model (``model(x)`` gives logits)."""
+    """Per-frame output probabilities (T, V) of a CTC model.
+
+    ``model(x)`` must give CTC logits (1, T, V), or the model has a ``ctc_logits(x)`` method
+    returning ``(logits, lengths)`` like the Transducer's auxiliary CTC head (T = encoder frames).
+    """
     was_training = model.training
     model.eval()
     try:
-        logits = model(_batch(as_features(model, waveform_or_features, sr=sr)))
+        x = _batch(as_features(model, waveform_or_features, sr=sr))
+        logits = model.ctc_logits(x)[0] if hasattr(model, "ctc_logits") else model(x)
     finally:
         model.train(was_training)
     if logits.ndim != 3:

@@ -9,6 +9,7 @@ Design (streaming by construction, no look-ahead):
 * **Prediction network** — embedding of the previous non-blank symbol (blank starts the
   sequence) → LSTM.
 * **Joiner** — ``Linear(tanh(W_e enc + W_p pred))`` → logits over the alphabet + blank.
+* **Auxiliary CTC head** on the encoder, trained jointly (weight 0.3) to speed up learning.
 
 Greedy decoding emits up to ``max_symbols_per_frame`` symbols per encoder frame. Offline
 decoding runs the encoder over the whole utterance; :meth:`Transducer.stream` feeds chunks of
@@ -118,6 +119,10 @@ class Transducer(nn.Module):
         self.joint_encoder = nn.Linear(encoder_hidden, joint_dim)
         self.joint_predictor = nn.Linear(predictor_hidden, joint_dim)
         self.joint_output = nn.Linear(joint_dim, n_classes)
+        # Auxiliary CTC head on the encoder: a training aid (the transducer otherwise spends
+        # many epochs as a pure language model before it starts listening), and a source of
+        # per-frame posteriors for panels.
+        self.ctc_output = nn.Linear(encoder_hidden, n_classes)
 
     # -- building blocks -------------------------------------------------------------------
     def encode(
@@ -133,6 +138,13 @@ class Transducer(nn.Module):
             lengths = torch.full((features.shape[0],), features.shape[1], dtype=torch.long)
         out, _ = self.encoder(self.subsample(self.normalize(features)))
         return out, (torch.as_tensor(lengths) + 1) // 2
+
+    def ctc_logits(
+        self, features: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-encoder-frame CTC logits (B, T', n_classes) of the auxiliary head, and lengths."""
+        encoded, lengths = self.encode(features, lengths)
+        return self.ctc_output(encoded), lengths
 
     def predict(self, tokens: torch.Tensor) -> torch.Tensor:
         """Prediction network over ``[blank] + tokens``: (B, U) → (B, U + 1, predictor_hidden)."""

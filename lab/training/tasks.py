@@ -11,7 +11,10 @@ from torch import nn
 from lab.models import DeepSpeech, KeywordClassifier, Transducer
 from lab.training.augment import mask_bands, random_gain_log_power
 
-__all__ = ["TASKS", "Task"]
+__all__ = ["RNNT_CTC_WEIGHT", "TASKS", "Task"]
+
+#: Weight of the transducer's auxiliary CTC loss.
+RNNT_CTC_WEIGHT = 0.3
 
 
 def _ctc_loss(model: DeepSpeech, batch: dict) -> torch.Tensor:
@@ -25,13 +28,20 @@ def _ctc_loss(model: DeepSpeech, batch: dict) -> torch.Tensor:
 def _rnnt_loss(model: Transducer, batch: dict) -> torch.Tensor:
     from lab.transducer import rnnt_loss
 
-    logits, logit_lengths = model(batch.features, batch.feature_lengths, batch.tokens)
+    encoded, logit_lengths = model.encode(batch.features, batch.feature_lengths)
+    logits = model.join(encoded, model.predict(batch.tokens))
     loss = rnnt_loss(
         logits, batch.tokens.int(), logit_lengths.int(), batch.token_lengths.int(),
         blank=0, reduction="sum",
     )
     # Per target symbol, like the CTC loss, so the learning rate does not depend on text length.
-    return loss / batch.token_lengths.sum()
+    loss = loss / batch.token_lengths.sum()
+    ctc_log_probs = model.ctc_output(encoded).log_softmax(dim=-1).transpose(0, 1)
+    ctc = nn.functional.ctc_loss(
+        ctc_log_probs, batch.tokens, logit_lengths, batch.token_lengths,
+        blank=0, reduction="mean", zero_infinity=True,
+    )
+    return loss + RNNT_CTC_WEIGHT * ctc
 
 
 def _classifier_loss(model: KeywordClassifier, batch: dict) -> torch.Tensor:

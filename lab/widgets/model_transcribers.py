@@ -26,8 +26,8 @@ def model_transcriber(model: nn.Module, *, posteriors: bool | None = None) -> Tr
     model : nn.Module
         A lab ASR model or a user CTC model (see :func:`lab.models.transcribe`).
     posteriors : bool, optional
-        Also return CTC posteriors; by default only for models without a transducer-style
-        ``stream`` (a transducer's joiner has no per-frame distribution).
+        Also return CTC posteriors (see :func:`lab.models.ctc_posteriors`); by default for
+        CTC models and for models with an auxiliary CTC head (``ctc_logits``).
 
     Examples
     --------
@@ -38,7 +38,10 @@ def model_transcriber(model: nn.Module, *, posteriors: bool | None = None) -> Tr
     >>> out.posteriors.shape
     (11, 29)
     """
-    with_posteriors = not hasattr(model, "stream") if posteriors is None else posteriors
+    if posteriors is None:
+        posteriors = hasattr(model, "ctc_logits") or not hasattr(model, "decode_ids") or (
+            not hasattr(model, "stream"))
+    with_posteriors = posteriors
 
     def fn(waveform: np.ndarray, sr: int) -> Transcription:
         text = transcribe(model, waveform, sr=sr)
