@@ -156,10 +156,10 @@ def importance_mask(
     method: str = "optimize",
     decode: Decode | None = None,
     seed: int = 0,
-    sparsity_weight: float = 5.0,
-    steps: int = 40,
-    lr: float = 0.3,
-    margin: float = 1.0,
+    sparsity_weight: float = 20.0,
+    steps: int = 20,
+    lr: float = 1.0,
+    margin: float = 2.0,
     batch_size: int = 128,
     polish: bool = True,
     record_every: int | None = None,
@@ -313,26 +313,30 @@ def _top_k_masks(order: torch.Tensor, ks: Sequence[int], shape) -> torch.Tensor:
 
 
 def _smallest_valid_k(ev, target, order, shape, n_candidates: int):
-    """Smallest ``k`` on a grid (then a finer grid) whose top-k mask is valid."""
+    """Smallest ``k`` on a grid (then finer grids) whose top-k mask is valid.
+
+    Sparse masks are the point, so the first grid is geometric (0, 1, 2, 4, ...); the next
+    ones refine linearly between the largest invalid and the smallest valid ``k`` found.
+    """
     n = order.numel()
-    hi = n  # keeping everything is always valid
-    lo = 0
-    for _ in range(3):
-        if hi - lo <= 1:
-            break
-        num = min(n_candidates, hi - lo + 1)
-        grid = np.unique(np.linspace(lo, hi, num=num).round()).astype(int)
-        grid = grid[grid < hi]
+    grid = np.unique(np.r_[0, 2 ** np.arange(int(np.log2(max(n, 1))) + 1)])
+    grid = grid[grid < n]
+    lo, hi = -1, n  # hi: keeping everything is always valid
+    for _ in range(4):
         if grid.size == 0:
             break
         valid = ev.valid(_top_k_masks(order, grid, shape), target)
-        ok = [k for k, v in zip(grid, valid) if v]
+        ok = [int(k) for k, v in zip(grid, valid) if v]
         if ok:
-            best = min(ok)
-            below = [k for k in grid if k < best]
-            lo, hi = (max(below) if below else lo), best
+            hi = min(ok)
+            below = [int(k) for k in grid if k < hi]
+            lo = max(below) if below else lo
         else:
             lo = int(grid.max())
+        if hi - lo <= 1:
+            break
+        num = min(n_candidates, hi - lo - 1)
+        grid = np.unique(np.linspace(lo + 1, hi - 1, num=num).round()).astype(int)
     return hi
 
 
@@ -361,15 +365,21 @@ def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, 
     jitter = 1e-3 * torch.rand(shape, generator=gen).to(x.device)
     theta = (3.0 + jitter).requires_grad_(True)
     opt = torch.optim.Adam([theta], lr=lr)
+    best_theta, best_soft = None, float("inf")
     bar = _progress(int(steps), "optimize mask", progress)
     try:
         for step in range(int(steps)):
             if should_stop is not None and should_stop():
                 interrupted = True
                 break
-            m = torch.sigmoid(theta)
-            margins = _path_margins(ev.scores((m * x)[None]), path)
-            loss = torch.relu(wanted - margins).mean() + sparsity_weight * m.mean()
+            soft = torch.sigmoid(theta)
+            margins = _path_margins(ev.scores((soft * x)[None]), path)
+            violation = torch.relu(wanted - margins).mean()
+            loss = violation + sparsity_weight * soft.mean()
+            # Adam oscillates around the boundary; the order comes from the sparsest iterate
+            # that still kept every wanted margin (or the last one if none did).
+            if float(violation.detach()) == 0.0 and float(soft.detach().sum()) < best_soft:
+                best_soft, best_theta = float(soft.detach().sum()), theta.detach().clone()
             ev.backward_passes += 1
             (grad,) = torch.autograd.grad(loss, theta)
             theta.grad = grad
@@ -379,11 +389,11 @@ def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, 
                 labels.append(f"relaxed step {step + 1}")
             if bar is not None:
                 bar.update(1)
-        scores = theta.detach()
+        scores = best_theta if best_theta is not None else theta.detach()
         # Higher score = more worth keeping; the top-k masks are nested, and k = n is valid.
         order = torch.argsort(scores.view(-1), descending=True, stable=True)
         if not interrupted:
-            k = _smallest_valid_k(ev, target, order, shape, 32)
+            k = _smallest_valid_k(ev, target, order, shape, 16)
             best = _top_k_masks(order, [k], shape)[0]
             traj.append(best.cpu().numpy())
             labels.append(f"threshold: keep {k}/{n}")
@@ -395,7 +405,8 @@ def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, 
     finally:
         if bar is not None:
             bar.close()
-    best = _verify_or_repair(ev, target, best, theta.detach())
+    order_scores = best_theta if best_theta is not None else theta.detach()
+    best = _verify_or_repair(ev, target, best, order_scores)
     traj.append(best.cpu().numpy())
     labels.append("final")
     return _finish(best, "optimize", target, traj, labels, interrupted)
