@@ -390,3 +390,13 @@ def test_perturb_comparison_is_allclose_per_output_frame():
                                                      atol=atol) for j in range(5)]
                                      for k in range(30)])
             assert torch.equal(_allclose_per_frame(out, ref, rtol, atol), expected)
+
+
+def test_progress_bar_and_frames_per_pass_validation():
+    model = example_model("causal_conv", kernel_size=2)
+    for method in ("perturb", "jacobian", "loop"):
+        deps = infer_dependency_matrix(model, (1, 10, 40), method=method, progress=True,
+                                       frames_per_pass=3 if method != "loop" else None)
+        assert torch.equal(deps, band(10, 1, 0)), method
+    with pytest.raises(ValueError, match="frames_per_pass"):
+        infer_dependency_matrix(model, (1, 10, 40), frames_per_pass=0)

@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 
 import ipywidgets as widgets
+import matplotlib
 import torch
+from matplotlib.colors import ListedColormap
 from torch import nn
 
 from lab import streaming
@@ -24,6 +26,10 @@ _EXAMPLES = {
     "chunked attention": "chunked_attention",
 }
 _ZOO = "transducer encoder (zoo)"
+# white = independent, red = depends, as in lab.streaming.plot_dependency_matrix
+_CMAP = "lab_dependency_white_red"
+if _CMAP not in matplotlib.colormaps:
+    matplotlib.colormaps.register(ListedColormap(["white", "red"], name=_CMAP))
 _USER = "your model"
 
 
@@ -156,8 +162,12 @@ class DependencyPanel(widgets.VBox):
         ]:
             w.add_class(cls)
 
+        axes = widgets.HTML(
+            "<small>x: input frame →, y: output frame ↑ (frame 0 bottom left); "
+            "red: the output frame depends on the input frame</small>"
+        )
         readouts = widgets.VBox(
-            [self.badge, self.lookahead_label, self.left_context_label, self.status]
+            [self.badge, self.lookahead_label, self.left_context_label, self.status, axes]
         )
         super().__init__(
             [
@@ -224,7 +234,7 @@ class DependencyPanel(widgets.VBox):
         self.deps, self.summary = deps, summary
         # rows = output frames with frame 0 at the bottom, as in plot_dependency_matrix
         self.image.value = array_to_png(
-            deps.T.numpy().astype(float), cmap="Reds", vmin=0.0, vmax=1.0, origin="lower",
+            deps.T.numpy().astype(float), cmap=_CMAP, vmin=0.0, vmax=1.0, origin="lower",
             width=self._image_size, height=self._image_size,
         )
         self.lookahead_label.value = f"lookahead: <b>{summary.lookahead}</b> frames"
