@@ -93,3 +93,15 @@ def test_long_targets_on_gpu():
     got = rnnt_loss(logits.cuda(), targets.cuda(), tl.cuda(), ul.cuda(), 0, backend="cuda")
     want = rnnt_loss(logits, targets, tl, ul, 0, backend="cpu")
     torch.testing.assert_close(got.cpu(), want, rtol=1e-5, atol=1e-3)
+
+
+@needs_cuda
+def test_cuda_threads_loop_over_u_and_v():
+    # U+1 and V larger than the (simulator's) blocks: threads must loop over u and over v.
+    g = torch.Generator().manual_seed(2)
+    B, T, U, V = 2, 3, 20, 37
+    logits = torch.randn(B, T, U + 1, V, generator=g)
+    targets = torch.randint(1, V, (B, U), generator=g)
+    tl, ul = torch.tensor([3, 2]), torch.tensor([20, 13])
+    assert_matches_reference((logits, targets, tl, ul, 0), {"reduction": "sum"}, "cuda",
+                             device=DEVICE)
