@@ -366,6 +366,7 @@ def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, 
     theta = (3.0 + jitter).requires_grad_(True)
     opt = torch.optim.Adam([theta], lr=lr)
     best_theta, best_soft = None, float("inf")
+    scores = theta.detach()
     bar = _progress(int(steps), "optimize mask", progress)
     try:
         for step in range(int(steps)):
@@ -389,11 +390,18 @@ def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, 
                 labels.append(f"relaxed step {step + 1}")
             if bar is not None:
                 bar.update(1)
-        scores = best_theta if best_theta is not None else theta.detach()
-        # Higher score = more worth keeping; the top-k masks are nested, and k = n is valid.
-        order = torch.argsort(scores.view(-1), descending=True, stable=True)
+        scores = theta.detach()
         if not interrupted:
-            k = _smallest_valid_k(ev, target, order, shape, 16)
+            # Higher score = more worth keeping; the top-k masks are nested, k = n is valid.
+            # Both the last and the sparsest margin-keeping iterate propose an order (Adam
+            # oscillates near the boundary, and either can be the better one); keep the
+            # order whose smallest valid k is smaller.
+            candidates = [scores] + ([best_theta] if best_theta is not None else [])
+            found = []
+            for cand in candidates:
+                order = torch.argsort(cand.view(-1), descending=True, stable=True)
+                found.append((_smallest_valid_k(ev, target, order, shape, 16), order, cand))
+            k, order, scores = min(found, key=lambda item: item[0])
             best = _top_k_masks(order, [k], shape)[0]
             traj.append(best.cpu().numpy())
             labels.append(f"threshold: keep {k}/{n}")
@@ -405,8 +413,7 @@ def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, 
     finally:
         if bar is not None:
             bar.close()
-    order_scores = best_theta if best_theta is not None else theta.detach()
-    best = _verify_or_repair(ev, target, best, order_scores)
+    best = _verify_or_repair(ev, target, best, scores if not interrupted else theta.detach())
     traj.append(best.cpu().numpy())
     labels.append("final")
     return _finish(best, "optimize", target, traj, labels, interrupted)
