@@ -327,12 +327,13 @@ def _split_batch(batch):
     return torch.as_tensor(batch), None, None
 
 
-def _default_collate():
-    try:
+def _default_collate(items):
+    """``lab.data.collate`` for corpus items (padding), torch's default for plain tensors."""
+    if hasattr(items[0], "features"):
         from lab.data import collate
-    except ImportError:  # lab.data absent: plain tensors stack fine
-        from torch.utils.data import default_collate as collate
-    return collate
+
+        return collate(items)
+    return torch.utils.data.default_collate(items)
 
 
 def top_examples(
@@ -363,7 +364,7 @@ def top_examples(
     batch_size : int
         Items per forward pass.
     collate_fn : callable, optional
-        Defaults to ``lab.data.collate``.
+        Defaults to ``lab.data.collate`` for corpus items and stacking for plain tensors.
     progress : bool
         Show a tqdm progress bar. Ctrl-C returns the ranking of the items scanned so far.
 
@@ -385,7 +386,7 @@ def top_examples(
         raise ValueError(f"k must be a positive int, got {k!r}")
     if int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    collate_fn = collate_fn or _default_collate()
+    collate_fn = collate_fn or _default_collate
     loader = torch.utils.data.DataLoader(dataset, batch_size=int(batch_size), shuffle=False,
                                          collate_fn=collate_fn)
     was_training = model.training
