@@ -74,8 +74,8 @@ class AlignmentPanel(widgets.VBox):
                 x = synthetic_logits(y, n_frames=n_frames, vocab_size=V, blank=tok.blank,
                                      seed=len(text))
                 self._utterances.append((f"synthetic: {text!r}", x, y))
-            names = labels or ["∅" if i == tok.blank else tok.decode([i]) or "?"
-                               for i in range(V)]
+            shown = {tok.blank: "∅", tok.encode(" ")[0]: "␣"}
+            names = labels or [shown.get(i) or tok.decode([i]) or "?" for i in range(V)]
         else:
             if targets is None:
                 raise ValueError("targets is required when logits is given")
