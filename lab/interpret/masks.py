@@ -6,10 +6,12 @@ A binary mask ``M`` (same shape as the features ``X``) is *valid* when the trans
 - ``"greedy"`` (the reference algorithm): visit the entries in a seeded random order, zero one,
   restore it if the transcript changed. ``T * F`` sequential forward passes.
 - ``"optimize"``: a sigmoid relaxation ``M = sigmoid(theta)`` trained with a hinge loss that
-  keeps the original best path ahead by a margin plus a sparsity penalty; the learned scores
-  order the entries, a batched search picks the sparsest valid threshold, a speculative batched
-  greedy pass (identical decisions to sequential greedy, evaluated many at a time) prunes what
-  is left, and a final single-input verification repairs the mask if needed.
+  keeps the original best path ahead by a margin plus a sparsity penalty (its weight adapts so
+  the iterates stay near the boundary); the learned scores order the entries, a batched search
+  picks the sparsest valid threshold of that order, a second round restarts from that mask, a
+  speculative batched greedy pass (identical decisions to sequential greedy, evaluated many at
+  a time) prunes what is left, and a final single-input verification repairs the mask if
+  needed.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ def importance_mask(
     margin: float = 2.0,
     batch_size: int = 128,
     polish: bool = True,
+    rounds: int = 2,
     record_every: int | None = None,
     progress: bool = True,
     should_stop: Callable[[], bool] | None = None,
@@ -183,12 +186,15 @@ def importance_mask(
     seed : int
         Seeds greedy's visiting order (and optimize's tie-breaking).
     sparsity_weight : float
-        Optimize: weight of the mean mask value against the path-margin hinge loss; larger
-        gives sparser relaxed masks (the verification keeps the transcript anyway).
+        Optimize: initial weight of the mean mask value against the path-margin hinge loss;
+        it grows while every margin holds and shrinks while some do not.
     steps, lr, margin : optimize's relaxed phase: Adam steps, learning rate and the logit
         margin the original best path must keep.
     batch_size : int
         Masks evaluated per forward pass (optimize only; greedy is sequential by definition).
+    rounds : int
+        Optimize: relax-and-threshold rounds; each restarts from the last verified mask and
+        stops early when it no longer gets sparser.
     polish : bool
         Optimize: prune the thresholded mask with a speculative batched greedy pass.
     record_every : int, optional
@@ -225,6 +231,8 @@ def importance_mask(
         raise ValueError(f"sparsity_weight must be >= 0, got {sparsity_weight!r}")
     if int(steps) != steps or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    if int(rounds) != rounds or rounds < 1:
+        raise ValueError(f"rounds must be a positive int, got {rounds!r}")
     param = next(model.parameters(), None)
     x = x.to(param.device if param is not None else "cpu")
     was_training = model.training
@@ -237,7 +245,7 @@ def importance_mask(
             result = _greedy(ev, target, seed, record_every, progress, should_stop)
         else:
             result = _optimize(ev, target, seed, sparsity_weight, steps, lr, margin, polish,
-                               record_every, progress, should_stop)
+                               record_every, progress, should_stop, int(rounds))
     finally:
         model.train(was_training)
     result.seconds = time.perf_counter() - start
@@ -312,16 +320,16 @@ def _top_k_masks(order: torch.Tensor, ks: Sequence[int], shape) -> torch.Tensor:
     return (rank[None, :] < ks_t[:, None]).float().view(len(ks), *shape)
 
 
-def _smallest_valid_k(ev, target, order, shape, n_candidates: int):
+def _smallest_valid_k(ev, target, order, shape, n_candidates: int, limit: int | None = None):
     """Smallest ``k`` on a grid (then finer grids) whose top-k mask is valid.
 
     Sparse masks are the point, so the first grid is geometric (0, 1, 2, 4, ...); the next
     ones refine linearly between the largest invalid and the smallest valid ``k`` found.
     """
-    n = order.numel()
+    n = order.numel() if limit is None else limit
     grid = np.unique(np.r_[0, 2 ** np.arange(int(np.log2(max(n, 1))) + 1)])
     grid = grid[grid < n]
-    lo, hi = -1, n  # hi: keeping everything is always valid
+    lo, hi = -1, n  # hi: the current (verified) mask, or everything
     for _ in range(4):
         if grid.size == 0:
             break
@@ -341,7 +349,7 @@ def _smallest_valid_k(ev, target, order, shape, n_candidates: int):
 
 
 def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, polish,
-              record_every, progress, should_stop) -> MaskResult:
+              record_every, progress, should_stop, rounds) -> MaskResult:
     x = ev.x
     shape = x.shape
     n = shape[0] * shape[1]
@@ -363,48 +371,62 @@ def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, 
     gen = torch.Generator().manual_seed(int(seed))
     # Tiny jitter only breaks ties between entries with identical gradients.
     jitter = 1e-3 * torch.rand(shape, generator=gen).to(x.device)
-    theta = (3.0 + jitter).requires_grad_(True)
-    opt = torch.optim.Adam([theta], lr=lr)
-    best_theta, best_soft = None, float("inf")
-    scores = theta.detach()
-    bar = _progress(int(steps), "optimize mask", progress)
+    scores = 3.0 + jitter
+    bar = _progress(int(steps) * rounds, "optimize mask", progress)
     try:
-        for step in range(int(steps)):
-            if should_stop is not None and should_stop():
-                interrupted = True
+        for round_ in range(rounds):
+            # Later rounds restart from the verified mask: zeroed entries stay zero, the
+            # kept ones get a fresh relaxation, so each round can only get sparser.
+            free = best > 0
+            theta = torch.where(free, 3.0 + jitter, torch.full_like(jitter, -30.0))
+            theta.requires_grad_(True)
+            opt = torch.optim.Adam([theta], lr=lr)
+            best_theta, best_soft = None, float("inf")
+            weight = float(sparsity_weight)
+            for step in range(int(steps)):
+                if should_stop is not None and should_stop():
+                    interrupted = True
+                    break
+                soft = torch.sigmoid(theta)
+                margins = _path_margins(ev.scores((soft * x)[None]), path)
+                violation = torch.relu(wanted - margins).mean()
+                loss = violation + weight * soft.mean()
+                # Dual-style update: press harder on sparsity while every wanted margin
+                # holds, back off while some do not, so the iterates hug the boundary
+                # whatever the model's scale.
+                weight = weight * (1.5 if float(violation.detach()) == 0.0 else 0.5)
+                # Adam oscillates around the boundary: remember the sparsest iterate that
+                # kept every wanted margin as a second candidate order.
+                if float(violation.detach()) == 0.0 and float(soft.detach().sum()) < best_soft:
+                    best_soft, best_theta = float(soft.detach().sum()), theta.detach().clone()
+                ev.backward_passes += 1
+                (grad,) = torch.autograd.grad(loss, theta)
+                theta.grad = grad * free
+                opt.step()
+                if (step + 1) % every == 0:
+                    traj.append((theta.detach() > 0).float().cpu().numpy())
+                    labels.append(f"relaxed step {round_ * int(steps) + step + 1}")
+                if bar is not None:
+                    bar.update(1)
+            if interrupted:
                 break
-            soft = torch.sigmoid(theta)
-            margins = _path_margins(ev.scores((soft * x)[None]), path)
-            violation = torch.relu(wanted - margins).mean()
-            loss = violation + sparsity_weight * soft.mean()
-            # Adam oscillates around the boundary; the order comes from the sparsest iterate
-            # that still kept every wanted margin (or the last one if none did).
-            if float(violation.detach()) == 0.0 and float(soft.detach().sum()) < best_soft:
-                best_soft, best_theta = float(soft.detach().sum()), theta.detach().clone()
-            ev.backward_passes += 1
-            (grad,) = torch.autograd.grad(loss, theta)
-            theta.grad = grad
-            opt.step()
-            if (step + 1) % every == 0:
-                traj.append((theta.detach() > 0).float().cpu().numpy())
-                labels.append(f"relaxed step {step + 1}")
-            if bar is not None:
-                bar.update(1)
-        scores = theta.detach()
-        if not interrupted:
-            # Higher score = more worth keeping; the top-k masks are nested, k = n is valid.
-            # Both the last and the sparsest margin-keeping iterate propose an order (Adam
-            # oscillates near the boundary, and either can be the better one); keep the
-            # order whose smallest valid k is smaller.
-            candidates = [scores] + ([best_theta] if best_theta is not None else [])
+            # Higher score = more worth keeping; the top-k masks are nested and the
+            # previous mask is one of them (its zeros score -30), so k never grows.
+            candidates = [theta.detach()] + ([best_theta] if best_theta is not None else [])
             found = []
             for cand in candidates:
+                cand = torch.where(free, cand, torch.full_like(cand, -30.0))
                 order = torch.argsort(cand.view(-1), descending=True, stable=True)
-                found.append((_smallest_valid_k(ev, target, order, shape, 16), order, cand))
+                limit = int(free.sum())
+                found.append((_smallest_valid_k(ev, target, order, shape, 16, limit), order,
+                              cand))
             k, order, scores = min(found, key=lambda item: item[0])
+            shrunk = k < int(best.sum())
             best = _top_k_masks(order, [k], shape)[0]
             traj.append(best.cpu().numpy())
             labels.append(f"threshold: keep {k}/{n}")
+            if not shrunk:
+                break
         if polish and not interrupted:
             best, interrupted = _speculative_prune(ev, target, best, scores, traj, labels,
                                                    should_stop)
@@ -413,7 +435,7 @@ def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, 
     finally:
         if bar is not None:
             bar.close()
-    best = _verify_or_repair(ev, target, best, scores if not interrupted else theta.detach())
+    best = _verify_or_repair(ev, target, best, scores)
     traj.append(best.cpu().numpy())
     labels.append("final")
     return _finish(best, "optimize", target, traj, labels, interrupted)
