@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lab.data import Corpus
+from lab.data import Corpus, corpus_version
 from lab.models import (
     checkpoint_info,
     load_pretrained,
@@ -29,6 +29,11 @@ def test_checkpoint_reproduces_recorded_subset_metrics(name):
     assert measured.keys() == recorded.keys()
     for key, value in recorded.items():
         assert measured[key] == pytest.approx(value, abs=1e-9), key
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checkpoint_was_trained_on_the_shipped_corpus(name):
+    assert checkpoint_info(name)["corpus_version"] == corpus_version()
 
 
 def test_shipped_quality_bars_as_recorded():

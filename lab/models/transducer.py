@@ -9,7 +9,7 @@ Design (streaming by construction, no look-ahead):
 * **Prediction network** — embedding of the previous non-blank symbol (blank starts the
   sequence) → LSTM.
 * **Joiner** — ``Linear(tanh(W_e enc + W_p pred))`` → logits over the alphabet + blank.
-* **Auxiliary CTC head** on the encoder, trained jointly (weight 0.3) to speed up learning.
+* **Auxiliary CTC head** on the encoder, trained jointly (weight 0.5) to speed up learning.
 
 Greedy decoding emits up to ``max_symbols_per_frame`` symbols per encoder frame. Offline
 decoding runs the encoder over the whole utterance; :meth:`Transducer.stream` feeds chunks of
@@ -77,6 +77,8 @@ class Transducer(nn.Module):
         Width of the joiner's hidden layer.
     max_symbols_per_frame : int
         Cap on symbols emitted per encoder frame during greedy decoding.
+    predictor_dropout : float
+        Dropout on the prediction network's input during training.
 
     Examples
     --------
@@ -102,13 +104,14 @@ class Transducer(nn.Module):
         predictor_hidden: int = 128,
         joint_dim: int = 192,
         max_symbols_per_frame: int = 4,
+        predictor_dropout: float = 0.0,
     ):
         super().__init__()
         self.config = dict(
             n_features=n_features, n_classes=n_classes, conv_channels=conv_channels,
             encoder_hidden=encoder_hidden, encoder_layers=encoder_layers, embed_dim=embed_dim,
             predictor_hidden=predictor_hidden, joint_dim=joint_dim,
-            max_symbols_per_frame=max_symbols_per_frame,
+            max_symbols_per_frame=max_symbols_per_frame, predictor_dropout=predictor_dropout,
         )
         self.normalize = FeatureNormalizer(n_features)
         self.subsample = CausalSubsampler(n_features, conv_channels)
@@ -116,6 +119,9 @@ class Transducer(nn.Module):
                                batch_first=True)
         self.embedding = nn.Embedding(n_classes, embed_dim)
         self.predictor = nn.LSTM(embed_dim, predictor_hidden, batch_first=True)
+        # On a small closed vocabulary the prediction network alone guesses well; dropout on
+        # its input makes the joiner rely on the encoder (what it hears) sooner.
+        self.predictor_dropout = nn.Dropout(predictor_dropout)
         self.joint_encoder = nn.Linear(encoder_hidden, joint_dim)
         self.joint_predictor = nn.Linear(predictor_hidden, joint_dim)
         self.joint_output = nn.Linear(joint_dim, n_classes)
@@ -149,7 +155,8 @@ class Transducer(nn.Module):
     def predict(self, tokens: torch.Tensor) -> torch.Tensor:
         """Prediction network over ``[blank] + tokens``: (B, U) → (B, U + 1, predictor_hidden)."""
         start = torch.full((tokens.shape[0], 1), self.blank, dtype=torch.long)
-        out, _ = self.predictor(self.embedding(torch.cat([start, tokens.long()], dim=1)))
+        embedded = self.embedding(torch.cat([start, tokens.long()], dim=1))
+        out, _ = self.predictor(self.predictor_dropout(embedded))
         return out
 
     def join(self, encoded: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["mask_bands", "random_gain_log_power"]
+__all__ = ["mask_bands", "random_gain_log_power", "warp_frequency"]
 
 
 def mask_bands(
@@ -66,3 +66,28 @@ def random_gain_log_power(features: torch.Tensor, *, max_db: float = 6.0) -> tor
     db = (torch.rand(features.shape[0], 1, 1) * 2 - 1) * max_db
     power_gain = 10.0 ** (db / 10.0)
     return torch.log1p(torch.expm1(features) * power_gain)
+
+
+def warp_frequency(features: torch.Tensor, *, max_warp: float = 0.1) -> torch.Tensor:
+    """Vocal tract length perturbation: stretch each utterance's frequency axis.
+
+    Bin ``f`` of the output takes the (linearly interpolated) value at ``f / alpha`` of the
+    input, with ``alpha`` drawn per utterance from ``[1 - max_warp, 1 + max_warp]``; a longer
+    or shorter vocal tract moves formants by such a factor, which is much of what tells
+    voices apart.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.arange(5.0).repeat(1, 2, 1)  # (1, 2 frames, 5 bins)
+    >>> torch.equal(warp_frequency(x, max_warp=0.0), x)
+    True
+    """
+    batch, _, bins = features.shape
+    alpha = 1 + (torch.rand(batch, 1) * 2 - 1) * max_warp
+    source = (torch.arange(bins, dtype=features.dtype) / alpha).clamp(max=bins - 1)  # (B, F)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=bins - 1)
+    frac = (source - low).unsqueeze(1)
+    gather = lambda idx: features.gather(2, idx.unsqueeze(1).expand(-1, features.shape[1], -1))
+    return gather(low) * (1 - frac) + gather(high) * frac

@@ -9,12 +9,12 @@ import torch
 from torch import nn
 
 from lab.models import DeepSpeech, KeywordClassifier, Transducer
-from lab.training.augment import mask_bands, random_gain_log_power
+from lab.training.augment import mask_bands, random_gain_log_power, warp_frequency
 
 __all__ = ["RNNT_CTC_WEIGHT", "TASKS", "Task"]
 
 #: Weight of the transducer's auxiliary CTC loss.
-RNNT_CTC_WEIGHT = 0.3
+RNNT_CTC_WEIGHT = 0.5
 
 
 def _ctc_loss(model: DeepSpeech, batch: dict) -> torch.Tensor:
@@ -54,8 +54,8 @@ def _augment_cepstra(model: nn.Module, batch):
 
 
 def _augment_log_power(model: nn.Module, batch):
-    # Masking as for the cepstra slowed convergence more than it helped on unseen voices.
-    batch.features = random_gain_log_power(batch.features)
+    features = warp_frequency(random_gain_log_power(batch.features))
+    batch.features = mask_bands(features, model.normalize.mean, max_time=3, max_features=12)
     return batch
 
 
@@ -83,18 +83,19 @@ class Task:
 
 TASKS: dict[str, Task] = {
     "deepspeech": Task(
-        name="deepspeech", build=lambda: DeepSpeech(n_hidden=192), features="mfcc",
-        loss=_ctc_loss, epochs=40, batch_size=16, learning_rate=2e-3, augment=_augment_cepstra,
+        name="deepspeech", build=lambda: DeepSpeech(n_hidden=256), features="mfcc",
+        loss=_ctc_loss, epochs=40, batch_size=16, learning_rate=3e-3,
     ),
     "transducer": Task(
         name="transducer",
-        build=lambda: Transducer(encoder_hidden=192, predictor_hidden=128, joint_dim=128),
-        features="mfcc", loss=_rnnt_loss, epochs=30, batch_size=16, learning_rate=2e-3,
+        build=lambda: Transducer(encoder_hidden=192, predictor_hidden=128, joint_dim=128,
+                                 predictor_dropout=0.3),
+        features="mfcc", loss=_rnnt_loss, epochs=60, batch_size=16, learning_rate=3e-3,
         augment=_augment_cepstra,
     ),
     "classifier": Task(
         name="classifier", build=lambda: KeywordClassifier(), features="log_power",
-        loss=_classifier_loss, keywords_only=True, epochs=30, batch_size=32,
+        loss=_classifier_loss, keywords_only=True, epochs=40, batch_size=32,
         learning_rate=3e-3, metric="accuracy", augment=_augment_log_power,
     ),
 }
