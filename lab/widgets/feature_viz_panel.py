@@ -69,7 +69,7 @@ class FeatureVizPanel:
         Initial neuron list.
     shape : (T, F)
         Size of the learned input.
-    steps, tv_weight, lr, record_every, init_std, seed :
+    steps, tv_weight, lr, record_every, init_std, init, seed :
         Passed to :func:`lab.interpret.visualize_features`.
     top_k : int
         Top examples shown.
@@ -97,6 +97,7 @@ class FeatureVizPanel:
         lr: float = 0.1,
         record_every: int = 5,
         init_std: float = 1.0,
+        init: np.ndarray | None = None,
         seed: int = 0,
         top_k: int = 4,
         scan_limit: int = 200,
@@ -109,7 +110,8 @@ class FeatureVizPanel:
         self._dataset = dataset
         self.scan_limit = scan_limit
         self.shape = shape
-        self.options = dict(lr=lr, record_every=record_every, init_std=init_std, seed=seed)
+        self.options = dict(lr=lr, record_every=record_every, init_std=init_std, init=init,
+                            seed=seed)
         self.top_k = top_k
         self.result: interpret.FeatureVizResult | None = None
         self.examples: list[interpret.TopExample] = []
