@@ -6,9 +6,11 @@ run checkpoint, so a resumed run draws the same augmentations.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-__all__ = ["mask_bands", "random_gain_log_power", "warp_frequency"]
+__all__ = ["mask_bands", "random_gain_log_power", "warp_cepstra", "warp_frequency"]
 
 
 def mask_bands(
@@ -91,3 +93,27 @@ def warp_frequency(features: torch.Tensor, *, max_warp: float = 0.1) -> torch.Te
     frac = (source - low).unsqueeze(1)
     gather = lambda idx: features.gather(2, idx.unsqueeze(1).expand(-1, features.shape[1], -1))
     return gather(low) * (1 - frac) + gather(high) * frac
+
+
+def _dct_matrix(n_coefficients: int, n_bands: int) -> torch.Tensor:
+    """Orthonormal type-II DCT rows (n_coefficients, n_bands), as used for MFCCs."""
+    k = torch.arange(n_coefficients, dtype=torch.float64)[:, None]
+    n = torch.arange(n_bands, dtype=torch.float64)[None, :]
+    basis = torch.cos(torch.pi * k * (2 * n + 1) / (2 * n_bands)) * math.sqrt(2 / n_bands)
+    basis[0] /= math.sqrt(2)
+    return basis.float()
+
+
+def warp_cepstra(features: torch.Tensor, *, n_bands: int = 40, max_warp: float = 0.1):
+    """:func:`warp_frequency` for MFCCs: back to smoothed log-mel bands, warp, DCT again.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.randn(2, 5, 26)
+    >>> torch.allclose(warp_cepstra(x, max_warp=0.0), x, atol=1e-5)
+    True
+    """
+    dct = _dct_matrix(features.shape[-1], n_bands)
+    bands = features @ dct  # orthonormal rows: the transpose is the pseudo-inverse
+    return warp_frequency(bands, max_warp=max_warp) @ dct.T

@@ -9,7 +9,12 @@ import torch
 from torch import nn
 
 from lab.models import DeepSpeech, KeywordClassifier, Transducer
-from lab.training.augment import mask_bands, random_gain_log_power, warp_frequency
+from lab.training.augment import (
+    mask_bands,
+    random_gain_log_power,
+    warp_cepstra,
+    warp_frequency,
+)
 
 __all__ = ["RNNT_CTC_WEIGHT", "TASKS", "Task"]
 
@@ -48,9 +53,14 @@ def _classifier_loss(model: KeywordClassifier, batch: dict) -> torch.Tensor:
     return nn.functional.cross_entropy(model(batch.features), batch.labels)
 
 
-def _augment_cepstra(model: nn.Module, batch):
+def _mask_cepstra(model: nn.Module, batch):
     batch.features = mask_bands(batch.features, model.normalize.mean, max_time=4, max_features=3)
     return batch
+
+
+def _warp_and_mask_cepstra(model: nn.Module, batch):
+    batch.features = warp_cepstra(batch.features)
+    return _mask_cepstra(model, batch)
 
 
 def _augment_log_power(model: nn.Module, batch):
@@ -85,13 +95,14 @@ TASKS: dict[str, Task] = {
     "deepspeech": Task(
         name="deepspeech", build=lambda: DeepSpeech(n_hidden=256), features="mfcc",
         loss=_ctc_loss, epochs=40, batch_size=16, learning_rate=3e-3,
+        augment=_warp_and_mask_cepstra,
     ),
     "transducer": Task(
         name="transducer",
         build=lambda: Transducer(encoder_hidden=192, predictor_hidden=128, joint_dim=128,
                                  predictor_dropout=0.3),
         features="mfcc", loss=_rnnt_loss, epochs=60, batch_size=16, learning_rate=3e-3,
-        augment=_augment_cepstra,
+        augment=_mask_cepstra,
     ),
     "classifier": Task(
         name="classifier", build=lambda: KeywordClassifier(), features="log_power",
