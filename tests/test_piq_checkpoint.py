@@ -1,0 +1,32 @@
+"""The shipped PIQ decoders: size, recorded digest, safe loading, matching classifier."""
+
+import pytest
+import torch
+
+from lab.models.pretrained import checkpoint_info
+from lab.piq.interpreter import VARIANTS, PIQInterpreter, pretrained_path, sha256_of
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_shipped_decoder_loads_and_matches_the_classifier(variant):
+    torch.set_num_threads(1)
+    path = pretrained_path(variant)
+    assert path.stat().st_size <= 10 * 2**20
+    assert sha256_of(path) == path.with_suffix(".sha256").read_text().split()[0]
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    # trained on the classifier that is shipped now (retraining it makes the decoder stale)
+    assert state["provenance"]["classifier_sha256"] == checkpoint_info("classifier")["sha256"]
+    piq = PIQInterpreter.from_pretrained(variant=variant)
+    assert (piq.config["fidelity_weight"] > 0) == (variant == "piq_fidelity")
+    out = piq.interpret(torch.rand(30, 257).numpy() * 5)
+    assert out.mask.shape == (30, 257) and 0 < out.mask_area <= 1
+
+
+def test_corrupted_decoder_is_refused(tmp_path):
+    path = tmp_path / "piq.pt"
+    data = bytearray(pretrained_path("piq").read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    path.with_suffix(".sha256").write_text(pretrained_path("piq").with_suffix(".sha256").read_text())
+    with pytest.raises(ValueError, match="SHA-256"):
+        PIQInterpreter.from_pretrained(path=path)
