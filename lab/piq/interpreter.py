@@ -517,11 +517,15 @@ class PIQInterpreter:
         """The shipped decoder for ``lab.models.load_pretrained("classifier")``.
 
         ``variant`` picks a shipped file (:data:`VARIANTS`) unless ``path`` is given. The
-        file's SHA-256 is checked against the digest recorded next to it (``<name>.sha256``)
-        before it is loaded with ``weights_only=True``.
+        file's SHA-256 is checked against the digest recorded next to it (``<name>.sha256``,
+        required for shipped files, optional for your own ``path``) before it is loaded
+        with ``weights_only=True``.
         """
+        shipped = path is None
         path = Path(path) if path is not None else pretrained_path(variant)
         digest_file = path.with_suffix(".sha256")
+        if shipped and not digest_file.exists():
+            raise ValueError(f"{digest_file} is missing: the shipped decoder cannot be verified")
         if digest_file.exists():
             expected = digest_file.read_text().split()[0]
             actual = sha256_of(path)
