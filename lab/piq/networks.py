@@ -52,6 +52,9 @@ def _require_rank(x: torch.Tensor, rank: int, name: str, layout: str) -> None:
 class Conv2dEncoder_v2(nn.Module):
     """Four stride-2 convolutions turning a log spectrogram into a classification embedding.
 
+    Each convolution (kernel 4, stride 2, padding 1) halves time and frequency; the
+    channels grow from ``dim // 8`` to ``dim``.
+
     Parameters
     ----------
     dim : int
@@ -69,9 +72,10 @@ class Conv2dEncoder_v2(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         in_ch = 1
-        for _ in range(4):
-            layers += [nn.Conv2d(in_ch, dim, 4, 2, 1), nn.BatchNorm2d(dim), nn.ReLU()]
-            in_ch = dim
+        # channels double with depth (dim/8 ... dim): full width only where the map is small
+        for width in (max(dim // 8, 1), max(dim // 4, 1), max(dim // 2, 1), dim):
+            layers += [nn.Conv2d(in_ch, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU()]
+            in_ch = width
         self.net = nn.Sequential(*layers[:-1])  # the embedding itself is left un-rectified
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -138,7 +142,7 @@ class VectorQuantizedPSI_Audio(nn.Module):
         (lab extension) Resize the decoded map to this (height, width).
     decoder_channels : int, optional
         (lab extension) Channels of the first decoder layer (halved at each upsampling,
-        not below 16). Default ``dim``.
+        not below 16). Default ``min(dim, 64)``.
 
     Examples
     --------
@@ -181,7 +185,7 @@ class VectorQuantizedPSI_Audio(nn.Module):
             n_upsample = 5 if reduce else 4
         if n_upsample < 0:
             raise ValueError(f"n_upsample must be >= 0, got {n_upsample}")
-        channels = decoder_channels or dim
+        channels = decoder_channels or min(dim, 64)
         layers: list[nn.Module] = [
             nn.Conv2d(dim, channels, 1), ResBlockAudio(channels), ResBlockAudio(channels)
         ]
