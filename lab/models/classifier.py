@@ -24,6 +24,17 @@ def _block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
     )
 
 
+def _subtract_clip_mean(x: torch.Tensor) -> torch.Tensor:
+    """Remove each clip's average spectrum (voice and channel colouring) from its frames.
+
+    All-zero frames (digital silence, batch padding) neither count in the mean nor change, so
+    padding a clip in a batch does not change the mean it is normalized by.
+    """
+    active = (x.abs().sum(dim=-1, keepdim=True) > 0).to(x.dtype)  # (B, T, 1)
+    mean = (x * active).sum(dim=1, keepdim=True) / active.sum(dim=1, keepdim=True).clamp(min=1)
+    return (x - mean) * active
+
+
 class KeywordClassifier(nn.Module):
     """Convolutional encoder + pooled linear head over keyword classes.
 
@@ -39,6 +50,8 @@ class KeywordClassifier(nn.Module):
         Channels of the first two blocks.
     dropout : float
         Dropout before the linear head during training.
+    per_clip_mean : bool
+        Subtract each clip's mean log-power spectrum first (ignoring all-zero frames).
 
     Examples
     --------
@@ -63,10 +76,11 @@ class KeywordClassifier(nn.Module):
         dim: int = 64,
         widths: tuple[int, int] = (16, 32),
         dropout: float = 0.2,
+        per_clip_mean: bool = False,
     ):
         super().__init__()
         self.config = dict(n_classes=n_classes, n_bins=n_bins, dim=dim, widths=list(widths),
-                           dropout=dropout)
+                           dropout=dropout, per_clip_mean=per_clip_mean)
         self.normalize = FeatureNormalizer(n_bins)
         # Full-resolution layers are the expensive ones, so only strided ones run there.
         self.encoder = nn.Sequential(
@@ -83,6 +97,8 @@ class KeywordClassifier(nn.Module):
                 f"x must be log-power spectrograms of shape (B, T, {self.config['n_bins']}), "
                 f"got {tuple(x.shape)}"
             )
+        if self.config["per_clip_mean"]:
+            x = _subtract_clip_mean(x)
         return self.encoder(self.normalize(x).unsqueeze(1))
 
     def classify(self, h: torch.Tensor) -> torch.Tensor:

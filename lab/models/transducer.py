@@ -79,6 +79,9 @@ class Transducer(nn.Module):
         Cap on symbols emitted per encoder frame during greedy decoding.
     predictor_dropout : float
         Dropout on the prediction network's input during training.
+    predictor_context : int
+        0: an LSTM prediction network; k > 0: a "stateless" one that sees only the last k
+        symbols (embedding → linear → ReLU).
 
     Examples
     --------
@@ -105,6 +108,7 @@ class Transducer(nn.Module):
         joint_dim: int = 192,
         max_symbols_per_frame: int = 4,
         predictor_dropout: float = 0.0,
+        predictor_context: int = 0,
     ):
         super().__init__()
         self.config = dict(
@@ -112,13 +116,19 @@ class Transducer(nn.Module):
             encoder_hidden=encoder_hidden, encoder_layers=encoder_layers, embed_dim=embed_dim,
             predictor_hidden=predictor_hidden, joint_dim=joint_dim,
             max_symbols_per_frame=max_symbols_per_frame, predictor_dropout=predictor_dropout,
+            predictor_context=predictor_context,
         )
         self.normalize = FeatureNormalizer(n_features)
         self.subsample = CausalSubsampler(n_features, conv_channels)
         self.encoder = nn.LSTM(conv_channels, encoder_hidden, num_layers=encoder_layers,
                                batch_first=True)
         self.embedding = nn.Embedding(n_classes, embed_dim)
-        self.predictor = nn.LSTM(embed_dim, predictor_hidden, batch_first=True)
+        if predictor_context:
+            # "Stateless" prediction network: only the last few symbols, so it cannot become
+            # a language model strong enough to ignore the encoder.
+            self.predictor = nn.Linear(predictor_context * embed_dim, predictor_hidden)
+        else:
+            self.predictor = nn.LSTM(embed_dim, predictor_hidden, batch_first=True)
         # On a small closed vocabulary the prediction network alone guesses well; dropout on
         # its input makes the joiner rely on the encoder (what it hears) sooner.
         self.predictor_dropout = nn.Dropout(predictor_dropout)
@@ -154,9 +164,15 @@ class Transducer(nn.Module):
 
     def predict(self, tokens: torch.Tensor) -> torch.Tensor:
         """Prediction network over ``[blank] + tokens``: (B, U) → (B, U + 1, predictor_hidden)."""
-        start = torch.full((tokens.shape[0], 1), self.blank, dtype=torch.long)
-        embedded = self.embedding(torch.cat([start, tokens.long()], dim=1))
-        out, _ = self.predictor(self.predictor_dropout(embedded))
+        context = self.config["predictor_context"]
+        start = torch.full((tokens.shape[0], max(1, context)), self.blank, dtype=torch.long)
+        embedded = self.predictor_dropout(self.embedding(torch.cat([start, tokens.long()], 1)))
+        if context:
+            # Position u sees symbols u - context + 1 … u (blanks before the start).
+            windows = embedded.unfold(1, context, 1)  # (B, U + 1, E, context)
+            flat = windows.transpose(2, 3).reshape(windows.shape[0], windows.shape[1], -1)
+            return torch.relu(self.predictor(flat))
+        out, _ = self.predictor(embedded)
         return out
 
     def join(self, encoded: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
@@ -178,6 +194,11 @@ class Transducer(nn.Module):
 
     # -- greedy decoding -------------------------------------------------------------------
     def _predictor_step(self, symbol: int, state):
+        context = self.config["predictor_context"]
+        if context:
+            history = (state or (self.blank,) * context)[1:] + (symbol,)
+            flat = self.embedding(torch.tensor(history)).reshape(-1)
+            return self.joint_predictor(torch.relu(self.predictor(flat))), history
         x = self.embedding(torch.tensor([[symbol]]))
         out, state = self.predictor(x, state)
         return self.joint_predictor(out[0, 0]), state

@@ -13,7 +13,6 @@ from lab.training.augment import (
     mask_bands,
     random_gain_log_power,
     warp_cepstra,
-    warp_frequency,
 )
 
 __all__ = ["RNNT_CTC_WEIGHT", "TASKS", "Task"]
@@ -63,10 +62,11 @@ def _warp_and_mask_cepstra(model: nn.Module, batch):
     return _mask_cepstra(model, batch)
 
 
-def _augment_log_power(model: nn.Module, batch):
-    features = warp_frequency(random_gain_log_power(batch.features))
-    batch.features = mask_bands(features, model.normalize.mean, max_time=3, max_features=12)
+def _gain_log_power(model: nn.Module, batch):
+    batch.features = random_gain_log_power(batch.features)
     return batch
+
+
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,14 @@ TASKS: dict[str, Task] = {
     "transducer": Task(
         name="transducer",
         build=lambda: Transducer(encoder_hidden=192, predictor_hidden=128, joint_dim=128,
-                                 predictor_dropout=0.3),
-        features="mfcc", loss=_rnnt_loss, epochs=60, batch_size=16, learning_rate=3e-3,
+                                 predictor_context=2),
+        features="mfcc", loss=_rnnt_loss, epochs=40, batch_size=16, learning_rate=3e-3,
         augment=_mask_cepstra,
     ),
     "classifier": Task(
-        name="classifier", build=lambda: KeywordClassifier(), features="log_power",
-        loss=_classifier_loss, keywords_only=True, epochs=40, batch_size=32,
-        learning_rate=3e-3, metric="accuracy", augment=_augment_log_power,
+        name="classifier", build=lambda: KeywordClassifier(per_clip_mean=True),
+        features="log_power",
+        loss=_classifier_loss, keywords_only=True, epochs=30, batch_size=32,
+        learning_rate=3e-3, metric="accuracy", augment=_gain_log_power,
     ),
 }
