@@ -40,14 +40,14 @@ def markdown_table(results: dict) -> str:
     --------
     >>> print(markdown_table({"classifier": {"accuracy": 0.975, "n": 240,
     ...                                      "train_seconds": 61.0, "epochs": 20}}))
-    | model | test clips | CER | WER | accuracy | epochs | training time (2 threads) |
+    | model | test clips | CER | WER | accuracy | epochs | training time (CPU) |
     |---|---|---|---|---|---|---|
     | KeywordClassifier | 240 | – | – | 97.5 % | 20 | 1.0 min |
     """
     def pct(r: dict, key: str) -> str:
         return f"{100 * r[key]:.1f} %" if key in r else "–"
 
-    header = "| model | test clips | CER | WER | accuracy | epochs | training time (2 threads) |"
+    header = "| model | test clips | CER | WER | accuracy | epochs | training time (CPU) |"
     rows = [header, "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         rows.append(f"| {_LABELS.get(name, name)} | {r['n']} | {pct(r, 'cer')} | {pct(r, 'wer')} "

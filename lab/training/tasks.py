@@ -9,11 +9,7 @@ import torch
 from torch import nn
 
 from lab.models import DeepSpeech, KeywordClassifier, Transducer
-from lab.training.augment import (
-    mask_bands,
-    random_gain_log_power,
-    warp_cepstra,
-)
+from lab.training.augment import mask_bands, random_gain_log_power
 
 __all__ = ["RNNT_CTC_WEIGHT", "TASKS", "Task"]
 
@@ -57,10 +53,6 @@ def _mask_cepstra(model: nn.Module, batch):
     return batch
 
 
-def _warp_and_mask_cepstra(model: nn.Module, batch):
-    batch.features = warp_cepstra(batch.features)
-    return _mask_cepstra(model, batch)
-
 
 def _gain_log_power(model: nn.Module, batch):
     batch.features = random_gain_log_power(batch.features)
@@ -95,7 +87,6 @@ TASKS: dict[str, Task] = {
     "deepspeech": Task(
         name="deepspeech", build=lambda: DeepSpeech(n_hidden=256), features="mfcc",
         loss=_ctc_loss, epochs=40, batch_size=16, learning_rate=3e-3,
-        augment=_warp_and_mask_cepstra,
     ),
     "transducer": Task(
         name="transducer",
