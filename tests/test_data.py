@@ -62,6 +62,7 @@ def test_corpus_has_at_least_a_thousand_sane_utterances(rows):
     vocabulary = set(VOCABULARY)
     for row in rows:
         assert 0.2 < row.duration < 6.0, row
+        assert synth.SPEED_RANGE[0] <= row.speed <= synth.SPEED_RANGE[1], row
         assert re.fullmatch(r"[a-z']+( [a-z']+)*", row.text), row.text
         assert set(row.text.split()) <= vocabulary, row.text
         assert tokenizer.decode(tokenizer.encode(row.text)) == row.text
@@ -87,6 +88,18 @@ def test_splits_are_disjoint_by_voice_and_nonempty(rows):
     assert not variants["train"] & variants["test"]
 
 
+def test_variant_lists_are_disjoint_and_genders_balanced_in_every_split(rows):
+    lists = [synth.TRAIN_VARIANTS, synth.VALID_VARIANTS, synth.TEST_VARIANTS]
+    everything = [variant for variants in lists for variant in variants]
+    assert len(everything) == len(set(everything))
+    assert synth.FEMALE_VARIANTS <= set(everything)
+    for split in SPLITS:
+        female = [
+            row.voice.split("+")[1] in synth.FEMALE_VARIANTS for row in rows if row.split == split
+        ]
+        assert abs(sum(female) - len(female) / 2) <= 1, split
+
+
 def test_every_keyword_class_is_in_train_and_test_with_enough_train_examples(rows):
     for split, minimum in (("train", 40), ("test", 5)):
         counts = collections.Counter(row.keyword for row in rows if row.split == split)
@@ -100,8 +113,9 @@ def test_corpus_takes_at_most_25_mb():
 
 def test_manifest_is_what_the_seeded_generator_plans(rows):
     planned = synth.plan()
-    assert [(u.path, u.text, u.voice, u.speed, u.pitch, u.split, u.keyword) for u in planned] == [
-        (r.path, r.text, r.voice, r.speed, r.pitch, r.split, r.keyword) for r in rows
+    fields = ("path", "text", "voice", "speed", "pitch", "split", "keyword")
+    assert [tuple(getattr(u, f) for f in fields) for u in planned] == [
+        tuple(getattr(r, f) for f in fields) for r in rows
     ]
     assert corpus_version() == synth.CORPUS_VERSION
 

@@ -56,7 +56,7 @@ def corpus_version(root: str | os.PathLike[str] | None = None) -> str:
     Examples
     --------
     >>> corpus_version()
-    '1.0.0'
+    '1.1.0'
     """
     path = resolve_root(root) / "VERSION"
     if not path.is_file():

@@ -5,11 +5,13 @@ corpus need espeak-ng and sox; users and CI read the committed audio and manifes
 
 The whole corpus follows from ``--seed``: a plan (text, voice, speed, pitch, gain, noise) is
 drawn first from one seeded generator, then each utterance is synthesized independently, so
-the output does not depend on the number of worker processes.
+the output does not depend on the number of worker processes. Two runs with the same tool
+versions give byte-identical files (the shipped corpus: espeak-ng 1.51, SoX 14.4.2).
 
 Splits are defined by voice. A voice is an espeak-ng accent plus a voice variant
 ("en-us+m3"); the valid and test splits use variants that never occur in train (in any
-accent), so their voices are never heard in training. Every accent occurs in every split.
+accent), so their voices are never heard in training. Every accent occurs in every split, and
+every split has as many utterances in female as in male voices.
 
 Audio is trimmed of leading/trailing silence (sox), resampled to 16 kHz mono, padded with a
 short silence, optionally mixed with light white noise, quantized to 12 significant bits and
@@ -39,7 +41,7 @@ from lab.data.manifest import MANIFEST_COLUMNS
 from lab.data.vocabulary import DIGITS, KEYWORDS
 
 #: Version written to ``VERSION``; bump it whenever the generated corpus changes.
-CORPUS_VERSION = "1.0.0"
+CORPUS_VERSION = "1.1.0"
 SAMPLE_RATE = 16000
 DEFAULT_SEED = 20261121
 
@@ -48,15 +50,32 @@ ACCENTS: list[str] = [
     "en", "en-us", "en-gb-scotland", "en-gb-x-gbclan",
     "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
 ]  # fmt: skip
-#: espeak-ng voice variants heard in training.
+#: espeak-ng voice variants heard in training: every "ordinary" variant espeak-ng ships
+#: (formant and Klatt synthesis), leaving out whispering, croaking, echoing and robotic ones
+#: and ``klatt6``, which renders exactly like ``klatt``. Many timbres in training are what
+#: lets a small model generalize to voices it never heard.
 TRAIN_VARIANTS: list[str] = [
-    "m1", "m3", "m4", "m5", "m7", "f1", "f2", "f4",
-    "klatt", "klatt2", "adam", "david", "linda", "steph", "paul",
+    # male, formant synthesis
+    "m1", "m3", "m4", "m5", "m7", "m8", "Alex", "Andy", "AnxiousAndy", "Denis", "Gene",
+    "Gene2", "Lee", "Mario", "Michael", "Mike", "antonio", "boris", "ed", "gustave",
+    "iven3", "john", "kaukovalta", "marcelo", "max", "michel", "norbert", "pablo", "paul",
+    "pedro", "quincy", "rob", "robert", "travis", "victor", "Henrique", "Hugo", "Diogo",
+    # female
+    "f1", "f2", "f4", "Annie", "aunty", "linda", "steph", "steph2", "steph3", "anika",
+    "Alicia", "shelby",
+    # Klatt synthesis
+    "klatt", "klatt2", "klatt3", "klatt4", "klatt5", "adam", "benjamin", "edward",
 ]  # fmt: skip
 #: Variants reserved for the valid split.
-VALID_VARIANTS: list[str] = ["m2", "f5"]
-#: Variants reserved for the test split (never heard in train or valid).
-TEST_VARIANTS: list[str] = ["m6", "f3", "klatt3"]
+VALID_VARIANTS: list[str] = ["m2", "f5", "edward2", "Jacky"]
+#: Variants reserved for the test split (never heard in train or valid, under any accent).
+TEST_VARIANTS: list[str] = ["m6", "f3", "david", "belinda", "miguel", "Andrea"]
+#: Female variants; every split gets as many utterances in female as in male voices, although
+#: espeak-ng ships far more male variants.
+FEMALE_VARIANTS: frozenset[str] = frozenset(
+    ["f1", "f2", "f3", "f4", "f5", "Andrea", "Annie", "aunty", "belinda", "linda", "shelby",
+     "steph", "steph2", "steph3", "anika", "Alicia"]
+)  # fmt: skip
 
 #: Utterances per split and kind; keyword counts are per keyword class.
 PLAN_COUNTS: dict[str, dict[str, int]] = {
@@ -100,7 +119,7 @@ def voices(split: str) -> list[str]:
     Examples
     --------
     >>> voices("test")[:3]
-    ['en+m6', 'en+f3', 'en+klatt3']
+    ['en+m6', 'en+f3', 'en+david']
     """
     variants = {"train": TRAIN_VARIANTS, "valid": VALID_VARIANTS, "test": TEST_VARIANTS}
     if split not in variants:
@@ -152,13 +171,17 @@ def plan(seed: int = DEFAULT_SEED) -> list[PlannedUtterance]:
             texts.append((" ".join(rng.choice(DIGITS) for _ in range(n)), ""))
         texts += [(_phrase(rng), "") for _ in range(counts["phrase"])]
         rng.shuffle(texts)
-        # Cycling through a shuffled voice list spreads utterances evenly over voices.
-        pool = voices(split)
-        cycle: list[str] = []
+        # Alternating genders balances them; cycling through a shuffled voice list of each
+        # gender spreads utterances evenly over its voices.
+        pools = [[], []]
+        for voice in voices(split):
+            pools[voice.split("+")[1] in FEMALE_VARIANTS].append(voice)
+        cycles: list[list[str]] = [[], []]
         for position, (text, keyword) in enumerate(texts):
-            if not cycle:
-                cycle = rng.sample(pool, len(pool))
-            voice = cycle.pop()
+            gender = position % 2
+            if not cycles[gender]:
+                cycles[gender] = rng.sample(pools[gender], len(pools[gender]))
+            voice = cycles[gender].pop()
             noisy = rng.random() < NOISE_PROBABILITY
             utterances.append(
                 PlannedUtterance(
