@@ -86,7 +86,7 @@ class Task:
 TASKS: dict[str, Task] = {
     "deepspeech": Task(
         name="deepspeech", build=lambda: DeepSpeech(n_hidden=256), features="mfcc",
-        loss=_ctc_loss, epochs=40, batch_size=16, learning_rate=3e-3,
+        loss=_ctc_loss, epochs=30, batch_size=16, learning_rate=3e-3,
     ),
     "transducer": Task(
         name="transducer",
