@@ -58,7 +58,7 @@ class MaskPanel:
         limit: int = 20,
         method: str = "optimize",
         sparsity_weight: float = 5.0,
-        threshold: float = 0.2,
+        threshold: float = 0.05,
         seed: int = 0,
         run: bool = False,
     ) -> None:
@@ -101,7 +101,7 @@ class MaskPanel:
                                                                     "coolwarm"],
                                       row_titles=ROW_TITLES, titles=["press Run"],
                                       width=520, row_height=90)
-        self.threshold = tagged(W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.05,
+        self.threshold = tagged(W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01,
                                               description="threshold",
                                               continuous_update=False), "threshold")
         self.frames_image = tagged(W.Image(format="png"), "frames")

@@ -57,8 +57,8 @@ def test_mask_run_play_and_threshold(run_notebook):
     press_play_and_see_frames_move(page, ".lab-mask-panel .lab-animation")
     before = image_digest(page, ".lab-mask-muted-wave")
     text_before = page.locator(".lab-mask-muted-transcript").first.inner_text()
-    # 0.2 → 0.0: nothing is muted any more (at 0.2 the frames with a sparse mask were)
-    press_slider(page, "lab-mask-threshold", "ArrowLeft", times=4)
+    # 0.05 → 0.0: nothing is muted any more (at 0.05 the frames with a sparse mask were)
+    press_slider(page, "lab-mask-threshold", "ArrowLeft", times=5)
     assert wait_for_image_change(page, ".lab-mask-muted-wave", before) != before
     deadline = time.monotonic() + 10
     while (page.locator(".lab-mask-muted-transcript").first.inner_text() == text_before
