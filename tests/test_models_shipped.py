@@ -69,3 +69,5 @@ def test_transcribe_rejects_bad_input():
         transcribe(model, np.zeros((2, 3, 4), dtype=np.float32))
     with pytest.raises(ValueError, match="sr must be 16000"):
         transcribe(model, np.zeros(800, dtype=np.float32), sr=8000)
+    with pytest.raises(TypeError, match="use predict_keyword"):
+        transcribe(load_pretrained("classifier"), np.zeros(3200, dtype=np.float32))

@@ -77,7 +77,14 @@ def transcribe(model: nn.Module, waveform_or_features, *, sr: int = 16000) -> st
         if hasattr(model, "decode_ids"):
             ids = model.decode_ids(x)[0]
         else:
-            ids = ctc_greedy_decode(model(x), blank=0)[0]
+            logits = model(x)
+            if logits.ndim != 3:
+                raise TypeError(
+                    f"model must be an ASR model (with decode_ids, or returning CTC logits of "
+                    f"shape (1, T, V)); {type(model).__name__} returned shape "
+                    f"{tuple(logits.shape)} (use predict_keyword for a classifier)"
+                )
+            ids = ctc_greedy_decode(logits, blank=0)[0]
     finally:
         model.train(was_training)
     return CharTokenizer().decode(ids)
