@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from lab.transducer import rnnt_alignment, synthetic_logits
 from lab.widgets.render import figure_to_png
@@ -98,6 +98,23 @@ class AlignmentPanel(widgets.VBox):
             V = x.shape[-1]
             names = labels or [str(i) for i in range(V)]
         self._names = names
+        # One figure per image, kept for the panel's lifetime: slider moves only update the
+        # artists, which keeps a redraw well under the 100 ms panel budget.
+        self._occ_fig = Figure(figsize=(5.0, 3.2))
+        self._occ_ax = self._occ_fig.add_subplot()
+        self._occ_im = self._occ_ax.imshow(np.zeros((2, 2)), origin="lower", aspect="auto",
+                                           cmap="magma", vmin=0, vmax=1,
+                                           interpolation="nearest")
+        (self._path_line,) = self._occ_ax.plot([], [], color="#3cf", lw=1.5, marker=".", ms=3)
+        self._occ_ax.set_xlabel("frame t")
+        self._occ_ax.set_ylabel("labels emitted u")
+        self._occ_ax.set_title("occupancy and best path", fontsize=9)
+        self._occ_fig.subplots_adjust(left=0.14, right=0.97, bottom=0.15, top=0.9)
+        self._lab_fig = Figure(figsize=(4.2, 3.2))
+        self._lab_ax = self._lab_fig.add_subplot()
+        self._lab_fig.subplots_adjust(left=0.15, right=0.97, bottom=0.15, top=0.9)
+        self._lab_key: tuple | None = None
+        self._lab_lines: list = []
         self.loss_value = float("nan")
 
         self.utterance = widgets.Dropdown(
@@ -155,27 +172,31 @@ class AlignmentPanel(widgets.VBox):
         return [self._names[c] if c < len(self._names) else str(c) for c in y]
 
     def _occupancy_png(self, occ: np.ndarray, path: torch.Tensor, y) -> bytes:
-        fig, ax = plt.subplots(figsize=(5.0, 3.2))
-        ax.imshow(occ.T, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=1,
-                  interpolation="nearest")
+        T, U1 = occ.shape
+        self._occ_im.set_data(occ.T)
+        self._occ_im.set_extent((-0.5, T - 0.5, -0.5, U1 - 0.5))
         p = path.numpy()
-        ax.plot(p[:, 0], p[:, 1], color="#3cf", lw=1.5, marker=".", ms=3)
-        ax.set_yticks(range(len(y) + 1), ["·"] + self._ticks(y), fontsize=7)
-        ax.set_xlabel("frame t")
-        ax.set_ylabel("labels emitted u")
-        ax.set_title("occupancy and best path", fontsize=9)
-        fig.tight_layout()
-        return figure_to_png(fig)
+        self._path_line.set_data(p[:, 0], p[:, 1])
+        self._occ_ax.set_xlim(-0.5, T - 0.5)
+        self._occ_ax.set_ylim(-0.5, U1 - 0.5)
+        self._occ_ax.set_yticks(range(len(y) + 1), ["·"] + self._ticks(y), fontsize=7)
+        return figure_to_png(self._occ_fig, close=False, tight=False)
 
     def _labels_png(self, probs: np.ndarray, y) -> bytes:
-        fig, ax = plt.subplots(figsize=(4.2, 3.2))
-        for u, name in enumerate(self._ticks(y)):
-            ax.plot(probs[:, u], lw=1.2, label=f"{u}: {name}")
-        ax.set_ylim(0, 1.05)
-        ax.set_xlabel("frame t")
-        ax.set_ylabel("P(label emitted at t)")
-        ax.set_title("per-frame label probabilities", fontsize=9)
-        if len(y) <= 12:
-            ax.legend(fontsize=6, ncol=2, loc="upper right")
-        fig.tight_layout()
-        return figure_to_png(fig)
+        ax = self._lab_ax
+        key = (tuple(y), probs.shape[0])
+        if key != self._lab_key:  # new utterance: rebuild lines and legend (slow path)
+            ax.clear()
+            self._lab_lines = [ax.plot(probs[:, u], lw=1.2, label=f"{u}: {name}")[0]
+                               for u, name in enumerate(self._ticks(y))]
+            ax.set_ylim(0, 1.05)
+            ax.set_xlabel("frame t")
+            ax.set_ylabel("P(label emitted at t)")
+            ax.set_title("per-frame label probabilities", fontsize=9)
+            if len(y) <= 12:
+                ax.legend(fontsize=6, ncol=2, loc="upper right")
+            self._lab_key = key
+        else:  # same utterance, new blank/temperature: only the curves move
+            for u, line in enumerate(self._lab_lines):
+                line.set_ydata(probs[:, u])
+        return figure_to_png(self._lab_fig, close=False, tight=False)

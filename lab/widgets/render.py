@@ -59,12 +59,16 @@ def array_to_png(
     return buf.getvalue()
 
 
-def figure_to_png(fig, *, dpi: int = 80, close: bool = True) -> bytes:
-    """Render a matplotlib figure to PNG bytes (and close it unless told not to)."""
+def figure_to_png(fig, *, dpi: int = 80, close: bool = True, tight: bool = True) -> bytes:
+    """Render a matplotlib figure to PNG bytes (and close it unless told not to).
+
+    Panels that redraw on every slider move keep one figure, update its artists and pass
+    ``close=False, tight=False``: the tight bounding box costs a second full draw.
+    """
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     if close:
         plt.close(fig)
     return buf.getvalue()
