@@ -6,9 +6,11 @@ run checkpoint, so a resumed run draws the same augmentations.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-__all__ = ["mask_bands", "random_gain_log_power"]
+__all__ = ["mask_bands", "random_gain_log_power", "warp_cepstra", "warp_frequency"]
 
 
 def mask_bands(
@@ -67,3 +69,51 @@ def random_gain_log_power(features: torch.Tensor, *, max_db: float = 6.0) -> tor
     power_gain = 10.0 ** (db / 10.0)
     return torch.log1p(torch.expm1(features) * power_gain)
 
+
+def warp_frequency(features: torch.Tensor, *, max_warp: float = 0.1) -> torch.Tensor:
+    """Vocal tract length perturbation: stretch each utterance's frequency axis.
+
+    Bin ``f`` of the output takes the (linearly interpolated) value at ``f / alpha`` of the
+    input, with ``alpha`` drawn per utterance from ``[1 - max_warp, 1 + max_warp]``; a longer
+    or shorter vocal tract moves formants by such a factor, which is much of what tells
+    voices apart.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.arange(5.0).repeat(1, 2, 1)  # (1, 2 frames, 5 bins)
+    >>> torch.equal(warp_frequency(x, max_warp=0.0), x)
+    True
+    """
+    batch, _, bins = features.shape
+    alpha = 1 + (torch.rand(batch, 1) * 2 - 1) * max_warp
+    source = (torch.arange(bins, dtype=features.dtype) / alpha).clamp(max=bins - 1)  # (B, F)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=bins - 1)
+    frac = (source - low).unsqueeze(1)
+    gather = lambda idx: features.gather(2, idx.unsqueeze(1).expand(-1, features.shape[1], -1))
+    return gather(low) * (1 - frac) + gather(high) * frac
+
+
+def _dct_matrix(n_coefficients: int, n_bands: int) -> torch.Tensor:
+    """Orthonormal type-II DCT rows (n_coefficients, n_bands), as used for MFCCs."""
+    k = torch.arange(n_coefficients, dtype=torch.float64)[:, None]
+    n = torch.arange(n_bands, dtype=torch.float64)[None, :]
+    basis = torch.cos(torch.pi * k * (2 * n + 1) / (2 * n_bands)) * math.sqrt(2 / n_bands)
+    basis[0] /= math.sqrt(2)
+    return basis.float()
+
+
+def warp_cepstra(features: torch.Tensor, *, n_bands: int = 40, max_warp: float = 0.1):
+    """:func:`warp_frequency` for MFCCs: back to smoothed log-mel bands, warp, DCT again.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.randn(2, 5, 26)
+    >>> torch.allclose(warp_cepstra(x, max_warp=0.0), x, atol=1e-5)
+    True
+    """
+    dct = _dct_matrix(features.shape[-1], n_bands)
+    bands = features @ dct  # orthonormal rows: the transpose is the pseudo-inverse
+    return warp_frequency(bands, max_warp=max_warp) @ dct.T

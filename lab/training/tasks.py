@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from lab.models import DeepSpeech, KeywordClassifier, Transducer
-from lab.training.augment import mask_bands, random_gain_log_power
+from lab.training.augment import mask_bands, random_gain_log_power, warp_cepstra
 
 __all__ = ["RNNT_CTC_WEIGHT", "TASKS", "Task"]
 
@@ -54,6 +54,11 @@ def _mask_cepstra(model: nn.Module, batch):
 
 
 
+def _warp_and_mask_cepstra(model: nn.Module, batch):
+    batch.features = warp_cepstra(batch.features)
+    return _mask_cepstra(model, batch)
+
+
 def _gain_log_power(model: nn.Module, batch):
     batch.features = random_gain_log_power(batch.features)
     return batch
@@ -86,14 +91,15 @@ class Task:
 TASKS: dict[str, Task] = {
     "deepspeech": Task(
         name="deepspeech", build=lambda: DeepSpeech(n_hidden=256), features="mfcc",
-        loss=_ctc_loss, epochs=30, batch_size=16, learning_rate=3e-3,
+        loss=_ctc_loss, epochs=60, batch_size=16, learning_rate=3e-3,
+        augment=_warp_and_mask_cepstra,
     ),
     "transducer": Task(
         name="transducer",
         build=lambda: Transducer(encoder_hidden=192, predictor_hidden=128, joint_dim=128,
                                  predictor_context=2),
-        features="mfcc", loss=_rnnt_loss, epochs=40, batch_size=16, learning_rate=3e-3,
-        augment=_mask_cepstra,
+        features="mfcc", loss=_rnnt_loss, epochs=60, batch_size=16, learning_rate=3e-3,
+        augment=_warp_and_mask_cepstra,
     ),
     "classifier": Task(
         name="classifier", build=lambda: KeywordClassifier(per_clip_mean=True),
