@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _transducer_cases import assert_matches_reference, vector_checks
 
 from lab.transducer import (
     RNNTLoss,
@@ -14,6 +13,7 @@ from lab.transducer import (
     rnnt_loss_packed,
 )
 from lab.transducer.reference import rnnt_costs_reference
+from tests._transducer_cases import assert_matches_reference, vector_checks
 
 CHECKS = vector_checks()
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from _transducer_cases import assert_matches_reference, options, problems, vector_checks
 from hypothesis import given, settings
 
 from lab.transducer import rnnt_loss, rnnt_loss_packed
+from tests._transducer_cases import assert_matches_reference, options, problems, vector_checks
 
 SIM = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
 GPU = torch.cuda.is_available()

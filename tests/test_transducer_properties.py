@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-from _transducer_cases import assert_matches_reference, options, problems
 from hypothesis import given, settings
 
 from lab.transducer import rnnt_loss, rnnt_loss_packed
+from tests._transducer_cases import assert_matches_reference, options, problems
 
 
 @given(problem=problems(), opts=options())

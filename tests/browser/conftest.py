@@ -16,7 +16,7 @@ run_notebook (function)
     ``run_notebook("01_mfcc.ipynb") -> Page`` opens the notebook, runs all cells and returns
     once the kernel is idle and no cell is queued.
 
-Helpers for tests live in ``lab_browser.py`` (``from lab_browser import image_digest, ...``).
+Helpers live in ``lab_browser.py``: ``from tests.browser.lab_browser import image_digest``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """05_transducer_loss.ipynb in JupyterLab: the alignment panel renders and its sliders redraw."""
 
 import pytest
-from lab_browser import (
+
+from tests.browser.lab_browser import (
     assert_no_error_output,
     docs_screenshot,
     image_digest,

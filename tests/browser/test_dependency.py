@@ -1,7 +1,8 @@
 """04_streaming_dependencies.ipynb in JupyterLab: the chunk-size slider redraws the heatmap."""
 
 import pytest
-from lab_browser import (
+
+from tests.browser.lab_browser import (
     assert_no_error_output,
     docs_screenshot,
     image_digest,

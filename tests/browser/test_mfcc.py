@@ -1,7 +1,8 @@
 """01_mfcc.ipynb in JupyterLab: the panel renders, and moving a slider swaps the heatmap bytes."""
 
 import pytest
-from lab_browser import (
+
+from tests.browser.lab_browser import (
     assert_no_error_output,
     docs_screenshot,
     image_digest,

@@ -5,7 +5,13 @@ import hashlib
 import time
 
 import pytest
-from lab_browser import assert_no_error_output, image_digest, press_slider, wait_for_image_change
+
+from tests.browser.lab_browser import (
+    assert_no_error_output,
+    image_digest,
+    press_slider,
+    wait_for_image_change,
+)
 
 pytestmark = pytest.mark.browser
 

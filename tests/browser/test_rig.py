@@ -2,7 +2,8 @@
 
 import nbformat
 import pytest
-from lab_browser import REPO, assert_no_error_output
+
+from tests.browser.lab_browser import REPO, assert_no_error_output
 
 pytestmark = pytest.mark.browser
 
