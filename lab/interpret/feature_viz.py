@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lab.interpret._hooks import resolve_layer
-from lab.models.hooks import activations
+from lab.models.hooks import activations, resolve_layer
 
 __all__ = [
     "FeatureVizResult",

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lab.interpret._hooks import first_tensor
+from lab.models.hooks import first_tensor
 
 __all__ = [
     "MaskResult",
