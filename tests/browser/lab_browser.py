@@ -10,11 +10,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-_IMAGE_BASE64 = """async (selector) => {
+_MEDIA_BASE64 = """async ([selector, tag]) => {
   let el = document.querySelector(selector);
   if (!el) throw new Error('no element matches ' + selector);
-  if (el.tagName !== 'IMG') el = el.querySelector('img');
-  if (!el || !el.src) throw new Error('no image with a src under ' + selector);
+  if (el.tagName !== tag) el = el.querySelector(tag.toLowerCase());
+  if (!el || !el.src) throw new Error('no ' + tag + ' with a src under ' + selector);
   const bytes = new Uint8Array(await (await fetch(el.src)).arrayBuffer());
   let text = '';
   for (let i = 0; i < bytes.length; i += 0x8000) {
@@ -24,9 +24,19 @@ _IMAGE_BASE64 = """async (selector) => {
 }"""
 
 
+def media_bytes(page, selector: str, tag: str = "IMG") -> bytes:
+    """The bytes behind an ipywidgets Image or Audio (the src of its <img> or <audio>)."""
+    return base64.b64decode(page.evaluate(_MEDIA_BASE64, [selector, tag]))
+
+
 def image_bytes(page, selector: str) -> bytes:
-    """The bytes behind an ipywidgets Image (its ``<img>`` src is a blob: or data: URL)."""
-    return base64.b64decode(page.evaluate(_IMAGE_BASE64, selector))
+    """The bytes behind an ipywidgets Image."""
+    return media_bytes(page, selector, "IMG")
+
+
+def audio_digest(page, selector: str) -> str:
+    """SHA-256 of the audio bytes played by the first element matching ``selector``."""
+    return hashlib.sha256(media_bytes(page, selector, "AUDIO")).hexdigest()
 
 
 def image_digest(page, selector: str) -> str:

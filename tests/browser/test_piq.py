@@ -1,13 +1,12 @@
 """06_piq_interpretation.ipynb in JupyterLab: moving the threshold swaps mask image and audio."""
 
-import base64
-import hashlib
 import time
 
 import pytest
 
 from tests.browser.lab_browser import (
     assert_no_error_output,
+    audio_digest,
     image_digest,
     press_slider,
     wait_for_image_change,
@@ -17,23 +16,6 @@ pytestmark = pytest.mark.browser
 
 MASK = ".lab-piq-mask"
 AUDIO = ".lab-piq-audio-interpreted"
-
-_AUDIO_BASE64 = """async (selector) => {
-  let el = document.querySelector(selector);
-  if (!el) throw new Error('no element matches ' + selector);
-  if (el.tagName !== 'AUDIO') el = el.querySelector('audio');
-  if (!el || !el.src) throw new Error('no audio with a src under ' + selector);
-  const bytes = new Uint8Array(await (await fetch(el.src)).arrayBuffer());
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(text);
-}"""
-
-
-def audio_digest(page, selector: str) -> str:
-    return hashlib.sha256(base64.b64decode(page.evaluate(_AUDIO_BASE64, selector))).hexdigest()
 
 
 def test_threshold_changes_mask_and_audio(run_notebook):
