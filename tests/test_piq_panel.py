@@ -6,7 +6,8 @@ import torch
 
 from lab.models.classifier import KeywordClassifier
 from lab.piq import PIQInterpreter
-from lab.widgets.piq_panel import PIQPanel, keyword_sources
+from lab.widgets.mfcc_panel import corpus_sources
+from lab.widgets.piq_panel import PIQPanel
 from lab.widgets.render import wav_bytes
 
 
@@ -16,7 +17,7 @@ def panel():
     torch.manual_seed(0)
     interpreter = PIQInterpreter(KeywordClassifier(n_classes=24, dim=16, widths=(8, 8)),
                                  codes_per_class=2, shared_keys=2, decoder_channels=16)
-    return PIQPanel(interpreter, keyword_sources("test", limit=2), threshold=0.5)
+    return PIQPanel(interpreter, corpus_sources("test", limit=2, keywords_only=True), threshold=0.5)
 
 
 def test_panel_shows_an_interpretation(panel):

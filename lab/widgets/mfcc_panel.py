@@ -47,18 +47,25 @@ class Transcription:
 Transcriber = Callable[[np.ndarray, int], "str | Transcription"]
 
 
-def corpus_sources(split: str = "test", limit: int | None = None) -> dict[str, Path]:
+def corpus_sources(
+    split: str = "test", limit: int | None = None, *, keywords_only: bool = False
+) -> dict[str, Path]:
     """Dropdown label → audio path for the utterances of the shipped corpus ``split``.
+
+    Every panel with an utterance picker takes its default list from here;
+    ``keywords_only`` keeps the single-keyword utterances (the classifier's classes).
 
     Examples
     --------
     >>> sources = corpus_sources("test", limit=2)
     >>> len(sources), all(path.suffix == ".flac" for path in sources.values())
     (2, True)
+    >>> len(corpus_sources("test", keywords_only=True)) < len(corpus_sources("test"))
+    True
     """
     from lab.data import Corpus  # torch-backed; only needed when no sources were given
 
-    corpus = Corpus(split=split, cache=False)
+    corpus = Corpus(split=split, keywords_only=keywords_only, cache=False)
     sources: dict[str, Path] = {}
     for row in corpus.rows[:limit]:
         label = f"{row.text} · {row.voice} · {row.duration:.1f} s"

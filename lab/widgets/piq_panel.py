@@ -10,36 +10,17 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
 
 from lab import audio
+from lab.widgets.mfcc_panel import corpus_sources
 from lab.widgets.render import array_to_png, wav_bytes
 
-__all__ = ["PIQPanel", "keyword_sources"]
+__all__ = ["PIQPanel"]
 
 AudioSource = str | os.PathLike | bytes
-
-
-def keyword_sources(split: str = "test", limit: int | None = None) -> dict[str, Path]:
-    """Dropdown label → audio path for the keyword utterances of a corpus split.
-
-    Examples
-    --------
-    >>> sources = keyword_sources("test", limit=2)
-    >>> len(sources), all(path.suffix == ".flac" for path in sources.values())
-    (2, True)
-    """
-    from lab.data import Corpus
-
-    corpus = Corpus(split, keywords_only=True, cache=False)
-    sources: dict[str, Path] = {}
-    for row in corpus.rows[:limit]:
-        label = f"{row.text} · {row.voice}"
-        sources[label if label not in sources else f"{label} ({row.path})"] = corpus.root / row.path
-    return sources
 
 
 class PIQPanel:
@@ -85,7 +66,7 @@ class PIQPanel:
             interpreter = PIQInterpreter.from_pretrained()
         self.interpreter = interpreter
         self._sources: dict[str, AudioSource] = dict(
-            keyword_sources(split) if sources is None else sources
+            corpus_sources(split, keywords_only=True) if sources is None else sources
         )
         if not self._sources:
             raise ValueError("sources is empty; give at least one label → path/bytes")
