@@ -6,9 +6,9 @@ import torch
 
 from lab.models.classifier import KeywordClassifier
 from lab.piq import PIQInterpreter
-from lab.widgets.mfcc_panel import corpus_sources
 from lab.widgets.piq_panel import PIQPanel
 from lab.widgets.render import wav_bytes
+from lab.widgets.sources import corpus_sources
 
 
 @pytest.fixture(scope="module")

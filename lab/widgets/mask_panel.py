@@ -16,6 +16,7 @@ import numpy as np
 from lab import audio, interpret
 from lab.widgets.animation import AnimationPlayer
 from lab.widgets.render import array_to_png, wav_bytes, waveform_to_png
+from lab.widgets.sources import UtterancePicker, corpus_sources
 
 __all__ = ["MaskPanel"]
 
@@ -23,7 +24,7 @@ AudioSource = str | os.PathLike | bytes
 ROW_TITLES = ["binary importance mask (black = 0, white = 1)", "mask x MFCC", "MFCC"]
 
 
-class MaskPanel:
+class MaskPanel(UtterancePicker):
     """Pick or upload an utterance, Run a mask search, mute what the mask calls unimportant.
 
     Parameters
@@ -68,7 +69,6 @@ class MaskPanel:
             model = load_pretrained("deepspeech")
         self.model = model
         if sources is None:
-            from lab.widgets.mfcc_panel import corpus_sources
 
             sources = corpus_sources(split, limit=limit)
         self._sources = dict(sources)
@@ -80,7 +80,6 @@ class MaskPanel:
         self.waveform = np.zeros(0, dtype=np.float32)
         self.features = np.zeros((1, 1), dtype=np.float32)
         self.muted = self.waveform
-        self._quiet = False
 
         def tagged(widget, part):
             widget.add_class(f"lab-mask-{part}")
@@ -140,7 +139,7 @@ class MaskPanel:
     def __repr__(self) -> str:
         return f"MaskPanel({len(self._sources)} utterances, showing {self.source.value!r})"
 
-    def load(self, source: AudioSource) -> bool:
+    def load(self, source: AudioSource, label: str | None = None) -> bool:
         """Load an utterance (clears the mask until Run)."""
         try:
             waveform = audio.load(source, sr=self.sr)
@@ -205,20 +204,3 @@ class MaskPanel:
     def _on_source(self, change) -> None:
         if not self._quiet and change["new"] is not None and change["new"] in self._sources:
             self.load(self._sources[change["new"]])
-
-    def _on_upload(self, change) -> None:
-        files = change["new"]
-        if not files:
-            return
-        upload = files[-1]
-        name, content = upload["name"], bytes(upload["content"])
-        if not self.load(content):
-            return
-        label = f"⬆ {name}"
-        self._sources[label] = content
-        self._quiet = True
-        try:
-            self.source.options = list(self._sources)
-            self.source.value = label
-        finally:
-            self._quiet = False

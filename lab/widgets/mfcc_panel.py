@@ -13,18 +13,17 @@ from __future__ import annotations
 import html
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
 
 from lab import audio
 from lab.widgets.render import array_to_png, wav_bytes, waveform_to_png
+from lab.widgets.sources import UtterancePicker, corpus_sources
 
-__all__ = ["MFCCPanel", "Transcription", "corpus_sources"]
+__all__ = ["MFCCPanel", "Transcription", "corpus_sources"]  # corpus_sources: re-exported
 
 #: Feature key → (toggle label, colour map). Cepstra are signed, so they get a diverging map.
 FEATURES: dict[str, tuple[str, str]] = {
@@ -47,33 +46,7 @@ class Transcription:
 Transcriber = Callable[[np.ndarray, int], "str | Transcription"]
 
 
-def corpus_sources(
-    split: str = "test", limit: int | None = None, *, keywords_only: bool = False
-) -> dict[str, Path]:
-    """Dropdown label → audio path for the utterances of the shipped corpus ``split``.
-
-    Every panel with an utterance picker takes its default list from here;
-    ``keywords_only`` keeps the single-keyword utterances (the classifier's classes).
-
-    Examples
-    --------
-    >>> sources = corpus_sources("test", limit=2)
-    >>> len(sources), all(path.suffix == ".flac" for path in sources.values())
-    (2, True)
-    >>> len(corpus_sources("test", keywords_only=True)) < len(corpus_sources("test"))
-    True
-    """
-    from lab.data import Corpus  # torch-backed; only needed when no sources were given
-
-    corpus = Corpus(split=split, keywords_only=keywords_only, cache=False)
-    sources: dict[str, Path] = {}
-    for row in corpus.rows[:limit]:
-        label = f"{row.text} · {row.voice} · {row.duration:.1f} s"
-        sources[label if label not in sources else f"{label} ({row.path})"] = corpus.root / row.path
-    return sources
-
-
-class MFCCPanel:
+class MFCCPanel(UtterancePicker):
     """Pick or upload an utterance; see its waveform and features, hear it, tune the framing.
 
     Parameters
@@ -121,7 +94,6 @@ class MFCCPanel:
         self.waveform = np.zeros(self.sr // 10, dtype=np.float32)
         self.transcribers: dict[str, Transcriber] = {}
         self.last_update_ms = 0.0
-        self._quiet = False
 
         def tagged(widget: W.Widget, part: str) -> W.Widget:
             widget.add_class(f"lab-mfcc-{part}")
@@ -264,14 +236,6 @@ class MFCCPanel:
 
     # --- events -------------------------------------------------------------------------------
 
-    @contextmanager
-    def _quietly(self) -> Iterator[None]:
-        self._quiet, before = True, self._quiet
-        try:
-            yield
-        finally:
-            self._quiet = before
-
     def _select(self, label: str) -> None:
         self.load(self._sources[label], label)
 
@@ -282,22 +246,6 @@ class MFCCPanel:
     def _on_params(self, change) -> None:
         if not self._quiet:
             self.refresh()
-
-    def _on_upload(self, change) -> None:
-        files = change["new"]
-        if not files:
-            return
-        upload = files[-1]
-        name, content = upload["name"], bytes(upload["content"])
-        # Clear the upload so that choosing the same file again fires another change.
-        self.upload.value = ()
-        label = f"⬆ {name}"
-        if not self.load(content, name):
-            return
-        self._sources[label] = content
-        with self._quietly():
-            self.source.options = list(self._sources)
-            self.source.value = label
 
     def _show_error(self, message: str) -> None:
         self.error.value = message

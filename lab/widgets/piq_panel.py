@@ -15,15 +15,15 @@ import ipywidgets as W
 import numpy as np
 
 from lab import audio
-from lab.widgets.mfcc_panel import corpus_sources
 from lab.widgets.render import array_to_png, wav_bytes
+from lab.widgets.sources import UtterancePicker, corpus_sources
 
 __all__ = ["PIQPanel"]
 
 AudioSource = str | os.PathLike | bytes
 
 
-class PIQPanel:
+class PIQPanel(UtterancePicker):
     """Pick or upload an utterance; see and hear what the classifier's decision rests on.
 
     Parameters
@@ -120,7 +120,6 @@ class PIQPanel:
         self.source.observe(self._on_source, names="value")
         self.upload.observe(self._on_upload, names="value")
         self.threshold.observe(self._on_threshold, names="value")
-        self._quiet = False
         self.load(self._sources[self.source.value], self.source.value)
 
     def _repr_mimebundle_(self, **kwargs):
@@ -198,20 +197,3 @@ class PIQPanel:
 
     def _on_threshold(self, change) -> None:
         self.refresh()
-
-    def _on_upload(self, change) -> None:
-        files = change["new"]
-        if not files:
-            return
-        upload = files[-1]
-        name, content = upload["name"], bytes(upload["content"])
-        if not self.load(content, name):
-            return
-        label = f"⬆ {name}"
-        self._sources[label] = content
-        self._quiet = True
-        try:
-            self.source.options = list(self._sources)
-            self.source.value = label
-        finally:
-            self._quiet = False

@@ -1,0 +1,71 @@
+"""Utterance pickers shared by the panels: the corpus list and uploaded files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["UtterancePicker", "corpus_sources"]
+
+
+def corpus_sources(
+    split: str = "test", limit: int | None = None, *, keywords_only: bool = False
+) -> dict[str, Path]:
+    """Dropdown label → audio path for the utterances of the shipped corpus ``split``.
+
+    Every panel with an utterance picker takes its default list from here;
+    ``keywords_only`` keeps the single-keyword utterances (the classifier's classes).
+
+    Examples
+    --------
+    >>> sources = corpus_sources("test", limit=2)
+    >>> len(sources), all(path.suffix == ".flac" for path in sources.values())
+    (2, True)
+    >>> len(corpus_sources("test", keywords_only=True)) < len(corpus_sources("test"))
+    True
+    """
+    from lab.data import Corpus  # torch-backed; only needed when no sources were given
+
+    corpus = Corpus(split=split, keywords_only=keywords_only, cache=False)
+    sources: dict[str, Path] = {}
+    for row in corpus.rows[:limit]:
+        label = f"{row.text} · {row.voice} · {row.duration:.1f} s"
+        sources[label if label not in sources else f"{label} ({row.path})"] = corpus.root / row.path
+    return sources
+
+
+class UtterancePicker:
+    """Mixin for panels that pick an utterance from a dropdown or an upload.
+
+    The panel provides ``self.source`` (Dropdown over the keys of ``self._sources``),
+    ``self.upload`` (FileUpload observed with :meth:`_on_upload`) and
+    ``load(source, label) -> bool``, which shows an error and returns False for bad audio.
+    """
+
+    _quiet = False
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Change widgets without their observers reloading the utterance."""
+        self._quiet, before = True, self._quiet
+        try:
+            yield
+        finally:
+            self._quiet = before
+
+    def _on_upload(self, change) -> None:
+        files = change["new"]
+        if not files:
+            return
+        upload = files[-1]
+        name, content = upload["name"], bytes(upload["content"])
+        # Clear the upload so that choosing the same file again fires another change.
+        self.upload.value = ()
+        if not self.load(content, name):
+            return
+        label = f"⬆ {name}"
+        self._sources[label] = content
+        with self._quietly():
+            self.source.options = list(self._sources)
+            self.source.value = label
