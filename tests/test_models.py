@@ -79,6 +79,20 @@ def test_classifier_embed_classify_compose():
     torch.testing.assert_close(model(x), model.classify(h))
 
 
+def test_classifier_mel_front_end_pools_power_into_bands():
+    from lab.audio import mel_filterbank
+
+    model = KeywordClassifier(n_classes=5, dim=16, widths=(8, 8), n_mels=40).eval()
+    x = torch.rand(2, 30, 257) * 4
+    direct = torch.log1p(torch.expm1(x).double() @ torch.from_numpy(mel_filterbank()).double().T)
+    torch.testing.assert_close(model.front_end(x).double(), direct, rtol=1e-5, atol=1e-5)
+    assert model.embed(x).shape == (2, 16, 4, 5)
+    # the filterbank is derived from the config, so checkpoints stay weights + config only
+    assert "mel_weights" not in model.state_dict()
+    model.fit_normalizer(x.reshape(-1, 257))
+    torch.testing.assert_close(model.normalize.mean, model.front_end(x).reshape(-1, 40).mean(0))
+
+
 # -- decoding ---------------------------------------------------------------------------------
 def test_ctc_greedy_collapse_hand_made_posteriors():
     # blank a a blank a b b blank -> "a a b"; the blank separates the two a's.
@@ -138,6 +152,7 @@ def _synthetic_batch(n_features, frames=30, tokens=6, batch=4, seed=0):
         ("deepspeech", lambda: DeepSpeech(n_hidden=32, dropout=0.0)),
         ("transducer", lambda: small_transducer()),
         ("classifier", lambda: KeywordClassifier(dim=16, widths=(8, 8), dropout=0.0)),
+        ("classifier", lambda: KeywordClassifier(dim=16, widths=(8, 8), dropout=0.0, n_mels=40)),
     ],
 )
 def test_one_training_step_lowers_the_loss(name, model):

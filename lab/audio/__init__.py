@@ -17,7 +17,14 @@ from .conventions import (
     WINDOW,
 )
 from .errors import AudioError
-from .features import LOG_MEL_FLOOR, log_mel, log_power_spectrogram, mfcc, waveform_from_log_power
+from .features import (
+    LOG_MEL_FLOOR,
+    log_mel,
+    log_power_spectrogram,
+    mel_filterbank,
+    mfcc,
+    waveform_from_log_power,
+)
 from .io import check_sample_rate, load
 
 __all__ = [
@@ -26,6 +33,7 @@ __all__ = [
     "check_sample_rate",
     "mfcc",
     "log_mel",
+    "mel_filterbank",
     "log_power_spectrogram",
     "waveform_from_log_power",
     "SAMPLE_RATE",

@@ -18,6 +18,7 @@ __all__ = [
     "log_mel",
     "log_power_spectrogram",
     "waveform_from_log_power",
+    "mel_filterbank",
     "LOG_MEL_FLOOR",
 ]
 
@@ -62,9 +63,34 @@ def _stft(y: np.ndarray, n_fft: int, hop_length: int, win_length: int) -> np.nda
     )
 
 
+def mel_filterbank(
+    *,
+    sr: int = SAMPLE_RATE,
+    n_fft: int = N_FFT,
+    n_mels: int = N_MELS,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+) -> np.ndarray:
+    """The mel filterbank of :func:`log_mel`: float32 weights of shape ``(n_mels, n_fft // 2 + 1)``.
+
+    Multiplying power-spectrogram frames by its transpose gives mel-band power, which is how
+    models that take log-power spectrograms pool them into mel bands themselves.
+
+    Examples
+    --------
+    >>> mel_filterbank().shape
+    (40, 257)
+    """
+    sr = check_sample_rate(sr)
+    if not isinstance(n_mels, int | np.integer) or n_mels < 1:
+        raise ValueError(f"n_mels must be a positive integer, got {n_mels!r}")
+    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
+                               fmax=fmax).astype(np.float32)
+
+
 def _mel_power(y, sr, n_mels, n_fft, hop_length, win_length, fmin, fmax) -> np.ndarray:
     power = np.abs(_stft(y, n_fft, hop_length, win_length)) ** 2
-    fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    fb = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     # einsum rather than `fb @ power`: for matrices this small a multi-threaded BLAS spends far
     # longer waking its threads than multiplying (tens of ms on a busy machine, vs ~0.1 ms).
     return np.einsum("mf,ft->mt", fb, power)  # (n_mels, frames)

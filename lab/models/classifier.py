@@ -1,9 +1,12 @@
 """Keyword classifier on log-power spectrograms, with an exposed intermediate representation.
 
 The encoder follows the idea of SpeechBrain's ``Conv2dEncoder_v2`` (strided 2-D convolutions
-over a log-power spectrogram giving a (B, C, T', F') feature map), scaled down for one-second
-clips: three stride-2 blocks, so ``T' = ceil(T / 8)`` and ``F' = ceil(F / 8)`` (257 bins → 33).
-Post-hoc interpreters (lab.piq) work on that map: ``forward(x) == classify(embed(x))``.
+over a spectrogram giving a (B, C, T', F') feature map), scaled down for one-second clips:
+three stride-2 blocks, so ``T' = ceil(T / 8)`` and ``F' = ceil(F / 8)``. The input is always
+the log-power spectrogram (257 bins); with ``n_mels`` the model first pools it into mel bands
+itself (40 bands → F' = 5), which keeps interpreters working on the 257-bin spectrogram while
+the encoder sees an envelope that depends less on the speaker's pitch.
+Post-hoc interpreters (lab.piq) work on the map: ``forward(x) == classify(embed(x))``.
 """
 
 from __future__ import annotations
@@ -51,7 +54,11 @@ class KeywordClassifier(nn.Module):
     dropout : float
         Dropout before the linear head during training.
     per_clip_mean : bool
-        Subtract each clip's mean log-power spectrum first (ignoring all-zero frames).
+        Subtract each clip's mean (log-mel or log-power) spectrum first, ignoring all-zero
+        frames.
+    n_mels : int, optional
+        Pool the power spectrum into this many mel bands (``lab.audio.mel_filterbank``)
+        before the encoder; None feeds the 257 log-power bins directly.
 
     Examples
     --------
@@ -65,6 +72,8 @@ class KeywordClassifier(nn.Module):
     torch.Size([2, 24])
     >>> torch.equal(model(x), model.classify(h))
     True
+    >>> KeywordClassifier(n_mels=40).embed(x).shape  # mel front end: 40 bands -> F' = 5
+    torch.Size([2, 64, 7, 5])
     """
 
     feature_kind = "log_power"
@@ -77,11 +86,21 @@ class KeywordClassifier(nn.Module):
         widths: tuple[int, int] = (16, 32),
         dropout: float = 0.2,
         per_clip_mean: bool = False,
+        n_mels: int | None = None,
     ):
         super().__init__()
         self.config = dict(n_classes=n_classes, n_bins=n_bins, dim=dim, widths=list(widths),
                            dropout=dropout, per_clip_mean=per_clip_mean)
-        self.normalize = FeatureNormalizer(n_bins)
+        if n_mels is not None:
+            from lab.audio import mel_filterbank
+
+            self.config["n_mels"] = int(n_mels)
+            fb = torch.from_numpy(mel_filterbank(n_fft=2 * (n_bins - 1), n_mels=int(n_mels)))
+            # Derived from the config, so it is not part of the checkpoint.
+            self.register_buffer("mel_weights", fb.T.contiguous(), persistent=False)
+        else:
+            self.mel_weights = None
+        self.normalize = FeatureNormalizer(n_bins if n_mels is None else int(n_mels))
         # Full-resolution layers are the expensive ones, so only strided ones run there.
         self.encoder = nn.Sequential(
             _block(1, widths[0], 2), _block(widths[0], widths[1], 2), _block(widths[1], dim, 2),
@@ -90,6 +109,20 @@ class KeywordClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(dim, n_classes)
 
+    def front_end(self, x: torch.Tensor) -> torch.Tensor:
+        """Log-power frames (..., n_bins) → what the normalizer sees: log-mel bands
+        ``log1p(mel · expm1(x))`` with ``n_mels`` (the same log1p scale as the input), else x.
+        """
+        if self.mel_weights is None:
+            return x
+        # clamp: masked or perturbed inputs may go slightly below zero log-power
+        return torch.log1p(torch.expm1(x).clamp(min=0) @ self.mel_weights)
+
+    @torch.no_grad()
+    def fit_normalizer(self, frames: torch.Tensor) -> None:
+        """Fit the input standardization on training log-power frames (N, n_bins)."""
+        self.normalize.fit(self.front_end(torch.as_tensor(frames, dtype=torch.float32)))
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Log-power spectrograms (B, T, n_bins) → feature map (B, dim, T', F')."""
         if x.ndim != 3 or x.shape[-1] != self.config["n_bins"]:
@@ -97,6 +130,7 @@ class KeywordClassifier(nn.Module):
                 f"x must be log-power spectrograms of shape (B, T, {self.config['n_bins']}), "
                 f"got {tuple(x.shape)}"
             )
+        x = self.front_end(x)
         if self.config["per_clip_mean"]:
             x = _subtract_clip_mean(x)
         return self.encoder(self.normalize(x).unsqueeze(1))
