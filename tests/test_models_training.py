@@ -1,4 +1,4 @@
-"""The trainer: an interrupted run resumes to exactly the weights of an uninterrupted one."""
+"""The trainer: exact resume after interruption; training-time augmentation."""
 
 import os
 import signal
@@ -40,3 +40,21 @@ def test_interrupt_and_resume_is_exact(tmp_path, monkeypatch):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
     assert (tmp_path / "resumed" / "best.pt").is_file()
+
+
+def test_stretch_time_resamples_each_utterance_within_its_length():
+    from lab.training.augment import stretch_time
+
+    torch.manual_seed(0)
+    x = torch.zeros(3, 50, 4)
+    lengths = torch.tensor([50, 30, 10])
+    for b, n in enumerate(lengths.tolist()):
+        x[b, :n] = torch.linspace(1, 2, n)[:, None]  # a ramp; padding stays 0
+    out, new = stretch_time(x, lengths, max_rate=0.2)
+    assert out.shape[0] == 3 and out.shape[1] == int(new.max())
+    for b, (n, m) in enumerate(zip(lengths.tolist(), new.tolist())):
+        assert round(n * 0.8) <= m <= round(n * 1.2)
+        ramp = out[b, :m, 0]
+        assert bool((ramp[1:] >= ramp[:-1]).all())  # order of frames kept
+        assert 1.0 <= float(ramp.min()) and float(ramp.max()) <= 2.0  # no new values
+        assert bool((out[b, m:] == 0).all())  # re-padded with zeros

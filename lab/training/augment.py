@@ -9,8 +9,15 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
-__all__ = ["mask_bands", "random_gain_log_power", "warp_cepstra", "warp_frequency"]
+__all__ = [
+    "mask_bands",
+    "random_gain_log_power",
+    "stretch_time",
+    "warp_cepstra",
+    "warp_frequency",
+]
 
 
 def mask_bands(
@@ -93,6 +100,41 @@ def warp_frequency(features: torch.Tensor, *, max_warp: float = 0.1) -> torch.Te
     frac = (source - low).unsqueeze(1)
     gather = lambda idx: features.gather(2, idx.unsqueeze(1).expand(-1, features.shape[1], -1))
     return gather(low) * (1 - frac) + gather(high) * frac
+
+
+def stretch_time(
+    features: torch.Tensor, lengths: torch.Tensor, *, max_rate: float = 0.1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Speak faster or slower: resample each utterance's frames by a random factor.
+
+    Utterance ``b`` (its first ``lengths[b]`` frames) is linearly interpolated to
+    ``round(lengths[b] * r)`` frames, ``r`` drawn from ``[1 - max_rate, 1 + max_rate]``;
+    synthetic voices differ in speaking rate as much as in timbre. The batch is re-padded with
+    zeros to the longest new length.
+
+    Returns
+    -------
+    (features, lengths) : the stretched batch (B, T', F) and its new lengths (B,).
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.arange(6.0).reshape(1, 6, 1)
+    >>> out, n = stretch_time(x, torch.tensor([4]), max_rate=0.0)
+    >>> n.tolist(), out[0, :, 0].tolist()
+    ([4], [0.0, 1.0, 2.0, 3.0])
+    """
+    rates = 1 + (torch.rand(features.shape[0]) * 2 - 1) * max_rate
+    new_lengths = (lengths.to(torch.float32) * rates).round().clamp(min=1).long()
+    out = features.new_zeros(features.shape[0], int(new_lengths.max()), features.shape[2])
+    for b, (n, m) in enumerate(zip(lengths.tolist(), new_lengths.tolist())):
+        if n == m:
+            out[b, :n] = features[b, :n]
+            continue
+        frames = features[b, :n].T[None]  # (1, F, n) for interpolate
+        out[b, :m] = nn.functional.interpolate(frames, size=m, mode="linear",
+                                               align_corners=False)[0].T
+    return out, new_lengths
 
 
 def _dct_matrix(n_coefficients: int, n_bands: int) -> torch.Tensor:

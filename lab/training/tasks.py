@@ -9,7 +9,13 @@ import torch
 from torch import nn
 
 from lab.models import DeepSpeech, KeywordClassifier, Transducer
-from lab.training.augment import mask_bands, random_gain_log_power, warp_cepstra
+from lab.training.augment import (
+    mask_bands,
+    random_gain_log_power,
+    stretch_time,
+    warp_cepstra,
+    warp_frequency,
+)
 
 __all__ = ["RNNT_CTC_WEIGHT", "TASKS", "Task"]
 
@@ -59,11 +65,13 @@ def _warp_and_mask_cepstra(model: nn.Module, batch):
     return _mask_cepstra(model, batch)
 
 
-def _gain_log_power(model: nn.Module, batch):
-    batch.features = random_gain_log_power(batch.features)
+def _augment_log_power(model: nn.Module, batch):
+    """Other voices, on the log-power spectrogram: loudness, vocal tract length, speaking rate,
+    then SpecAugment-style silenced spans and bands (log1p power 0 is digital silence)."""
+    x = warp_frequency(random_gain_log_power(batch.features), max_warp=0.3)
+    x, batch.feature_lengths = stretch_time(x, batch.feature_lengths, max_rate=0.1)
+    batch.features = mask_bands(x, torch.zeros(x.shape[-1]), max_time=5, max_features=6)
     return batch
-
-
 
 
 @dataclass(frozen=True)
@@ -102,9 +110,9 @@ TASKS: dict[str, Task] = {
         augment=_warp_and_mask_cepstra,
     ),
     "classifier": Task(
-        name="classifier", build=lambda: KeywordClassifier(per_clip_mean=True),
+        name="classifier", build=lambda: KeywordClassifier(per_clip_mean=True, n_mels=40),
         features="log_power",
-        loss=_classifier_loss, keywords_only=True, epochs=30, batch_size=32,
-        learning_rate=3e-3, metric="accuracy", augment=_gain_log_power,
+        loss=_classifier_loss, keywords_only=True, epochs=250, batch_size=32,
+        learning_rate=3e-3, metric="accuracy", augment=_augment_log_power,
     ),
 }
