@@ -234,12 +234,14 @@ def test_greedy_is_locally_minimal():
 
 @settings(max_examples=12)
 @given(model_seed=st.integers(0, 1000), data_seed=st.integers(0, 1000),
-       recurrent=st.booleans(), t=st.integers(3, 9), weight=st.sampled_from([0.5, 5.0, 50.0]))
-def test_optimize_mask_always_preserves_transcript(model_seed, data_seed, recurrent, t, weight):
+       recurrent=st.booleans(), t=st.integers(3, 9), weight=st.sampled_from([0.5, 5.0, 50.0]),
+       budget=st.sampled_from([0.0, 0.08, None]), rounds=st.integers(1, 3))
+def test_optimize_mask_always_preserves_transcript(model_seed, data_seed, recurrent, t, weight,
+                                                   budget, rounds):
     net = FrameNet(recurrent=recurrent, seed=model_seed)
     x = torch.randn(t, 6, generator=torch.Generator().manual_seed(data_seed)) * 3
     res = importance_mask(net, x, method="optimize", sparsity_weight=weight, steps=15,
-                          progress=False)
+                          budget=budget, rounds=rounds, progress=False)
     assert res.preserved
     assert transcript_of(net, res.mask * x.numpy()) == transcript_of(net, x)
     assert set(np.unique(res.mask)) <= {0.0, 1.0}
@@ -284,6 +286,92 @@ def test_optimize_mask_survives_adversarial_models(make):
     assert transcript_of(model, res.mask * x.numpy()) == transcript_of(model, x)
 
 
+@pytest.mark.parametrize("steps", [None, 0, 3])
+def test_optimize_default_and_short_relaxations_keep_transcript(steps):
+    net = FrameNet(recurrent=True, seed=3)
+    x = torch.randn(12, 6, generator=torch.Generator().manual_seed(4)) * 3
+    res = importance_mask(net, x, steps=steps, progress=False)
+    assert res.preserved and not res.interrupted
+    assert transcript_of(net, res.mask * x.numpy()) == transcript_of(net, x)
+    # steps=None scales with T: max(4, round(12 / 4)) = 4 first-round steps
+    relaxed = [lab for lab in res.trajectory_labels if lab.startswith("relaxed")]
+    assert len(relaxed) <= {None: 4 + 3, 0: 0, 3: 3 + 3}[steps]
+
+
+def test_polish_budget_bounds_the_work():
+    net = FrameNet(recurrent=True, seed=1)
+    x = torch.randn(30, 6, generator=torch.Generator().manual_seed(1)) * 3
+    free = importance_mask(net, x, budget=None, progress=False)
+    tight = importance_mask(net, x, budget=0.0, progress=False)
+    off = importance_mask(net, x, polish=False, progress=False)
+    assert free.preserved and tight.preserved and off.preserved
+    # budget=0 leaves the floor of 32 polish masks on top of what polish=False evaluates
+    # (the gradient pass at the threshold adds one more input)
+    assert tight.forward_passes <= off.forward_passes + 32 + 1
+    assert free.forward_passes >= tight.forward_passes
+    assert free.sparsity >= off.sparsity and tight.sparsity >= off.sparsity
+    assert not any(lab.startswith("pruned") for lab in off.trajectory_labels)
+
+
+def test_unlimited_polish_is_locally_minimal_on_frame_model():
+    net = FrameNet(recurrent=False, seed=4)
+    x = torch.randn(5, 6, generator=torch.Generator().manual_seed(0)) * 3
+    res = importance_mask(net, x, budget=None, progress=False)
+    target = transcript_of(net, x)
+    for idx in zip(*np.nonzero(res.mask)):
+        trial = res.mask.copy()
+        trial[idx] = 0
+        assert transcript_of(net, trial * x.numpy()) != target
+
+
+@pytest.mark.parametrize("method", ["greedy", "optimize"])
+def test_on_progress_counts_up_to_total(method):
+    net = FrameNet(recurrent=True, seed=0)
+    x = torch.randn(8, 6, generator=torch.Generator().manual_seed(3)) * 3
+    calls = []
+    res = importance_mask(net, x, method=method, progress=False,
+                          on_progress=lambda done, total: calls.append((done, total)))
+    assert res.preserved and len(calls) >= 3
+    dones = [d for d, _ in calls]
+    assert dones == sorted(dones) and len({t for _, t in calls}) == 1
+    assert calls[-1][0] == calls[-1][1]
+    if method == "greedy":
+        assert calls[-1][1] == 8 * 6
+
+
+@pytest.mark.parametrize("method", ["greedy", "optimize"])
+def test_on_progress_finishes_when_stopped(method):
+    net = FrameNet(recurrent=True, seed=0)
+    x = torch.randn(8, 6, generator=torch.Generator().manual_seed(3)) * 3
+    calls = []
+    polls = {"n": 0}
+
+    def stop():
+        polls["n"] += 1
+        return polls["n"] > 3
+
+    res = importance_mask(net, x, method=method, steps=20, should_stop=stop, progress=False,
+                          on_progress=lambda done, total: calls.append((done, total)))
+    assert res.interrupted and calls[-1][0] == calls[-1][1]
+    assert transcript_of(net, res.mask * x.numpy()) == transcript_of(net, x)
+
+
+def test_stop_during_polish_returns_the_pruned_valid_mask():
+    net = FrameNet(recurrent=True, seed=2)
+    x = torch.randn(20, 6, generator=torch.Generator().manual_seed(5)) * 3
+    polls = {"n": 0}
+
+    def stop():  # 1 poll in the relaxation, then 2 polish batches
+        polls["n"] += 1
+        return polls["n"] > 3
+
+    res = importance_mask(net, x, steps=1, rounds=1, budget=None, should_stop=stop,
+                          progress=False)
+    assert res.interrupted and res.trajectory_labels[-2].startswith("pruned")
+    assert transcript_of(net, res.mask * x.numpy()) == transcript_of(net, x)
+    np.testing.assert_array_equal(res.trajectory[-1], res.mask)
+
+
 def test_optimize_matches_or_beats_greedy_sparsity_on_frame_model():
     net = FrameNet(recurrent=False, seed=5)
     x = torch.randn(10, 6, generator=torch.Generator().manual_seed(5)) * 3
@@ -305,7 +393,9 @@ def test_mask_interruption_returns_valid_mask():
 
     for method in ("greedy", "optimize"):
         calls["n"] = 0
-        res = importance_mask(net, x, method=method, should_stop=stop, progress=False)
+        # 20 relaxed steps poll more than 10 times whatever the default step count is
+        res = importance_mask(net, x, method=method, steps=20, should_stop=stop,
+                              progress=False)
         assert res.interrupted
         assert transcript_of(net, res.mask * x.numpy()) == transcript_of(net, x)
 
@@ -329,6 +419,9 @@ def test_custom_decode_is_used():
         (dict(features=np.full((3, 6), np.nan)), ValueError, "finite"),
         (dict(batch_size=0), ValueError, "batch_size must be"),
         (dict(sparsity_weight=-1.0), ValueError, "sparsity_weight"),
+        (dict(budget=-0.1), ValueError, "budget must be"),
+        (dict(steps=1.5), ValueError, "steps must be"),
+        (dict(rounds=0), ValueError, "rounds must be"),
         (dict(model="not a model"), TypeError, "model must be a torch.nn.Module"),
     ],
 )

@@ -5,13 +5,17 @@ A binary mask ``M`` (same shape as the features ``X``) is *valid* when the trans
 
 - ``"greedy"`` (the reference algorithm): visit the entries in a seeded random order, zero one,
   restore it if the transcript changed. ``T * F`` sequential forward passes.
-- ``"optimize"``: a sigmoid relaxation ``M = sigmoid(theta)`` trained with a hinge loss that
-  keeps the original best path ahead by a margin plus a sparsity penalty (its weight adapts so
-  the iterates stay near the boundary); the learned scores order the entries, a batched search
-  picks the sparsest valid threshold of that order, a second round restarts from that mask, a
-  speculative batched greedy pass (identical decisions to sequential greedy, evaluated many at
-  a time) prunes what is left, and a final single-input verification repairs the mask if
-  needed.
+- ``"optimize"``: a few steps of a sigmoid relaxation ``M = sigmoid(theta)`` trained with a
+  hinge loss that keeps the original best path ahead by a margin plus a sparsity penalty (its
+  weight adapts so the iterates stay near the boundary); one batched search picks the sparsest
+  valid threshold of the learned order; a budgeted polish then zeroes more of the kept entries
+  coarse to fine (groups of 8, pairs, single entries, least important first, judged by one
+  gradient of the path margins at the thresholded mask) with speculative batched greedy
+  passes; a final single-input verification repairs the mask if needed.
+
+Greedy's cost is ``T * F`` model calls of one input each; optimize's work grows with ``T`` too
+(about ``T / 4`` relaxed steps, a polish budget of ``budget * T * F`` batched masks), so its
+speed-up over greedy does not shrink with the utterance length.
 """
 
 from __future__ import annotations
@@ -118,13 +122,19 @@ class _Evaluator:
             )
         return out
 
+    def _as_key(self, decoded) -> list:
+        return [tuple(d) if not isinstance(d, str) else d for d in decoded]
+
+    def decode_one(self, scores: torch.Tensor):
+        """Transcript of a single item's ``(1, frames, symbols)`` scores."""
+        return self._as_key(self.decode(scores))[0]
+
     def transcripts(self, masks: torch.Tensor) -> list[tuple]:
         out: list[tuple] = []
         with torch.no_grad():
             for start in range(0, masks.shape[0], self.batch_size):
                 chunk = masks[start:start + self.batch_size]
-                decoded = self.decode(self.scores(chunk * self.x))
-                out.extend(tuple(d) if not isinstance(d, str) else d for d in decoded)
+                out.extend(self._as_key(self.decode(self.scores(chunk * self.x))))
         return out
 
     def valid(self, masks: torch.Tensor, target) -> list[bool]:
@@ -143,12 +153,33 @@ def _as_features(features) -> torch.Tensor:
     return x
 
 
-def _progress(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+ProgressHook = Callable[[int, int], None]
 
-    return tqdm(total=total, desc=desc, leave=False)
+
+class _Progress:
+    """Reports ``(done, total)`` work units to tqdm and/or an ``on_progress`` hook."""
+
+    def __init__(self, total: int, desc: str, bar: bool, hook: ProgressHook | None):
+        self.total, self.done, self.hook = int(total), 0, hook
+        self.bar = None
+        if bar:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, desc=desc, leave=False)
+
+    def advance(self, units: int = 1, *, report: bool = True) -> None:
+        units = min(int(units), self.total - self.done)
+        self.done += units
+        if self.bar is not None and units:
+            self.bar.update(units)
+        if report and self.hook is not None:
+            self.hook(self.done, self.total)
+
+    def finish(self) -> None:
+        """Jump to ``total``: stopped or shortened work is still finished work."""
+        self.advance(self.total - self.done)
+        if self.bar is not None:
+            self.bar.close()
 
 
 def importance_mask(
@@ -159,15 +190,17 @@ def importance_mask(
     decode: Decode | None = None,
     seed: int = 0,
     sparsity_weight: float = 20.0,
-    steps: int = 20,
+    steps: int | None = None,
     lr: float = 1.0,
     margin: float = 2.0,
     batch_size: int = 128,
     polish: bool = True,
+    budget: float | None = 0.08,
     rounds: int = 2,
     record_every: int | None = None,
     progress: bool = True,
     should_stop: Callable[[], bool] | None = None,
+    on_progress: ProgressHook | None = None,
 ) -> MaskResult:
     """Find a binary mask with many zeros that keeps the model's transcript.
 
@@ -188,22 +221,36 @@ def importance_mask(
     sparsity_weight : float
         Optimize: initial weight of the mean mask value against the path-margin hinge loss;
         it grows while every margin holds and shrinks while some do not.
-    steps, lr, margin : optimize's relaxed phase: Adam steps, learning rate and the logit
-        margin the original best path must keep.
+    steps : int, optional
+        Optimize: Adam steps of the first relaxation. Default ``max(4, round(T / 4))``, so
+        the relaxation stays a fixed share of greedy's ``T * F`` passes.
+    lr, margin : float
+        Optimize: the relaxation's learning rate and the logit margin the original best path
+        must keep.
     batch_size : int
         Masks evaluated per forward pass (optimize only; greedy is sequential by definition).
-    rounds : int
-        Optimize: relax-and-threshold rounds; each restarts from the last verified mask and
-        stops early when it no longer gets sparser.
     polish : bool
-        Optimize: prune the thresholded mask with a speculative batched greedy pass.
+        Optimize: after the threshold, zero more of the kept entries with speculative batched
+        greedy passes over groups of 8, pairs and single entries.
+    budget : float or None
+        Optimize: the polish evaluates at most ``max(budget * T * F, 32)`` masks and stops
+        there with the last valid mask. ``None`` polishes to the end, which leaves every
+        kept entry one that could not be zeroed when it was tried (slower, sparser).
+    rounds : int
+        Optimize: relax-and-threshold rounds. Later rounds re-relax only the kept entries
+        (3 steps, starting nearer the boundary); they are skipped once the mask keeps at most
+        ``2 * T`` entries (polishing those is cheaper) and stop when it no longer gets sparser.
     record_every : int, optional
         Trajectory spacing (greedy: visited entries; optimize: relaxed steps). Default keeps
         about 40 frames.
     progress : bool
-        Show tqdm progress bars.
+        Show a tqdm progress bar.
     should_stop : callable, optional
         Polled regularly; True stops early. Ctrl-C does the same. The mask returned is valid.
+    on_progress : callable, optional
+        Called as ``on_progress(done, total)`` while the search runs: greedy every ~1 % of the
+        visited entries, optimize after each relaxed step, each threshold search, each polish
+        level and the final check. The last call has ``done == total``, also when stopped.
 
     Returns
     -------
@@ -229,24 +276,40 @@ def importance_mask(
         raise ValueError(f"record_every must be a positive int, got {record_every!r}")
     if not sparsity_weight >= 0:
         raise ValueError(f"sparsity_weight must be >= 0, got {sparsity_weight!r}")
+    if steps is None:
+        steps = max(4, round(x.shape[0] / 4))
     if int(steps) != steps or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
     if int(rounds) != rounds or rounds < 1:
         raise ValueError(f"rounds must be a positive int, got {rounds!r}")
+    if budget is not None and not budget >= 0:
+        raise ValueError(f"budget must be >= 0 or None, got {budget!r}")
     param = next(model.parameters(), None)
     x = x.to(param.device if param is not None else "cpu")
     was_training = model.training
     model.eval()
     ev = _Evaluator(model, x, decode or greedy_ctc_transcripts, int(batch_size))
+    if method == "greedy":
+        bar = _Progress(x.numel(), "greedy mask", progress, on_progress)
+    else:
+        relaxed = sum(_round_steps(int(steps), r) for r in range(int(rounds)))
+        levels = len(_POLISH_LEVELS) if polish else 0
+        bar = _Progress(relaxed + int(rounds) + levels + 1, "optimize mask", progress,
+                        on_progress)
     start = time.perf_counter()
     try:
-        target = ev.transcripts(torch.ones(1, *x.shape, device=x.device))[0]
+        with torch.no_grad():
+            clean = ev.scores(x[None])
+        target = ev.decode_one(clean)
         if method == "greedy":
-            result = _greedy(ev, target, seed, record_every, progress, should_stop)
+            result = _greedy(ev, target, seed, record_every, bar, should_stop)
         else:
-            result = _optimize(ev, target, seed, sparsity_weight, steps, lr, margin, polish,
-                               record_every, progress, should_stop, int(rounds))
+            # Tiny inputs still get a few batches: the floor is what one batch costs anyway.
+            cap = None if budget is None else max(int(budget * x.numel()), 32)
+            result = _optimize(ev, target, clean, seed, sparsity_weight, int(steps), lr, margin,
+                               polish, cap, record_every, bar, should_stop, int(rounds))
     finally:
+        bar.finish()
         model.train(was_training)
     result.seconds = time.perf_counter() - start
     result.forward_passes = ev.forward_passes
@@ -264,18 +327,19 @@ def _finish(mask: torch.Tensor, method, target, traj, labels, interrupted) -> Ma
     )
 
 
-def _greedy(ev: _Evaluator, target, seed, record_every, progress, should_stop) -> MaskResult:
+def _greedy(ev: _Evaluator, target, seed, record_every, bar: _Progress,
+            should_stop) -> MaskResult:
     shape = ev.x.shape
     n = shape[0] * shape[1]
     order = np.random.default_rng(seed).permutation(n)
     every = record_every or max(1, n // 40)
+    report_every = max(1, n // 100)  # a widget redraw per entry would cost more than the pass
     mask = torch.ones(shape, device=ev.x.device)
     flat = mask.view(-1)
     traj = [mask.cpu().numpy().copy()]
     labels = ["start"]
     interrupted = False
     pending = None
-    bar = _progress(n, "greedy mask", progress)
     try:
         for visited, idx in enumerate(order, start=1):
             if should_stop is not None and should_stop():
@@ -289,15 +353,11 @@ def _greedy(ev: _Evaluator, target, seed, record_every, progress, should_stop) -
             if visited % every == 0:
                 traj.append(mask.cpu().numpy().copy())
                 labels.append(f"visited {visited}/{n}")
-            if bar is not None:
-                bar.update(1)
+            bar.advance(report=visited % report_every == 0 or visited == n)
     except KeyboardInterrupt:
         interrupted = True
         if pending is not None:  # not verified: undo
             flat[pending] = 1.0
-    finally:
-        if bar is not None:
-            bar.close()
     if labels[-1] != f"visited {n}/{n}":
         traj.append(mask.cpu().numpy().copy())
         labels.append("final")
@@ -320,36 +380,119 @@ def _top_k_masks(order: torch.Tensor, ks: Sequence[int], shape) -> torch.Tensor:
     return (rank[None, :] < ks_t[:, None]).float().view(len(ks), *shape)
 
 
-def _smallest_valid_k(ev, target, order, shape, n_candidates: int, limit: int | None = None):
-    """Smallest ``k`` on a grid (then finer grids) whose top-k mask is valid.
+def _smallest_valid_k(ev, target, order, shape, limit: int, ratio: float = 1.3) -> int:
+    """Smallest ``k`` of a geometric grid below ``limit`` whose top-k mask is valid.
 
-    Sparse masks are the point, so the first grid is geometric (0, 1, 2, 4, ...); the next
-    ones refine linearly between the largest invalid and the smallest valid ``k`` found.
+    One batch: validity is not monotone in ``k`` (masks can be valid on islands), so a
+    bisection would trust neighbours it never checked; the polish refines what the grid
+    leaves. The grid stops at ``limit / 64`` (plus ``k = 0``, all zeros): sparser thresholds
+    are rarely valid and the polish gets there anyway. ``limit`` itself is the current
+    verified mask, the fallback.
     """
-    n = order.numel() if limit is None else limit
-    grid = np.unique(np.r_[0, 2 ** np.arange(int(np.log2(max(n, 1))) + 1)])
-    grid = grid[grid < n]
-    lo, hi = -1, n  # hi: the current (verified) mask, or everything
-    for _ in range(4):
-        if grid.size == 0:
-            break
-        valid = ev.valid(_top_k_masks(order, grid, shape), target)
-        ok = [int(k) for k, v in zip(grid, valid) if v]
-        if ok:
-            hi = min(ok)
-            below = [int(k) for k in grid if k < hi]
-            lo = max(below) if below else lo
-        else:
-            lo = int(grid.max())
-        if hi - lo <= 1:
-            break
-        num = min(n_candidates, hi - lo - 1)
-        grid = np.unique(np.linspace(lo + 1, hi - 1, num=num).round()).astype(int)
-    return hi
+    grid, k = [], float(limit)
+    while k >= max(2.0, limit / 64):
+        k /= ratio
+        grid.append(int(k))
+    grid = sorted({k for k in grid if 0 <= k < limit} | {0})
+    valid = ev.valid(_top_k_masks(order, grid, shape), target)
+    ok = [k for k, v in zip(grid, valid) if v]
+    return min(ok) if ok else limit
 
 
-def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, polish,
-              record_every, progress, should_stop, rounds) -> MaskResult:
+#: Relaxation of rounds after the first: (initial theta of the kept entries, steps).
+_LATER_ROUND = (1.5, 3)
+
+
+def _round_steps(steps: int, round_: int) -> int:
+    """Relaxed steps of round ``round_`` (0-based) when the first round has ``steps``."""
+    return steps if round_ == 0 else min(steps, _LATER_ROUND[1])
+
+
+#: Polish levels: (group size, test each group alone first). Big groups of the least important
+#: entries usually go at once; single removals are tried up front where conflicts are common.
+_POLISH_LEVELS = ((8, False), (2, True), (1, True))
+
+
+class _Stop(Exception):
+    """Raised inside the polish when it must end (budget spent or asked to stop)."""
+
+
+class _Polisher:
+    """Speculative batched greedy over groups of kept entries, within a mask budget."""
+
+    def __init__(self, ev: _Evaluator, target, cap: int | None, should_stop):
+        self.ev, self.target, self.left, self.should_stop = ev, target, cap, should_stop
+        self.interrupted = False
+
+    def _valid(self, masks: torch.Tensor, shape) -> list[bool]:
+        if self.should_stop is not None and self.should_stop():
+            self.interrupted = True
+            raise _Stop
+        if self.left is not None:
+            if self.left <= 0:
+                raise _Stop
+            self.left -= masks.shape[0]
+        return self.ev.valid(masks.view(-1, *shape), self.target)
+
+    def level(self, mask: torch.Tensor, groups: list[torch.Tensor], singles: bool,
+              ) -> torch.Tensor:
+        """Zero as many ``groups`` (in order) as sequential greedy would; returns the mask.
+
+        A batch holds the cumulative masks "zero g1", "zero g1, g2", ...; everything before
+        the first invalid one is exactly what sequential greedy would have accepted, and the
+        first invalid group is what it would have restored. On ``_Stop`` the mask built so
+        far is attached to the exception.
+        """
+        shape = mask.shape
+        try:
+            if singles and groups:
+                # A group whose removal alone breaks the transcript is kept without paying for
+                # a chain position: one batch decides all of them.
+                trial = mask.reshape(1, -1).repeat(len(groups), 1)
+                for j, g in enumerate(groups):
+                    trial[j, g] = 0.0
+                ok = self._valid(self._fit(trial), shape)
+                groups = [g for g, o in zip(groups, ok) if o]
+            i, chunk = 0, 8
+            while i < len(groups):
+                block = groups[i:i + chunk]
+                if self.left is not None and 0 < self.left < len(block):
+                    block = block[:self.left]
+                cum = mask.reshape(1, -1).repeat(len(block), 1)
+                for j, g in enumerate(block):
+                    cum[j:, g] = 0.0
+                ok = self._valid(cum, shape)
+                accepted = ok.index(False) if False in ok else len(ok)
+                if accepted:
+                    mask = cum[accepted - 1].view(shape).clone()
+                i += accepted + (accepted < len(ok))
+                # Long runs of accepted groups earn longer chunks; a failure shrinks the chunk
+                # to about twice the run it ended, where the next failure is likely to be.
+                chunk = (min(2 * chunk, 32) if accepted == len(ok)
+                         else max(4, min(32, 2 * (accepted + 1))))
+        except _Stop:
+            raise _Stop(mask) from None
+        return mask
+
+    def _fit(self, trial: torch.Tensor) -> torch.Tensor:
+        if self.left is not None and 0 < self.left < trial.shape[0]:
+            raise _Stop  # singles are only useful all together
+        return trial
+
+
+def _impact(ev: _Evaluator, mask: torch.Tensor, path: torch.Tensor) -> torch.Tensor:
+    """|d (sum of path margins) / d mask| at ``mask``: what zeroing an entry would cost."""
+    m = mask.clone().requires_grad_(True)
+    margins = _path_margins(ev.scores((m * ev.x)[None]), path)
+    if not margins.requires_grad:  # piecewise-constant model: no gradient, order by jitter
+        return torch.zeros_like(mask)
+    ev.backward_passes += 1
+    (grad,) = torch.autograd.grad(margins.sum(), m)
+    return grad.abs()
+
+
+def _optimize(ev: _Evaluator, target, clean, seed, sparsity_weight, steps, lr, margin, polish,
+              cap, record_every, bar: _Progress, should_stop, rounds) -> MaskResult:
     x = ev.x
     shape = x.shape
     n = shape[0] * shape[1]
@@ -358,32 +501,31 @@ def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, 
     labels = ["start"]
     interrupted = False
     best = torch.ones(shape, device=x.device)  # last verified mask
-    with torch.no_grad():
-        clean = ev.scores(x[None])
     path = clean.argmax(dim=-1)
     # Frames that were barely decided may keep their (smaller) original margin.
     wanted = _path_margins(clean, path).clamp(max=margin)
-    if ev.valid(torch.zeros(1, *shape, device=x.device), target)[0]:
-        best = torch.zeros(shape, device=x.device)
-        traj.append(best.cpu().numpy())
-        labels.append("all zeros keep the transcript")
-        return _finish(best, "optimize", target, traj, labels, False)
     gen = torch.Generator().manual_seed(int(seed))
     # Tiny jitter only breaks ties between entries with identical gradients.
     jitter = 1e-3 * torch.rand(shape, generator=gen).to(x.device)
     scores = 3.0 + jitter
-    bar = _progress(int(steps) * rounds, "optimize mask", progress)
+    done_steps = 0
     try:
         for round_ in range(rounds):
+            # A later round costs about as much as polishing 2 T kept entries (3 backward
+            # passes of T frames vs. batched masks), so a mask that small goes to the polish.
+            if round_ > 0 and int(best.sum()) <= 2 * shape[0]:
+                break
             # Later rounds restart from the verified mask: zeroed entries stay zero, the
             # kept ones get a fresh relaxation, so each round can only get sparser.
             free = best > 0
-            theta = torch.where(free, 3.0 + jitter, torch.full_like(jitter, -30.0))
+            # The first round starts near all-ones; later ones start the kept entries closer to
+            # the boundary (the mask is sparse already) and need fewer steps to re-rank them.
+            start_at = 3.0 if round_ == 0 else _LATER_ROUND[0]
+            theta = torch.where(free, start_at + jitter, torch.full_like(jitter, -30.0))
             theta.requires_grad_(True)
             opt = torch.optim.Adam([theta], lr=lr)
-            best_theta, best_soft = None, float("inf")
             weight = float(sparsity_weight)
-            for step in range(int(steps)):
+            for step in range(_round_steps(steps, round_)):
                 if should_stop is not None and should_stop():
                     interrupted = True
                     break
@@ -395,88 +537,63 @@ def _optimize(ev: _Evaluator, target, seed, sparsity_weight, steps, lr, margin, 
                 # holds, back off while some do not, so the iterates hug the boundary
                 # whatever the model's scale.
                 weight = weight * (1.5 if float(violation.detach()) == 0.0 else 0.5)
-                # Adam oscillates around the boundary: remember the sparsest iterate that
-                # kept every wanted margin as a second candidate order.
-                if float(violation.detach()) == 0.0 and float(soft.detach().sum()) < best_soft:
-                    best_soft, best_theta = float(soft.detach().sum()), theta.detach().clone()
                 ev.backward_passes += 1
                 (grad,) = torch.autograd.grad(loss, theta)
                 theta.grad = grad * free
                 opt.step()
                 if (step + 1) % every == 0:
                     traj.append((theta.detach() > 0).float().cpu().numpy())
-                    labels.append(f"relaxed step {round_ * int(steps) + step + 1}")
-                if bar is not None:
-                    bar.update(1)
+                    labels.append(f"relaxed step {done_steps + step + 1}")
+                bar.advance()
+            done_steps += _round_steps(steps, round_)
             if interrupted:
                 break
             # Higher score = more worth keeping; the top-k masks are nested and the
             # previous mask is one of them (its zeros score -30), so k never grows.
-            candidates = [theta.detach()] + ([best_theta] if best_theta is not None else [])
-            found = []
-            for cand in candidates:
-                cand = torch.where(free, cand, torch.full_like(cand, -30.0))
-                order = torch.argsort(cand.view(-1), descending=True, stable=True)
-                limit = int(free.sum())
-                found.append((_smallest_valid_k(ev, target, order, shape, 16, limit), order,
-                              cand))
-            k, order, scores = min(found, key=lambda item: item[0])
+            scores = torch.where(free, theta.detach(), torch.full_like(jitter, -30.0))
+            order = torch.argsort(scores.view(-1), descending=True, stable=True)
+            k = _smallest_valid_k(ev, target, order, shape, int(free.sum()))
             shrunk = k < int(best.sum())
             best = _top_k_masks(order, [k], shape)[0]
             traj.append(best.cpu().numpy())
             labels.append(f"threshold: keep {k}/{n}")
+            bar.advance()
             if not shrunk:
                 break
-        if polish and not interrupted:
-            best, interrupted = _speculative_prune(ev, target, best, scores, traj, labels,
-                                                   should_stop)
+        if polish and not interrupted and int(best.sum()) > 0:
+            best, interrupted = _polish(ev, target, best, path, jitter, cap, traj, labels,
+                                        should_stop, bar)
     except KeyboardInterrupt:
         interrupted = True
-    finally:
-        if bar is not None:
-            bar.close()
     best = _verify_or_repair(ev, target, best, scores)
     traj.append(best.cpu().numpy())
     labels.append("final")
     return _finish(best, "optimize", target, traj, labels, interrupted)
 
 
-def _speculative_prune(ev, target, mask, scores, traj, labels, should_stop):
-    """Sequential greedy over the kept entries (lowest score first), evaluated in batches.
-
-    A batch holds the cumulative masks "zero c1", "zero c1, c2", ...; everything before the
-    first invalid one is exactly what sequential greedy would have accepted, and the first
-    invalid candidate is what it would have restored. Entries whose single removal already
-    breaks the transcript are skipped up front (they are kept).
-    """
-    mask = mask.clone()
-    flat_scores = scores.view(-1)
-    kept = torch.nonzero(mask.view(-1) > 0).view(-1)
-    if kept.numel() == 0:
-        return mask, False
-    kept = kept[torch.argsort(flat_scores[kept], stable=True)]
-    singles = mask.view(1, -1).repeat(kept.numel(), 1)
-    singles[torch.arange(kept.numel()), kept] = 0.0
-    single_ok = ev.valid(singles.view(-1, *mask.shape), target)
-    cands = kept[torch.as_tensor(single_ok, dtype=torch.bool, device=kept.device)]
-    i, chunk = 0, 16
-    while i < cands.numel():
-        if should_stop is not None and should_stop():
-            return mask, True
-        block = cands[i:i + chunk]
-        cum = mask.view(1, -1).repeat(block.numel(), 1)
-        tri = torch.tril(torch.ones(block.numel(), block.numel(), device=mask.device)) > 0
-        cols = block[None, :].expand(block.numel(), -1)
-        cum[torch.arange(block.numel())[:, None].expand_as(cols)[tri], cols[tri]] = 0.0
-        ok = ev.valid(cum.view(-1, *mask.shape), target)
-        accepted = ok.index(False) if False in ok else len(ok)
-        if accepted:
-            mask = cum[accepted - 1].view(mask.shape).clone()
-        i += accepted + (accepted < len(ok))
-        chunk = min(2 * chunk, ev.batch_size) if accepted == len(ok) else max(4, accepted + 1)
-    traj.append(mask.cpu().numpy())
-    labels.append(f"pruned: keep {int(mask.sum())}/{mask.numel()}")
-    return mask, False
+def _polish(ev, target, mask, path, jitter, cap, traj, labels, should_stop, bar: _Progress):
+    """Coarse-to-fine speculative greedy over the kept entries, least important first."""
+    polisher = _Polisher(ev, target, cap, should_stop)
+    # The relaxation's order is noisy near its threshold; the gradient at the thresholded
+    # mask ranks what is kept by what zeroing it would actually cost there.
+    importance = _impact(ev, mask, path) + 1e-6 * jitter
+    n = mask.numel()
+    for size, singles in _POLISH_LEVELS:
+        kept = torch.nonzero(mask.view(-1) > 0).view(-1)
+        kept = kept[torch.argsort(importance.view(-1)[kept], stable=True)]
+        groups = [kept[j:j + size] for j in range(0, kept.numel(), size)]
+        stopped = False
+        try:
+            mask = polisher.level(mask, groups, singles)
+        except _Stop as stop:
+            mask, stopped = stop.args[0], True
+        traj.append(mask.cpu().numpy())
+        labels.append(f"pruned ({'single entries' if size == 1 else f'groups of {size}'}): "
+                      f"keep {int(mask.sum())}/{n}")
+        bar.advance()
+        if stopped:
+            break
+    return mask, polisher.interrupted
 
 
 def _verify_or_repair(ev, target, mask, scores) -> torch.Tensor:
