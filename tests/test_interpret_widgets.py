@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -10,8 +12,10 @@ import torch
 from PIL import Image
 
 from lab.data.dataset import Utterance
+from lab.interpret import greedy_ctc_transcripts
 from lab.models import DeepSpeech
 from lab.widgets import AnimationPlayer, FeatureVizPanel, MaskPanel
+from lab.widgets.jobs import PanelJob
 from lab.widgets.render import wav_bytes
 
 torch.set_num_threads(1)
@@ -81,6 +85,57 @@ def test_player_errors(tmp_path):
         AnimationPlayer([[np.zeros((2, 2))], [np.zeros((2, 2))] * 2])
 
 
+# --- PanelJob ----------------------------------------------------------------------------------
+
+
+def test_panel_job_runs_reports_and_restores_buttons():
+    job = PanelJob(lambda widget, part: widget.add_class(f"x-{part}") or widget)
+    assert {c for w in job.controls.children for c in w._dom_classes} == {"x-run", "x-stop",
+                                                                         "x-progress"}
+    assert job.stop_button.disabled and not job.run_button.disabled
+
+    def work():
+        assert job.running and job.run_button.disabled and not job.stop_button.disabled
+        job.report(3, 7)
+        return "done"
+
+    assert job.start(work, wait=True) == "done"
+    assert (job.progress.value, job.progress.max) == (3, 7)
+    assert not job.running and not job.run_button.disabled and job.stop_button.disabled
+    job.report(12, 5)  # clamped, and a shrinking max never trips the widget's validation
+    assert (job.progress.value, job.progress.max) == (5, 5)
+
+
+def test_panel_job_stop_and_busy_runs_are_ignored():
+    job = PanelJob(lambda widget, part: widget)
+    started, polls = threading.Event(), []
+
+    def work():
+        started.set()
+        while not job.should_stop():
+            polls.append(1)
+            time.sleep(0.001)
+        return "stopped"
+
+    assert job.start(work, wait=False) is None
+    assert started.wait(10) and job.running
+    assert job.start(lambda: "second", wait=True) is None  # ignored while busy
+    job.stop_button.click()
+    assert job.wait(timeout=10) and not job.running
+    assert job.start(lambda: "again", wait=True) == "again"  # Stop does not stick
+
+
+def test_panel_job_failure_frees_the_buttons():
+    job = PanelJob(lambda widget, part: widget)
+
+    def broken():
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        job.start(broken, wait=True)
+    assert not job.running and not job.run_button.disabled and job.stop_button.disabled
+
+
 # --- FeatureVizPanel ---------------------------------------------------------------------------
 
 
@@ -105,9 +160,10 @@ def test_feature_viz_panel_stop_keeps_partial_result(model):
     panel.steps.value = 1000
     panel.run(wait=False)
     panel.stop()
-    panel._thread.join(timeout=30)
+    assert panel.job.wait(timeout=30)
     assert panel.result is not None and panel.result.interrupted
     assert panel.result.steps_done < 1000 and not panel.run_button.disabled
+    assert panel.progress.value == panel.result.steps_done and "stopped" in panel.status.value
 
 
 def test_feature_viz_panel_bad_neurons_shows_error(model):
@@ -144,3 +200,46 @@ def test_mask_panel_bad_upload_keeps_previous(model, sources):
     before = panel.waveform.copy()
     assert not panel.load(b"not audio")
     np.testing.assert_array_equal(panel.waveform, before)
+
+
+def transcript_of(model, features):
+    with torch.no_grad():
+        return greedy_ctc_transcripts(model(torch.as_tensor(features)[None]))[0]
+
+
+def test_mask_panel_progress_reaches_total(model, sources):
+    panel = MaskPanel(model, sources)
+    assert {"lab-mask-stop", "lab-mask-progress"} <= {
+        c for w in panel.job.controls.children for c in w._dom_classes}
+    result = panel.run()
+    assert result.preserved and not result.interrupted
+    assert panel.progress.max > 1 and panel.progress.value == panel.progress.max
+    assert "stopped" not in panel.status.value and "sparsity" in panel.status.value
+
+
+def test_mask_panel_stop_shows_a_valid_interrupted_mask(model, sources):
+    panel = MaskPanel(model, sources, method="greedy")
+    assert panel.run(wait=False) is None
+    deadline = time.monotonic() + 30
+    while panel.progress.value == 0 and panel.job.running and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert panel.run() is None  # Run while running is ignored
+    panel.stop_button.click()
+    assert panel.job.wait(timeout=30)
+    result = panel.result
+    assert result is not None and result.interrupted
+    assert transcript_of(model, result.mask * panel.features) == transcript_of(model,
+                                                                               panel.features)
+    assert panel.status.value.startswith("stopped") and "transcript kept: True" in \
+        panel.status.value
+    assert panel.player.n_frames == len(result.trajectory)
+    assert not panel.run_button.disabled and panel.stop_button.disabled
+    assert panel.run().interrupted is False  # the next Run starts afresh
+
+
+def test_mask_panel_new_utterance_stops_the_running_search(model, sources):
+    two = dict(sources, again=sources["tone"])
+    panel = MaskPanel(model, two, method="greedy")
+    panel.run(wait=False)
+    panel.source.value = "again"
+    assert not panel.job.running and panel.result is None and "press Run" in panel.status.value

@@ -1,19 +1,20 @@
 """FeatureVizPanel: learn inputs that excite chosen neurons, watch them form, hear top examples.
 
 Composes :func:`lab.interpret.visualize_features` and :func:`lab.interpret.top_examples`;
-the optimization runs in a background thread so the Stop button is heard while it works.
+the optimization runs in a :class:`lab.widgets.jobs.PanelJob` thread so the Stop button is
+heard while it works.
 """
 
 from __future__ import annotations
 
 import html
-import threading
 
 import ipywidgets as W
 import numpy as np
 
 from lab import interpret
 from lab.widgets.animation import AnimationPlayer
+from lab.widgets.jobs import PanelJob
 from lab.widgets.render import array_to_png, figure_to_png, wav_bytes
 
 __all__ = ["FeatureVizPanel", "parse_neurons"]
@@ -82,6 +83,8 @@ class FeatureVizPanel:
         ``examples``).
     result : lab.interpret.FeatureVizResult or None
     examples : list of lab.interpret.TopExample
+    job : lab.widgets.jobs.PanelJob
+        Owns the Run/Stop buttons, the progress bar and the optimization thread.
     """
 
     def __init__(
@@ -115,8 +118,6 @@ class FeatureVizPanel:
         self.top_k = top_k
         self.result: interpret.FeatureVizResult | None = None
         self.examples: list[interpret.TopExample] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         if layers is None:
             # Parameter-free children (normalizers, dropout) are not "layers" worth exciting.
             layers = [name for name, child in model.named_children()
@@ -133,9 +134,9 @@ class FeatureVizPanel:
                                                  description="λ (TV)"), "tv-weight")
         self.steps = tagged(W.IntSlider(value=steps, min=10, max=1000, step=10,
                                         description="steps"), "steps")
-        self.run_button = tagged(W.Button(description="Run", button_style="primary"), "run")
-        self.stop_button = tagged(W.Button(description="Stop", disabled=True), "stop")
-        self.progress = tagged(W.IntProgress(value=0, min=0, max=steps), "progress")
+        self.job = PanelJob(tagged)
+        self.run_button, self.stop_button = self.job.run_button, self.job.stop_button
+        self.progress = self.job.progress
         self.status = tagged(W.HTML(), "status")
         self.player = AnimationPlayer([np.zeros(shape, dtype=np.float32)], cmap="coolwarm",
                                       titles=["press Run"], width=420, row_height=160)
@@ -145,7 +146,7 @@ class FeatureVizPanel:
         controls = W.VBox([
             W.HBox([self.layer, self.neurons]),
             W.HBox([self.tv_weight, self.steps]),
-            W.HBox([self.run_button, self.stop_button, self.progress]),
+            self.job.controls,
             self.status,
         ])
         learned = W.VBox([controls, W.HBox([self.player, self.curves])])
@@ -155,7 +156,6 @@ class FeatureVizPanel:
         self.widget.set_title(0, "learned input")
         self.widget.set_title(1, "top examples")
         self.run_button.on_click(lambda _b: self.run(wait=False))
-        self.stop_button.on_click(lambda _b: self.stop())
         self.scan_button.on_click(lambda _b: self.find_top_examples())
 
     def _repr_mimebundle_(self, **kwargs):
@@ -181,48 +181,38 @@ class FeatureVizPanel:
     # --- learned input ------------------------------------------------------------------------
 
     def run(self, wait: bool = True) -> interpret.FeatureVizResult | None:
-        """Optimize with the current settings; ``wait=False`` runs in a thread (the Run button)."""
-        if self._thread is not None and self._thread.is_alive():
+        """Optimize with the current settings; ``wait=False`` runs in a thread (the Run button).
+
+        Returns None without doing anything while a run is still going.
+        """
+        if self.job.running:
             return None
         try:
             neurons = parse_neurons(self.neurons.value)
         except ValueError as exc:
             self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
             return None
-        self._stop.clear()
-        self.progress.max = self.steps.value
-        self.progress.value = 0
-        self.run_button.disabled = True
-        self.stop_button.disabled = False
         self.status.value = "optimizing…"
-        if wait:
-            return self._work(neurons)
-        self._thread = threading.Thread(target=self._work, args=(neurons,), daemon=True)
-        self._thread.start()
-        return None
+        return self.job.start(lambda: self._work(neurons), wait=wait, total=self.steps.value)
 
     def stop(self) -> None:
         """Ask a running optimization to stop; the partial result is shown."""
-        self._stop.set()
+        self.job.stop()
 
     def _on_frame(self, partial: interpret.FeatureVizResult) -> None:
-        self.progress.value = min(self.progress.max, len(partial.activations) - 1)
+        self.job.report(len(partial.activations) - 1, self.steps.value)
 
     def _work(self, neurons: list[int]) -> interpret.FeatureVizResult | None:
         try:
             result = interpret.visualize_features(
                 self.model, self.layer.value, neurons, shape=self.shape,
                 steps=self.steps.value, tv_weight=self.tv_weight.value, progress=False,
-                should_stop=self._stop.is_set, callback=self._on_frame, **self.options,
+                should_stop=self.job.should_stop, callback=self._on_frame, **self.options,
             )
         except ValueError as exc:
             self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
-            result = None
-        else:
-            self.show(result)
-        finally:
-            self.run_button.disabled = False
-            self.stop_button.disabled = True
+            return None
+        self.show(result)
         return result
 
     def show(self, result: interpret.FeatureVizResult) -> None:
@@ -232,7 +222,7 @@ class FeatureVizPanel:
                   for s in result.frame_steps]
         self.player.update(result.frames, titles=titles)
         self.curves.value = curves_png(result)
-        self.progress.value = result.steps_done
+        self.job.report(result.steps_done, max(result.steps_done, self.progress.max))
         state = "stopped" if result.interrupted else "done"
         self.status.value = (
             f"{state} after {result.steps_done} steps · final activation "

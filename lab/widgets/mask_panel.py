@@ -1,7 +1,9 @@
 """MaskPanel: which MFCC entries does the transcript need? Watch the mask form, hear the rest.
 
 Composes :func:`lab.interpret.importance_mask`, :func:`lab.interpret.mute_audio` and
-:func:`lab.interpret.transcribe`; the threshold slider only re-mutes and re-transcribes.
+:func:`lab.interpret.transcribe`; the threshold slider only re-mutes and re-transcribes. The
+search runs in a :class:`lab.widgets.jobs.PanelJob` thread: a progress bar follows it and Stop
+ends it with a valid (less sparse) mask, which is shown like a finished one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from lab import audio, interpret
 from lab.widgets.animation import AnimationPlayer
+from lab.widgets.jobs import PanelJob
 from lab.widgets.render import array_to_png, wav_bytes, waveform_to_png
 from lab.widgets.sources import UtterancePicker, corpus_sources
 
@@ -35,19 +38,22 @@ class MaskPanel(UtterancePicker):
         Utterances for the dropdown (default: the test split, ``limit`` of them).
     method : {"optimize", "greedy"}
     sparsity_weight : float
-        Passed to :func:`lab.interpret.importance_mask` (optimize).
+        Passed to :func:`lab.interpret.importance_mask` (optimize); its default is the
+        library's.
     threshold : float
         Initial mute threshold on the per-frame mask mean.
     run : bool
-        Compute the first mask right away.
+        Compute the first mask right away (synchronously).
 
     Attributes
     ----------
     widget : ipywidgets.VBox
         Parts carry CSS classes ``lab-mask-<part>`` (``source``, ``upload``, ``method``,
-        ``sparsity``, ``run``, ``status``, ``threshold``, ``frames``, ``audio-original``,
-        ``audio-muted``, ``transcript``, ``muted-transcript``).
+        ``sparsity``, ``run``, ``stop``, ``progress``, ``status``, ``threshold``, ``frames``,
+        ``audio-original``, ``audio-muted``, ``transcript``, ``muted-transcript``).
     result : lab.interpret.MaskResult or None
+    job : lab.widgets.jobs.PanelJob
+        Owns the Run/Stop buttons, the progress bar and the search thread.
     """
 
     def __init__(
@@ -58,7 +64,7 @@ class MaskPanel(UtterancePicker):
         split: str = "test",
         limit: int = 20,
         method: str = "optimize",
-        sparsity_weight: float = 5.0,
+        sparsity_weight: float = 20.0,
         threshold: float = 0.05,
         seed: int = 0,
         run: bool = False,
@@ -93,7 +99,9 @@ class MaskPanel(UtterancePicker):
                              "method")
         self.sparsity = tagged(W.FloatLogSlider(value=sparsity_weight, base=10, min=-1, max=2,
                                                 description="sparsity"), "sparsity")
-        self.run_button = tagged(W.Button(description="Run", button_style="primary"), "run")
+        self.job = PanelJob(tagged)
+        self.run_button, self.stop_button = self.job.run_button, self.job.stop_button
+        self.progress = self.job.progress
         self.status = tagged(W.HTML(), "status")
         self.transcript = tagged(W.HTML(), "transcript")
         self.player = AnimationPlayer([[np.ones((2, 2))] * 3], cmap=["gray", "coolwarm",
@@ -110,7 +118,8 @@ class MaskPanel(UtterancePicker):
         self.muted_transcript = tagged(W.HTML(), "muted-transcript")
         self.widget = tagged(W.VBox([
             W.HBox([self.source, self.upload]),
-            W.HBox([self.method, self.sparsity, self.run_button]),
+            W.HBox([self.method, self.sparsity]),
+            self.job.controls,
             self.status,
             self.transcript,
             self.player,
@@ -126,7 +135,7 @@ class MaskPanel(UtterancePicker):
         self.source.observe(self._on_source, names="value")
         self.upload.observe(self._on_upload, names="value")
         self.threshold.observe(lambda _c: self.refresh(), names="value")
-        self.run_button.on_click(lambda _b: self.run())
+        self.run_button.on_click(lambda _b: self.run(wait=False))
         self.load(self._sources[self.source.value])
         if run:
             self.run()
@@ -140,7 +149,11 @@ class MaskPanel(UtterancePicker):
         return f"MaskPanel({len(self._sources)} utterances, showing {self.source.value!r})"
 
     def load(self, source: AudioSource, label: str | None = None) -> bool:
-        """Load an utterance (clears the mask until Run)."""
+        """Load an utterance (clears the mask until Run; stops a running search first)."""
+        if self.job.running:
+            # The search belongs to the old utterance: end it before its features go away.
+            self.job.stop()
+            self.job.wait(timeout=30)
         try:
             waveform = audio.load(source, sr=self.sr)
         except (audio.AudioError, ValueError) as exc:
@@ -159,27 +172,47 @@ class MaskPanel(UtterancePicker):
         self.refresh()
         return True
 
-    def run(self) -> interpret.MaskResult:
-        """Search a mask with the chosen method; fills the animation and the muted audio."""
-        self.run_button.disabled = True
-        self.status.value = f"searching a mask ({self.method.value})…"
+    def run(self, wait: bool = True) -> interpret.MaskResult | None:
+        """Search a mask with the chosen method; fills the animation and the muted audio.
+
+        ``wait=False`` (the Run button) searches in a background thread and returns None;
+        a Run while a search is still going is ignored (returns None).
+        """
+        if self.job.running:
+            return None
+        method, features = self.method.value, self.features
+        self.status.value = f"searching a mask ({method})…"
+        return self.job.start(lambda: self._work(method, features), wait=wait)
+
+    def stop(self) -> None:
+        """Stop a running search; the valid mask it has so far is shown."""
+        self.job.stop()
+
+    def _work(self, method: str, features: np.ndarray) -> interpret.MaskResult | None:
         try:
             result = interpret.importance_mask(
-                self.model, self.features, method=self.method.value,
+                self.model, features, method=method,
                 sparsity_weight=self.sparsity.value, seed=self.seed, progress=False,
+                should_stop=self.job.should_stop, on_progress=self.job.report,
             )
-        finally:
-            self.run_button.disabled = False
+        except ValueError as exc:
+            self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            return None
+        self.show(result)
+        return result
+
+    def show(self, result: interpret.MaskResult) -> None:
+        """Display a mask search: its animation, summary and the muted audio."""
         self.result = result
         frames = [[m, m * self.features, self.features] for m in result.trajectory]
         self.player.update(frames, titles=result.trajectory_labels)
+        state = "stopped · " if result.interrupted else ""
         self.status.value = (
-            f"{result.method}: sparsity <b>{result.sparsity:.3f}</b> · transcript kept: "
+            f"{state}{result.method}: sparsity <b>{result.sparsity:.3f}</b> · transcript kept: "
             f"{result.preserved} · {result.forward_passes} forward passes · "
             f"{result.seconds:.2f} s"
         )
         self.refresh()
-        return result
 
     def refresh(self) -> None:
         """Re-mute and re-transcribe for the current threshold."""

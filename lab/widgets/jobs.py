@@ -1,0 +1,134 @@
+"""PanelJob: the Run and Stop buttons, the progress bar and the worker thread of a panel action.
+
+A panel's long computation (an optimization, a search) runs in a background thread when started
+from its Run button, so the Stop button and the rest of the notebook stay responsive; scripts
+and tests run the same work synchronously with ``wait=True``. The work is handed
+``should_stop`` (poll it) and ``report(done, total)`` (feed it progress).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import ipywidgets as W
+
+__all__ = ["PanelJob"]
+
+T = TypeVar("T")
+
+
+class PanelJob:
+    """Run/Stop buttons, an ``IntProgress`` bar and at most one running piece of work.
+
+    Parameters
+    ----------
+    tag : callable
+        ``tag(widget, part) -> widget`` adds the panel's CSS class for ``part`` (``run``,
+        ``stop``, ``progress``), so every panel keeps its own class names.
+    run_label : str
+        Text of the Run button.
+
+    Attributes
+    ----------
+    run_button, stop_button : ipywidgets.Button
+        Run is disabled while the work runs, Stop only then. The panel wires Run's click to its
+        own method (which calls :meth:`start`); Stop is wired here.
+    progress : ipywidgets.IntProgress
+        ``max`` and ``value`` follow :meth:`report`.
+    controls : ipywidgets.HBox
+        The three widgets in a row.
+
+    Examples
+    --------
+    >>> job = PanelJob(lambda widget, part: widget)
+    >>> def work():
+    ...     for step in range(1, 5):
+    ...         if job.should_stop():
+    ...             break
+    ...         job.report(step, 4)
+    ...     return "done"
+    >>> job.start(work, wait=True)
+    'done'
+    >>> job.progress.value, job.progress.max, job.run_button.disabled, job.running
+    (4, 4, False, False)
+    """
+
+    def __init__(self, tag: Callable[[W.Widget, str], W.Widget], *, run_label: str = "Run"):
+        self.run_button = tag(W.Button(description=run_label, button_style="primary"), "run")
+        self.stop_button = tag(W.Button(description="Stop", disabled=True), "stop")
+        self.progress = tag(W.IntProgress(value=0, min=0, max=1), "progress")
+        self.controls = W.HBox([self.run_button, self.stop_button, self.progress])
+        self._stop = threading.Event()
+        self._busy = threading.Lock()  # held while work runs, in whichever thread runs it
+        self._thread: threading.Thread | None = None
+        self.stop_button.on_click(lambda _b: self.stop())
+
+    @property
+    def running(self) -> bool:
+        """True while a piece of work runs."""
+        return self._busy.locked()
+
+    def should_stop(self) -> bool:
+        """What the work polls: True once Stop was pressed (or :meth:`stop` called)."""
+        return self._stop.is_set()
+
+    def report(self, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` work units in the progress bar."""
+        total = max(1, int(total))
+        if self.progress.max != total:
+            # Lower the value first: IntProgress clamps value to max, in either order.
+            self.progress.value = min(self.progress.value, total)
+            self.progress.max = total
+        self.progress.value = max(0, min(int(done), total))
+
+    def start(self, work: Callable[[], T], *, wait: bool = True,
+              total: int = 1) -> T | None:
+        """Run ``work()``; ignored (returns None) while another run is still going.
+
+        Parameters
+        ----------
+        work : callable
+            Takes no arguments; polls :meth:`should_stop` and calls :meth:`report`.
+        wait : bool
+            True runs it here and returns its result; False starts a daemon thread and
+            returns None at once (what the Run button does).
+        total : int
+            Initial ``max`` of the progress bar until the work reports its own.
+
+        Returns
+        -------
+        The work's result when ``wait``; otherwise None.
+        """
+        if not self._busy.acquire(blocking=False):
+            return None
+        self._stop.clear()
+        self.progress.max = max(1, int(total))
+        self.progress.value = 0
+        self.run_button.disabled = True
+        self.stop_button.disabled = False
+
+        def body() -> T:
+            try:
+                return work()
+            finally:
+                self.run_button.disabled = False
+                self.stop_button.disabled = True
+                self._busy.release()
+
+        if wait:
+            return body()
+        self._thread = threading.Thread(target=body, daemon=True)
+        self._thread.start()
+        return None
+
+    def stop(self) -> None:
+        """Ask the running work to stop; it finishes with what it has."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background run to end; True when nothing runs any more."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
