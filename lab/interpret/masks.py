@@ -5,17 +5,19 @@ A binary mask ``M`` (same shape as the features ``X``) is *valid* when the trans
 
 - ``"greedy"`` (the reference algorithm): visit the entries in a seeded random order, zero one,
   restore it if the transcript changed. ``T * F`` sequential forward passes.
-- ``"optimize"``: a few steps of a sigmoid relaxation ``M = sigmoid(theta)`` trained with a
-  hinge loss that keeps the original best path ahead by a margin plus a sparsity penalty (its
-  weight adapts so the iterates stay near the boundary); one batched search picks the sparsest
-  valid threshold of the learned order; a budgeted polish then zeroes more of the kept entries
-  coarse to fine (groups of 8, pairs, single entries, least important first, judged by one
-  gradient of the path margins at the thresholded mask) with speculative batched greedy
-  passes; a final single-input verification repairs the mask if needed.
+- ``"optimize"``: about ``T / 4`` steps of a sigmoid relaxation ``M = sigmoid(theta)``
+  trained with a hinge loss that keeps the original best path ahead by a margin plus a
+  sparsity penalty (its weight adapts so the iterates stay near the boundary); one batched
+  search picks the sparsest valid threshold of the learned order; while that mask keeps more
+  than ``2 T`` entries, 4 more relaxed steps on the kept entries and a second threshold;
+  then a budgeted polish zeroes more of the kept entries coarse to fine (groups of 8, pairs,
+  single entries, least important first as judged by one gradient of the path margins at the
+  thresholded mask) with speculative batched greedy passes; a final single-input
+  verification repairs the mask if needed.
 
 Greedy's cost is ``T * F`` model calls of one input each; optimize's work grows with ``T`` too
-(about ``T / 4`` relaxed steps, a polish budget of ``budget * T * F`` batched masks), so its
-speed-up over greedy does not shrink with the utterance length.
+(the relaxed steps, a polish budget of ``budget * T * F`` batched masks), so its speed-up over
+greedy does not shrink with the utterance length.
 """
 
 from __future__ import annotations
@@ -195,7 +197,7 @@ def importance_mask(
     margin: float = 2.0,
     batch_size: int = 128,
     polish: bool = True,
-    budget: float | None = 0.08,
+    budget: float | None = 0.06,
     rounds: int = 2,
     record_every: int | None = None,
     progress: bool = True,
@@ -238,7 +240,7 @@ def importance_mask(
         kept entry one that could not be zeroed when it was tried (slower, sparser).
     rounds : int
         Optimize: relax-and-threshold rounds. Later rounds re-relax only the kept entries
-        (3 steps, starting nearer the boundary); they are skipped once the mask keeps at most
+        (4 steps, starting nearer the boundary); they are skipped once the mask keeps at most
         ``2 * T`` entries (polishing those is cheaper) and stop when it no longer gets sparser.
     record_every : int, optional
         Trajectory spacing (greedy: visited entries; optimize: relaxed steps). Default keeps
@@ -400,7 +402,7 @@ def _smallest_valid_k(ev, target, order, shape, limit: int, ratio: float = 1.3) 
 
 
 #: Relaxation of rounds after the first: (initial theta of the kept entries, steps).
-_LATER_ROUND = (1.5, 3)
+_LATER_ROUND = (1.5, 4)
 
 
 def _round_steps(steps: int, round_: int) -> int:
@@ -445,14 +447,8 @@ class _Polisher:
         """
         shape = mask.shape
         try:
-            if singles and groups:
-                # A group whose removal alone breaks the transcript is kept without paying for
-                # a chain position: one batch decides all of them.
-                trial = mask.reshape(1, -1).repeat(len(groups), 1)
-                for j, g in enumerate(groups):
-                    trial[j, g] = 0.0
-                ok = self._valid(self._fit(trial), shape)
-                groups = [g for g, o in zip(groups, ok) if o]
+            if singles:
+                groups = self._alone_ok(mask, groups)
             i, chunk = 0, 8
             while i < len(groups):
                 block = groups[i:i + chunk]
@@ -466,6 +462,11 @@ class _Polisher:
                 if accepted:
                     mask = cum[accepted - 1].view(shape).clone()
                 i += accepted + (accepted < len(ok))
+                if not accepted and not singles:
+                    # Failures right away: the groups left are mostly needed. One batch that
+                    # tries each alone drops those for good instead of one per chain batch.
+                    groups = groups[:i] + self._alone_ok(mask, groups[i:])
+                    singles = True
                 # Long runs of accepted groups earn longer chunks; a failure shrinks the chunk
                 # to about twice the run it ended, where the next failure is likely to be.
                 chunk = (min(2 * chunk, 32) if accepted == len(ok)
@@ -474,10 +475,16 @@ class _Polisher:
             raise _Stop(mask) from None
         return mask
 
-    def _fit(self, trial: torch.Tensor) -> torch.Tensor:
-        if self.left is not None and 0 < self.left < trial.shape[0]:
-            raise _Stop  # singles are only useful all together
-        return trial
+    def _alone_ok(self, mask: torch.Tensor, groups: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The groups whose removal alone keeps the transcript (all of them when the budget
+        cannot pay for the test: the chain then decides them one by one)."""
+        if not groups or (self.left is not None and self.left < len(groups)):
+            return groups
+        trial = mask.reshape(1, -1).repeat(len(groups), 1)
+        for j, g in enumerate(groups):
+            trial[j, g] = 0.0
+        ok = self._valid(trial, mask.shape)
+        return [g for g, o in zip(groups, ok) if o]
 
 
 def _impact(ev: _Evaluator, mask: torch.Tensor, path: torch.Tensor) -> torch.Tensor:
@@ -511,7 +518,7 @@ def _optimize(ev: _Evaluator, target, clean, seed, sparsity_weight, steps, lr, m
     done_steps = 0
     try:
         for round_ in range(rounds):
-            # A later round costs about as much as polishing 2 T kept entries (3 backward
+            # A later round costs about as much as polishing 2 T kept entries (4 backward
             # passes of T frames vs. batched masks), so a mask that small goes to the polish.
             if round_ > 0 and int(best.sum()) <= 2 * shape[0]:
                 break
