@@ -1,4 +1,5 @@
-"""02/03 interpretation notebooks in JupyterLab: Run, Play (in the browser) and the threshold."""
+"""02/03 interpretation notebooks in JupyterLab: Run, Play (in the browser), progress, Stop and
+the threshold."""
 
 import time
 
@@ -59,7 +60,9 @@ def test_mask_run_play_and_threshold(run_notebook):
     assert_no_error_output(page)
     page.locator(".lab-mask-run").first.click()
     status = wait_for_text(page, ".lab-mask-status", "sparsity", timeout_s=30)
-    assert "transcript kept: True" in status
+    assert "transcript kept: True" in status and not status.startswith("stopped")
+    bar = page.locator(".lab-mask-progress .progress-bar").first
+    assert bar.evaluate("el => el.style.width") == "100%"
     press_play_and_see_frames_move(page, ".lab-mask-panel .lab-animation")
     before = image_digest(page, ".lab-mask-muted-wave")
     text_before = page.locator(".lab-mask-muted-transcript").first.inner_text()
@@ -71,4 +74,13 @@ def test_mask_run_play_and_threshold(run_notebook):
            and time.monotonic() < deadline):
         page.wait_for_timeout(200)
     assert "muted transcript" in page.locator(".lab-mask-muted-transcript").first.inner_text()
+    # Stop: greedy (T * F passes, seconds) stopped while it runs keeps and shows a valid mask
+    page.locator(".lab-mask-method button", has_text="greedy").first.click()
+    page.locator(".lab-mask-run").first.click()
+    page.wait_for_selector(".lab-mask-stop:not([disabled])", timeout=30_000)
+    page.locator(".lab-mask-stop").first.click()
+    status = wait_for_text(page, ".lab-mask-status", "stopped", timeout_s=30)
+    assert "greedy" in status and "transcript kept: True" in status
+    page.wait_for_selector(".lab-mask-run:not([disabled])", timeout=30_000)
+    assert page.locator(".lab-mask-stop").first.is_disabled()
     assert_no_error_output(page)
