@@ -293,9 +293,9 @@ def test_optimize_default_and_short_relaxations_keep_transcript(steps):
     res = importance_mask(net, x, steps=steps, progress=False)
     assert res.preserved and not res.interrupted
     assert transcript_of(net, res.mask * x.numpy()) == transcript_of(net, x)
-    # steps=None scales with T: max(4, round(12 / 4)) = 4 first-round steps, then at most 4
+    # steps=None scales with T: max(4, round(12 / 4)) = 4 first-round steps, then at most 3
     relaxed = [lab for lab in res.trajectory_labels if lab.startswith("relaxed")]
-    assert len(relaxed) <= {None: 4 + 4, 0: 0, 3: 3 + 3}[steps]
+    assert len(relaxed) <= {None: 4 + 3, 0: 0, 3: 3 + 3}[steps]
 
 
 def test_polish_budget_bounds_the_work():
@@ -376,9 +376,13 @@ def test_optimize_matches_or_beats_greedy_sparsity_on_frame_model():
     net = FrameNet(recurrent=False, seed=5)
     x = torch.randn(10, 6, generator=torch.Generator().manual_seed(5)) * 3
     greedy = importance_mask(net, x, method="greedy", progress=False)
-    fast = importance_mask(net, x, method="optimize", progress=False)
-    assert fast.preserved and greedy.preserved
+    # On 60 entries the default polish budget (its floor of 32 masks) is what binds, not the
+    # search: polishing to the end is the fair comparison with greedy's 60 passes.
+    fast = importance_mask(net, x, method="optimize", budget=None, progress=False)
+    default = importance_mask(net, x, method="optimize", progress=False)
+    assert fast.preserved and greedy.preserved and default.preserved
     assert fast.sparsity >= greedy.sparsity - 0.05
+    assert fast.forward_passes < greedy.forward_passes * 2
 
 
 def test_mask_interruption_returns_valid_mask():

@@ -9,7 +9,7 @@ A binary mask ``M`` (same shape as the features ``X``) is *valid* when the trans
   trained with a hinge loss that keeps the original best path ahead by a margin plus a
   sparsity penalty (its weight adapts so the iterates stay near the boundary); one batched
   search picks the sparsest valid threshold of the learned order; while that mask keeps more
-  than ``2 T`` entries, 4 more relaxed steps on the kept entries and a second threshold;
+  than ``2 T`` entries, 3 more relaxed steps on the kept entries and a second threshold;
   then a budgeted polish zeroes more of the kept entries coarse to fine (groups of 8, pairs,
   single entries, least important first as judged by one gradient of the path margins at the
   thresholded mask) with speculative batched greedy passes; a final single-input
@@ -236,11 +236,12 @@ def importance_mask(
         greedy passes over groups of 8, pairs and single entries.
     budget : float or None
         Optimize: the polish evaluates at most ``max(budget * T * F, 32)`` masks and stops
-        there with the last valid mask. ``None`` polishes to the end, which leaves every
+        there with the last valid mask; it also stops once the mask keeps at most ``T``
+        entries (one per frame on average). ``None`` polishes to the end, which leaves every
         kept entry one that could not be zeroed when it was tried (slower, sparser).
     rounds : int
         Optimize: relax-and-threshold rounds. Later rounds re-relax only the kept entries
-        (4 steps, starting nearer the boundary); they are skipped once the mask keeps at most
+        (3 steps, starting nearer the boundary); they are skipped once the mask keeps at most
         ``2 * T`` entries (polishing those is cheaper) and stop when it no longer gets sparser.
     record_every : int, optional
         Trajectory spacing (greedy: visited entries; optimize: relaxed steps). Default keeps
@@ -401,8 +402,8 @@ def _smallest_valid_k(ev, target, order, shape, limit: int, ratio: float = 1.3) 
     return min(ok) if ok else limit
 
 
-#: Relaxation of rounds after the first: (initial theta of the kept entries, steps).
-_LATER_ROUND = (1.5, 4)
+#: Relaxation of rounds after the first: (initial theta of the kept entries, steps, lr factor).
+_LATER_ROUND = (1.5, 3, 1.5)
 
 
 def _round_steps(steps: int, round_: int) -> int:
@@ -422,8 +423,9 @@ class _Stop(Exception):
 class _Polisher:
     """Speculative batched greedy over groups of kept entries, within a mask budget."""
 
-    def __init__(self, ev: _Evaluator, target, cap: int | None, should_stop):
+    def __init__(self, ev: _Evaluator, target, cap: int | None, goal: int, should_stop):
         self.ev, self.target, self.left, self.should_stop = ev, target, cap, should_stop
+        self.goal = goal  # a mask keeping this few entries is done
         self.interrupted = False
 
     def _valid(self, masks: torch.Tensor, shape) -> list[bool]:
@@ -461,6 +463,8 @@ class _Polisher:
                 accepted = ok.index(False) if False in ok else len(ok)
                 if accepted:
                     mask = cum[accepted - 1].view(shape).clone()
+                    if int(mask.sum()) <= self.goal:
+                        raise _Stop
                 i += accepted + (accepted < len(ok))
                 if not accepted and not singles:
                     # Failures right away: the groups left are mostly needed. One batch that
@@ -518,7 +522,7 @@ def _optimize(ev: _Evaluator, target, clean, seed, sparsity_weight, steps, lr, m
     done_steps = 0
     try:
         for round_ in range(rounds):
-            # A later round costs about as much as polishing 2 T kept entries (4 backward
+            # A later round costs about as much as polishing 2 T kept entries (3 backward
             # passes of T frames vs. batched masks), so a mask that small goes to the polish.
             if round_ > 0 and int(best.sum()) <= 2 * shape[0]:
                 break
@@ -526,11 +530,11 @@ def _optimize(ev: _Evaluator, target, clean, seed, sparsity_weight, steps, lr, m
             # kept ones get a fresh relaxation, so each round can only get sparser.
             free = best > 0
             # The first round starts near all-ones; later ones start the kept entries closer to
-            # the boundary (the mask is sparse already) and need fewer steps to re-rank them.
+            # the boundary (the mask is sparse already) and re-rank them in a few larger steps.
             start_at = 3.0 if round_ == 0 else _LATER_ROUND[0]
             theta = torch.where(free, start_at + jitter, torch.full_like(jitter, -30.0))
             theta.requires_grad_(True)
-            opt = torch.optim.Adam([theta], lr=lr)
+            opt = torch.optim.Adam([theta], lr=lr * (1.0 if round_ == 0 else _LATER_ROUND[2]))
             weight = float(sparsity_weight)
             for step in range(_round_steps(steps, round_)):
                 if should_stop is not None and should_stop():
@@ -580,7 +584,12 @@ def _optimize(ev: _Evaluator, target, clean, seed, sparsity_weight, steps, lr, m
 
 def _polish(ev, target, mask, path, jitter, cap, traj, labels, should_stop, bar: _Progress):
     """Coarse-to-fine speculative greedy over the kept entries, least important first."""
-    polisher = _Polisher(ev, target, cap, should_stop)
+    # On a budget, a mask keeping one entry per frame on average is sparse enough: short
+    # utterances get there early and should not spend their (small) budget on going further.
+    goal = mask.shape[0] if cap is not None else 0
+    if int(mask.sum()) <= goal:
+        return mask, False
+    polisher = _Polisher(ev, target, cap, goal, should_stop)
     # The relaxation's order is noisy near its threshold; the gradient at the thresholded
     # mask ranks what is kept by what zeroing it would actually cost there.
     importance = _impact(ev, mask, path) + 1e-6 * jitter
