@@ -5,6 +5,7 @@ import torch
 
 from lab.models.pretrained import checkpoint_info
 from lab.piq.interpreter import VARIANTS, PIQInterpreter, pretrained_path, sha256_of
+from lab.piq.train import VARIANT_SETTINGS
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -18,6 +19,10 @@ def test_shipped_decoder_loads_and_matches_the_classifier(variant):
     assert state["provenance"]["classifier_sha256"] == checkpoint_info("classifier")["sha256"]
     piq = PIQInterpreter.from_pretrained(variant=variant)
     assert (piq.config["fidelity_weight"] > 0) == (variant == "piq_fidelity")
+    # shipped with the settings `python -m lab.piq.train --variant <variant>` uses
+    settings = {k: v for k, v in VARIANT_SETTINGS[variant].items() if k != "epochs"}
+    assert {k: piq.config[k] for k in settings} == settings
+    assert piq.epoch == VARIANT_SETTINGS[variant]["epochs"]
     out = piq.interpret(torch.rand(30, 257).numpy() * 5)
     assert out.mask.shape == (30, 257) and 0 < out.mask_area <= 1
 

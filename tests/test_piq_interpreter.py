@@ -107,6 +107,62 @@ def test_loss_terms_add_up(classifier):
                               fidelity_weight=0.5)
     more = extended.loss(x, lengths)
     torch.testing.assert_close(more["total"], losses["total"] + 0.5 * more["fidelity"])
+    torch.manual_seed(3)
+    both = PIQInterpreter(classifier, codes_per_class=4, shared_keys=2, decoder_channels=16,
+                          fidelity_weight=0.5, faithfulness_weight=2.0)
+    terms = both.loss(x, lengths)
+    torch.testing.assert_close(
+        terms["total"], losses["total"] + 0.5 * terms["fidelity"] + 2.0 * terms["faithfulness"]
+    )
+
+
+def test_faithfulness_term_is_minus_log_of_losing_the_class(classifier):
+    x, lengths = _batch()
+    torch.manual_seed(3)
+    piq = PIQInterpreter(classifier, codes_per_class=4, shared_keys=2, decoder_channels=16,
+                         faithfulness_weight=1.0)
+    mask_logits, labels, _ = piq.decode(x)
+    valid = (torch.arange(x.shape[1])[None, :] < lengths[:, None])[..., None]
+    m = mask_logits.sigmoid() * valid
+    with torch.no_grad():
+        p_out = classifier((1 - m) * x).softmax(-1).gather(1, labels[:, None]).squeeze(1)
+        got = piq.loss(x, lengths)["faithfulness"]
+    torch.testing.assert_close(got, -torch.log(1 - p_out).mean())
+
+
+def test_straight_through_mask_is_the_evaluated_binary_mask(classifier):
+    x, lengths = _batch()
+    torch.manual_seed(3)
+    piq = PIQInterpreter(classifier, codes_per_class=4, shared_keys=2, decoder_channels=16,
+                         fidelity_weight=1.0, straight_through=True, threshold=0.6)
+    mask_logits, _, _ = piq.decode(x)
+    mask_logits = mask_logits.detach().requires_grad_(True)
+    valid = (torch.arange(x.shape[1])[None, :] < lengths[:, None])[..., None]
+    m = piq._training_mask(mask_logits, valid)
+    for b in range(x.shape[0]):
+        n = int(lengths[b])
+        expected = threshold_mask(mask_logits[b, :n].detach().sigmoid().numpy(), 0.6)
+        # hard + soft - soft.detach(): equal to the binary mask up to float rounding
+        np.testing.assert_allclose(m[b, :n].detach().numpy(), expected, rtol=0, atol=1e-6)
+        assert float(m[b, n:].abs().sum()) == 0.0
+    # gradients reach the mask logits through the soft mask
+    (m * torch.arange(m[0].numel()).view_as(m[0])).sum().backward()
+    assert float(mask_logits.grad.abs().sum()) > 0
+
+
+def test_fit_trains_on_augmented_batches(piq):
+    x, lengths = _batch()
+    seen = []
+
+    def louder(features, lens):
+        seen.append(features.shape)
+        return features + 1.0, lens
+
+    before = {k: v.clone() for k, v in piq.psi.state_dict().items()}
+    piq.fit([{"features": x, "feature_lengths": lengths}] * 2, epochs=1, progress=False,
+            augment=louder)
+    assert seen == [x.shape, x.shape]
+    assert any(not torch.equal(before[k], v) for k, v in piq.psi.state_dict().items())
 
 
 def test_fit_checkpoints_and_resumes(piq, classifier, tmp_path):

@@ -203,8 +203,16 @@ class PIQInterpreter:
     fidelity_weight : float
         (lab extension, default 0: the plain PIQ loss) Weight of a cross-entropy term asking
         the frozen classifier to keep its predicted class on the masked-in input
-        ``sigmoid(mask) × x``; it makes the mask depend on what the classifier uses rather
-        than on loudness alone.
+        ``m × x``; it makes the mask depend on what the classifier uses rather than on
+        loudness alone.
+    faithfulness_weight : float
+        (lab extension, default 0) Weight of ``-log(1 - p(c | (1 - m) × x))``: the masked-out
+        input should lose the class, so the mask must cover all of the evidence.
+    straight_through : bool
+        (lab extension) In the two classifier terms, ``m`` is the binary mask
+        :meth:`interpret` would return at ``threshold`` (gradients pass straight through to
+        the soft mask), so training sees the masks that are evaluated; otherwise the soft
+        mask ``sigmoid(logits)``.
     n_bins : int
         Frequency bins of the spectrograms (257 for n_fft=512).
 
@@ -233,6 +241,8 @@ class PIQInterpreter:
         beta: float = 0.25,
         threshold: float = 0.5,
         fidelity_weight: float = 0.0,
+        faithfulness_weight: float = 0.0,
+        straight_through: bool = False,
         n_bins: int = 257,
     ) -> None:
         for name in ("embed", "classify"):
@@ -260,12 +270,18 @@ class PIQInterpreter:
                 f"{n_classes} outputs"
             )
         self.class_names = list(class_names)
-        # enough stride-2 upsamplings to bring the feature map back to ~n_bins
-        n_upsample = max(0, round(math.log2(n_bins / h.shape[-1])))
+        # Stride-2 upsamplings until one axis is back at input resolution (64 frames or
+        # n_bins); interpolation does the rest. A mel front end pools frequency much harder
+        # than time, and upsampling for frequency alone would make the decoder build (and pay
+        # for) a map eight times longer than the input.
+        up_time = max(0, round(math.log2(64 / h.shape[-2])))
+        up_freq = max(0, round(math.log2(n_bins / h.shape[-1])))
+        n_upsample = min(up_time, up_freq)
         self.config = dict(
             dim=int(h.shape[1]), numclasses=n_classes, codes_per_class=codes_per_class,
             shared_keys=shared_keys, decoder_channels=decoder_channels, n_upsample=n_upsample,
             ratio=ratio, beta=beta, threshold=threshold, fidelity_weight=fidelity_weight,
+            faithfulness_weight=faithfulness_weight, straight_through=bool(straight_through),
             n_bins=n_bins,
         )
         self.psi = VectorQuantizedPSI_Audio(
@@ -337,7 +353,8 @@ class PIQInterpreter:
     def loss(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> dict:
         """Training losses on a padded batch (B, T, F): BCE to the oracle mask, VQ, commitment.
 
-        With ``fidelity_weight > 0`` a ``fidelity`` term is added (see the class docstring).
+        With ``fidelity_weight > 0`` a ``fidelity`` term is added, with
+        ``faithfulness_weight > 0`` a ``faithfulness`` term (see the class docstring).
         """
         x = self._check_features(x)
         mask_logits, labels, _, hcat, z_q_x = self._forward(x, None)
@@ -348,13 +365,31 @@ class PIQInterpreter:
         commitment = F.mse_loss(hcat, z_q_x.detach())
         total = bce + vq + self.config["beta"] * commitment
         out = dict(total=total, bce=bce, vq=vq, commitment=commitment)
-        weight = self.config.get("fidelity_weight", 0.0)
-        if weight > 0:
-            masked_in = mask_logits.sigmoid() * x
-            logits = self.classifier.classify(self.classifier.embed(masked_in))
-            out["fidelity"] = F.cross_entropy(logits, labels)
-            out["total"] = total + weight * out["fidelity"]
+        w_in = self.config.get("fidelity_weight", 0.0)
+        w_out = self.config.get("faithfulness_weight", 0.0)
+        if w_in > 0 or w_out > 0:
+            m = self._training_mask(mask_logits, valid[..., :1])
+            both = torch.cat([m * x, (1 - m) * x])  # one classifier call for both terms
+            logits = self.classifier.classify(self.classifier.embed(both))
+            logits_in, logits_out = logits[: x.shape[0]], logits[x.shape[0]:]
+            if w_in > 0:
+                out["fidelity"] = F.cross_entropy(logits_in, labels)
+                out["total"] = out["total"] + w_in * out["fidelity"]
+            if w_out > 0:
+                p_out = logits_out.softmax(-1).gather(1, labels[:, None]).squeeze(1)
+                out["faithfulness"] = -torch.log1p(-p_out.clamp(max=1 - 1e-6)).mean()
+                out["total"] = out["total"] + w_out * out["faithfulness"]
         return out
+
+    def _training_mask(self, mask_logits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """The mask the classifier terms see: soft, or binary with straight-through gradients."""
+        soft = mask_logits.sigmoid() * valid
+        if not self.config.get("straight_through", False):
+            return soft
+        # Same rule as threshold_mask: relative to each utterance's own maximum.
+        peak = soft.detach().flatten(1).amax(1)[:, None, None]
+        hard = (soft.detach() >= self.config["threshold"] * peak).to(soft.dtype) * valid
+        return hard + soft - soft.detach()
 
     # --------------------------------------------------------------- training
     def _make_optimizer(self, lr: float) -> torch.optim.Optimizer:
@@ -386,6 +421,8 @@ class PIQInterpreter:
         max_steps: int | None = None,
         stop: threading.Event | Callable[[], bool] | None = None,
         progress: bool = True,
+        augment: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+        | None = None,
     ) -> list[dict]:
         """Train the decoder; returns the per-epoch history.
 
@@ -403,6 +440,10 @@ class PIQInterpreter:
             Stop after this many optimizer steps in total.
         stop : threading.Event or callable, optional
             Checked between steps; when set, training stops after saving.
+        augment : callable, optional
+            ``(features, lengths) -> (features, lengths)`` applied to every training batch,
+            e.g. ``lab.training.augment.other_voices_log_power``: a decoder that only saw the
+            training voices keeps the class on them far more often than on new ones.
 
         KeyboardInterrupt also stops training after saving the checkpoint.
         """
@@ -432,8 +473,11 @@ class PIQInterpreter:
                         should_stop is not None and should_stop()
                     ):
                         raise _Stop
-                    losses = self.train_step(_field(batch, "features"),
-                                             _field(batch, "feature_lengths"), lr=lr)
+                    features = _field(batch, "features")
+                    lengths = _field(batch, "feature_lengths")
+                    if augment is not None:
+                        features, lengths = augment(features, lengths)
+                    losses = self.train_step(features, lengths, lr=lr)
                     for k, v in losses.items():
                         sums[k] = sums.get(k, 0.0) + v
                     count += 1
@@ -545,7 +589,8 @@ class PIQInterpreter:
             codes_per_class=cfg["codes_per_class"], shared_keys=cfg["shared_keys"],
             decoder_channels=cfg["decoder_channels"], ratio=cfg["ratio"], beta=cfg["beta"],
             threshold=cfg["threshold"], fidelity_weight=cfg.get("fidelity_weight", 0.0),
-            n_bins=cfg["n_bins"], **kwargs,
+            faithfulness_weight=cfg.get("faithfulness_weight", 0.0),
+            straight_through=cfg.get("straight_through", False), n_bins=cfg["n_bins"], **kwargs,
         )
         interpreter.load_state(state)
         return interpreter

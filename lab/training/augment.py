@@ -13,6 +13,7 @@ from torch import nn
 
 __all__ = [
     "mask_bands",
+    "other_voices_log_power",
     "random_gain_log_power",
     "stretch_time",
     "warp_cepstra",
@@ -135,6 +136,31 @@ def stretch_time(
         out[b, :m] = nn.functional.interpolate(frames, size=m, mode="linear",
                                                align_corners=False)[0].T
     return out, new_lengths
+
+
+def other_voices_log_power(
+    features: torch.Tensor,
+    lengths: torch.Tensor,
+    *,
+    max_db: float = 6.0,
+    max_warp: float = 0.3,
+    max_rate: float = 0.1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-power spectrograms as other voices would give them: loudness
+    (:func:`random_gain_log_power`), vocal tract length (:func:`warp_frequency`) and speaking
+    rate (:func:`stretch_time`). Used to train the keyword classifier and its PIQ decoders,
+    whose test voices are never heard in training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.rand(2, 20, 257)
+    >>> out, n = other_voices_log_power(x, torch.tensor([20, 12]))
+    >>> out.shape[0], out.shape[2], bool((n >= 10).all() and (n <= 22).all())
+    (2, 257, True)
+    """
+    x = warp_frequency(random_gain_log_power(features, max_db=max_db), max_warp=max_warp)
+    return stretch_time(x, lengths, max_rate=max_rate)
 
 
 def _dct_matrix(n_coefficients: int, n_bands: int) -> torch.Tensor:

@@ -9,13 +9,7 @@ import torch
 from torch import nn
 
 from lab.models import DeepSpeech, KeywordClassifier, Transducer
-from lab.training.augment import (
-    mask_bands,
-    random_gain_log_power,
-    stretch_time,
-    warp_cepstra,
-    warp_frequency,
-)
+from lab.training.augment import mask_bands, other_voices_log_power, warp_cepstra
 
 __all__ = ["RNNT_CTC_WEIGHT", "TASKS", "Task"]
 
@@ -68,8 +62,7 @@ def _warp_and_mask_cepstra(model: nn.Module, batch):
 def _augment_log_power(model: nn.Module, batch):
     """Other voices, on the log-power spectrogram: loudness, vocal tract length, speaking rate,
     then SpecAugment-style silenced spans and bands (log1p power 0 is digital silence)."""
-    x = warp_frequency(random_gain_log_power(batch.features), max_warp=0.3)
-    x, batch.feature_lengths = stretch_time(x, batch.feature_lengths, max_rate=0.1)
+    x, batch.feature_lengths = other_voices_log_power(batch.features, batch.feature_lengths)
     batch.features = mask_bands(x, torch.zeros(x.shape[-1]), max_time=5, max_features=6)
     return batch
 
