@@ -383,17 +383,18 @@ def _top_k_masks(order: torch.Tensor, ks: Sequence[int], shape) -> torch.Tensor:
     return (rank[None, :] < ks_t[:, None]).float().view(len(ks), *shape)
 
 
-def _smallest_valid_k(ev, target, order, shape, limit: int, ratio: float = 1.3) -> int:
+def _smallest_valid_k(ev, target, order, shape, limit: int, lowest: float,
+                      ratio: float = 1.3) -> int:
     """Smallest ``k`` of a geometric grid below ``limit`` whose top-k mask is valid.
 
     One batch: validity is not monotone in ``k`` (masks can be valid on islands), so a
     bisection would trust neighbours it never checked; the polish refines what the grid
-    leaves. The grid stops at ``limit / 64`` (plus ``k = 0``, all zeros): sparser thresholds
-    are rarely valid and the polish gets there anyway. ``limit`` itself is the current
-    verified mask, the fallback.
+    leaves. The grid stops at ``lowest`` (plus ``k = 0``, all zeros): sparser thresholds are
+    rarely valid and the polish gets there anyway. ``limit`` itself is the current verified
+    mask, the fallback.
     """
     grid, k = [], float(limit)
-    while k >= max(2.0, limit / 64):
+    while k >= max(2.0, lowest):
         k /= ratio
         grid.append(int(k))
     grid = sorted({k for k in grid if 0 <= k < limit} | {0})
@@ -563,7 +564,11 @@ def _optimize(ev: _Evaluator, target, clean, seed, sparsity_weight, steps, lr, m
             # previous mask is one of them (its zeros score -30), so k never grows.
             scores = torch.where(free, theta.detach(), torch.full_like(jitter, -30.0))
             order = torch.argsort(scores.view(-1), descending=True, stable=True)
-            k = _smallest_valid_k(ev, target, order, shape, int(free.sum()))
+            # A first threshold may keep a tiny fraction of the input; a later round re-ranks
+            # an already sparse mask and has never been seen to more than quarter it.
+            limit = int(free.sum())
+            k = _smallest_valid_k(ev, target, order, shape, limit,
+                                  limit / 64 if round_ == 0 else limit / 4)
             shrunk = k < int(best.sum())
             best = _top_k_masks(order, [k], shape)[0]
             traj.append(best.cpu().numpy())
