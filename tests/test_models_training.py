@@ -2,6 +2,9 @@
 
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import torch
 
@@ -40,6 +43,20 @@ def test_interrupt_and_resume_is_exact(tmp_path, monkeypatch):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
     assert (tmp_path / "resumed" / "best.pt").is_file()
+
+
+def test_thread_limit_holds_in_the_first_run_of_a_process():
+    # Launching Numba's OpenMP pool (its first set_num_threads) resets OpenMP's thread count,
+    # which torch computes with; once any torch op has initialized torch's threads (here
+    # randperm, as the doctests run before this file in `make test`), only setting torch's
+    # count after Numba's keeps the first train() of a process on the threads asked for, and
+    # so bit-identical to a resume in the same process.
+    code = ("import torch; torch.randperm(6); from lab.training.trainer import _limit_threads; "
+            "_limit_threads(1); print(torch.get_num_threads())")
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}  # more than asked for, on any machine
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.split()[-1] == "1"
 
 
 def test_stretch_time_resamples_each_utterance_within_its_length():

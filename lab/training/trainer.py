@@ -190,12 +190,20 @@ def train(config: TrainConfig) -> dict:
 
 
 def _limit_threads(n: int) -> None:
-    torch.set_num_threads(n)
+    """Run torch's and Numba's kernels on ``n`` threads.
+
+    Numba first: its first ``set_num_threads`` launches its OpenMP pool, which calls
+    ``omp_set_num_threads(NUMBA_NUM_THREADS)`` and so overwrites the OpenMP thread count torch
+    (OpenMP backend) computes with. Torch set before that silently ran the first ``train`` of
+    a process on all cores and later ones on ``n`` threads: a different float summation
+    order, so a resume (or a second run) in the same process did not reproduce it bit for bit.
+    """
     import numba  # the transducer loss runs Numba kernels
 
     # Numba's worker threads spin while waiting; on a loaded machine more of them than asked
     # for slowed every step (torch included) by 30× in measurements here.
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    torch.set_num_threads(n)
 
 
 class _StopRequest:
