@@ -15,14 +15,7 @@ from lab.piq import (
     get_irrelevant_regions,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # on a shared, busy machine one intra-op thread is several times faster than two
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _direct_nearest(inputs, codebook, allowed=None):

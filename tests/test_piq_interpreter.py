@@ -20,13 +20,7 @@ def piq(classifier):
     return PIQInterpreter(classifier, codes_per_class=4, shared_keys=2, decoder_channels=16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # on a shared, busy machine one intra-op thread is several times faster than two
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _batch(seed=0, b=4, t=24):

@@ -26,13 +26,7 @@ from lab.streaming import (
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny models: thread hand-offs cost more than they save, badly so on a shared machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def band(seq_len, behind, ahead):

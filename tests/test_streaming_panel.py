@@ -4,14 +4,7 @@ from torch import nn
 
 from lab.widgets.dependency_panel import DependencyPanel
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny models: thread hand-offs cost more than they save, badly so on a shared machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_panel_chunk_slider_updates_heatmap_and_readouts():
