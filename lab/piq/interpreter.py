@@ -9,6 +9,7 @@ mask over the spectrogram's time-frequency bins.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import math
 import os
 import threading
@@ -583,15 +584,12 @@ class PIQInterpreter:
             from lab.models import load_pretrained
 
             classifier = load_pretrained("classifier")
-        cfg = state["config"]
-        interpreter = cls(
-            classifier, class_names=state["class_names"],
-            codes_per_class=cfg["codes_per_class"], shared_keys=cfg["shared_keys"],
-            decoder_channels=cfg["decoder_channels"], ratio=cfg["ratio"], beta=cfg["beta"],
-            threshold=cfg["threshold"], fidelity_weight=cfg.get("fidelity_weight", 0.0),
-            faithfulness_weight=cfg.get("faithfulness_weight", 0.0),
-            straight_through=cfg.get("straight_through", False), n_bins=cfg["n_bins"], **kwargs,
-        )
+        # The config holds every constructor argument (older files lack the newer ones, which
+        # then take their defaults); the rest of it is derived from the classifier.
+        arguments = set(inspect.signature(cls.__init__).parameters) - {"self", "classifier"}
+        settings = {k: v for k, v in state["config"].items() if k in arguments}
+        interpreter = cls(classifier, **{**settings, "class_names": state["class_names"],
+                                         **kwargs})
         interpreter.load_state(state)
         return interpreter
 
