@@ -243,3 +243,29 @@ def test_mask_panel_new_utterance_stops_the_running_search(model, sources):
     panel.run(wait=False)
     panel.source.value = "again"
     assert not panel.job.running and panel.result is None and "press Run" in panel.status.value
+
+
+def test_mask_panel_never_shows_a_search_of_the_previous_utterance(model, sources, monkeypatch):
+    # A search that outlives the switch (load stops waiting for it after a timeout) must not
+    # paint its mask over the new utterance.
+    from lab.widgets import mask_panel
+
+    two = dict(sources, again=sources["tone"])
+    panel = MaskPanel(model, two, method="greedy")
+    release, started = threading.Event(), threading.Event()
+    real_search = mask_panel.interpret.importance_mask
+
+    def slow_search(*args, **kwargs):
+        started.set()
+        release.wait(10)
+        return real_search(*args, **kwargs)
+
+    monkeypatch.setattr(mask_panel.interpret, "importance_mask", slow_search)
+    panel.run(wait=False)
+    assert started.wait(10)
+    monkeypatch.setattr(panel.job, "wait", lambda timeout=None: False)  # as if it timed out
+    panel.source.value = "again"
+    release.set()
+    panel.job._thread.join(30)
+    assert not panel.job.running
+    assert panel.result is None and "press Run" in panel.status.value

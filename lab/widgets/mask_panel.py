@@ -198,7 +198,8 @@ class MaskPanel(UtterancePicker):
         except ValueError as exc:
             self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
             return None
-        self.show(result)
+        if features is self.features:  # not if another utterance was loaded meanwhile
+            self.show(result)
         return result
 
     def show(self, result: interpret.MaskResult) -> None:
