@@ -4,3 +4,7 @@ Subpackages are imported on demand (``import lab.audio``) so that ``import lab``
 """
 
 __version__ = "0.1.0"
+
+from lab.errors import LabError
+
+__all__ = ["LabError", "__version__"]

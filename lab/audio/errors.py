@@ -1,7 +1,9 @@
 """The error raised for audio that the lab cannot use."""
 
+from lab.errors import LabError
 
-class AudioError(ValueError):
+
+class AudioError(LabError, ValueError):
     """Audio the lab cannot use: missing, unreadable, empty, non-finite or unsupported layout.
 
     The message names the file (or the argument) and what was wrong with it. ``source``

@@ -9,6 +9,8 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
+from lab.errors import ArgumentError
+
 from .conventions import HOP_LENGTH, N_FFT, N_MELS, N_MFCC, SAMPLE_RATE, WIN_LENGTH, WINDOW
 from .errors import AudioError
 from .io import check_sample_rate
@@ -51,9 +53,11 @@ def _check_waveform(y: np.ndarray, name: str = "y") -> np.ndarray:
 def _check_frames(n_fft: int, hop_length: int, win_length: int) -> None:
     for label, value in (("n_fft", n_fft), ("hop_length", hop_length), ("win_length", win_length)):
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{label} must be a positive integer number of samples, got {value!r}")
+            raise ArgumentError(
+                f"{label} must be a positive integer number of samples, got {value!r}"
+            )
     if win_length > n_fft:
-        raise ValueError(f"win_length={win_length} must not exceed n_fft={n_fft}")
+        raise ArgumentError(f"win_length={win_length} must not exceed n_fft={n_fft}")
 
 
 def _stft(y: np.ndarray, n_fft: int, hop_length: int, win_length: int) -> np.ndarray:
@@ -83,7 +87,7 @@ def mel_filterbank(
     """
     sr = check_sample_rate(sr)
     if not isinstance(n_mels, int | np.integer) or n_mels < 1:
-        raise ValueError(f"n_mels must be a positive integer, got {n_mels!r}")
+        raise ArgumentError(f"n_mels must be a positive integer, got {n_mels!r}")
     return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
                                fmax=fmax).astype(np.float32)
 
@@ -125,7 +129,7 @@ def log_mel(
     sr = check_sample_rate(sr)
     _check_frames(n_fft, hop_length, win_length)
     if not isinstance(n_mels, int | np.integer) or n_mels < 1:
-        raise ValueError(f"n_mels must be a positive integer, got {n_mels!r}")
+        raise ArgumentError(f"n_mels must be a positive integer, got {n_mels!r}")
     mel = _mel_power(y, sr, n_mels, n_fft, hop_length, win_length, fmin, fmax)
     return np.log(np.maximum(mel, LOG_MEL_FLOOR)).T.astype(np.float32)
 
@@ -160,7 +164,7 @@ def mfcc(
     sr = check_sample_rate(sr)
     _check_frames(n_fft, hop_length, win_length)
     if not isinstance(n_mfcc, int | np.integer) or not 1 <= n_mfcc <= n_mels:
-        raise ValueError(f"n_mfcc must be an integer in [1, n_mels={n_mels}], got {n_mfcc!r}")
+        raise ArgumentError(f"n_mfcc must be an integer in [1, n_mels={n_mels}], got {n_mfcc!r}")
     mel = _mel_power(y, sr, n_mels, n_fft, hop_length, win_length, 0.0, None)
     db = librosa.power_to_db(mel)
     coeffs = librosa.feature.mfcc(S=db, n_mfcc=n_mfcc, dct_type=2, norm="ortho")

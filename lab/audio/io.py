@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from lab.errors import ArgumentTypeError
+
 from .conventions import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SAMPLE_RATE
 from .errors import AudioError
 
@@ -80,7 +82,7 @@ def load(source: Source, sr: int | None = SAMPLE_RATE, mono: bool = True) -> np.
     ((1600,), dtype('float32'))
     """
     if not isinstance(source, str | os.PathLike | bytes | bytearray | memoryview):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"source must be a path (str or os.PathLike) or the file's bytes, "
             f"got {type(source).__name__}"
         )

@@ -15,6 +15,7 @@ from lab import audio
 from lab.data.manifest import ManifestRow, check_split, read_manifest, resolve_root
 from lab.data.tokenizer import CharTokenizer
 from lab.data.vocabulary import KEYWORDS
+from lab.errors import ArgumentError
 
 FEATURES = ("mfcc", "log_mel", "log_power")
 
@@ -36,7 +37,7 @@ def compute_features(y: np.ndarray, features: str, **kwargs: Any) -> np.ndarray:
     elif features == "log_power":
         out = audio.log_power_spectrogram(y, **kwargs)[0]
     else:
-        raise ValueError(f"features must be one of {list(FEATURES)}, got {features!r}")
+        raise ArgumentError(f"features must be one of {list(FEATURES)}, got {features!r}")
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
@@ -97,10 +98,10 @@ def collate(batch: Sequence[Utterance]) -> Batch:
     (torch.Size([2, 3, 2]), [3, 1], [[2, 3], [4, 0]])
     """
     if len(batch) == 0:
-        raise ValueError("batch must hold at least one utterance, got an empty sequence")
+        raise ArgumentError("batch must hold at least one utterance, got an empty sequence")
     dims = {item.features.shape[1] for item in batch}
     if len(dims) != 1:
-        raise ValueError(f"all utterances must have the same feature size, got sizes {dims}")
+        raise ArgumentError(f"all utterances must have the same feature size, got sizes {dims}")
     feature_lengths = torch.tensor([item.features.shape[0] for item in batch], dtype=torch.long)
     token_lengths = torch.tensor([item.tokens.shape[0] for item in batch], dtype=torch.long)
     features = torch.zeros(len(batch), int(feature_lengths.max()), dims.pop())
@@ -161,7 +162,7 @@ class Corpus(Dataset):
     ) -> None:
         check_split(split)
         if features not in FEATURES:
-            raise ValueError(f"features must be one of {list(FEATURES)}, got {features!r}")
+            raise ArgumentError(f"features must be one of {list(FEATURES)}, got {features!r}")
         rows = read_manifest(root, split=split)
         if keywords_only:
             rows = [row for row in rows if row.keyword]
@@ -192,7 +193,7 @@ class Corpus(Dataset):
     def precompute(self, progress: bool = True) -> None:
         """Fill the feature cache now (with a progress bar); an interrupt keeps what is done."""
         if self._cache is None:
-            raise ValueError("precompute needs cache=True")
+            raise ArgumentError("precompute needs cache=True")
         from tqdm.auto import tqdm
 
         for i in tqdm(range(len(self)), desc=f"{self.split} {self.features}", disable=not progress):

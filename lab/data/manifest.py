@@ -7,11 +7,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.errors import ArgumentError, LabError
+
 SPLITS = ("train", "valid", "test")
 MANIFEST_COLUMNS = ["path", "text", "voice", "speed", "pitch", "duration", "split", "keyword"]
 
 
-class CorpusError(ValueError):
+class CorpusError(LabError, ValueError):
     """Raised when a corpus directory or its manifest is missing or malformed."""
 
 
@@ -67,7 +69,7 @@ def corpus_version(root: str | os.PathLike[str] | None = None) -> str:
 def check_split(split: str) -> str:
     """Return ``split`` if it names a split, else raise a :class:`ValueError`."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+        raise ArgumentError(f"split must be one of {list(SPLITS)}, got {split!r}")
     return split
 
 

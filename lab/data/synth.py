@@ -39,6 +39,7 @@ import soundfile as sf
 
 from lab.data.manifest import MANIFEST_COLUMNS
 from lab.data.vocabulary import DIGITS, KEYWORDS
+from lab.errors import ArgumentError, LabError
 
 #: Version written to ``VERSION``; bump it whenever the generated corpus changes.
 CORPUS_VERSION = "1.1.0"
@@ -93,7 +94,7 @@ PAD_SECONDS = 0.06
 QUANTIZATION_BITS = 12
 
 
-class SynthError(RuntimeError):
+class SynthError(LabError, RuntimeError):
     """Raised when the corpus cannot be synthesized (missing tools, failed synthesis)."""
 
 
@@ -123,7 +124,7 @@ def voices(split: str) -> list[str]:
     """
     variants = {"train": TRAIN_VARIANTS, "valid": VALID_VARIANTS, "test": TEST_VARIANTS}
     if split not in variants:
-        raise ValueError(f"split must be one of {sorted(variants)}, got {split!r}")
+        raise ArgumentError(f"split must be one of {sorted(variants)}, got {split!r}")
     return [f"{accent}+{variant}" for accent in ACCENTS for variant in variants[split]]
 
 

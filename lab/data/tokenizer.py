@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from lab.errors import ArgumentError, ArgumentTypeError
+
 #: Output symbols after the blank, in id order: id 1 is the space, ids 2-27 are a-z, 28 is "'".
 ALPHABET = " abcdefghijklmnopqrstuvwxyz'"
 
@@ -53,12 +55,12 @@ class CharTokenizer:
             upper case, digits and punctuation must be normalized by the caller.
         """
         if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+            raise ArgumentTypeError(f"text must be a str, got {type(text).__name__}")
         try:
             return [self._ids[char] for char in text]
         except KeyError:
             bad = sorted({char for char in text if char not in self._ids})
-            raise ValueError(
+            raise ArgumentError(
                 f"text {text!r} contains characters outside the tokenizer alphabet: {bad}; "
                 "expected only space, lowercase a-z and apostrophe (spell digits out, "
                 "lowercase the text)"
@@ -76,7 +78,7 @@ class CharTokenizer:
         for raw in ids:
             i = int(raw)
             if not 0 <= i < len(self):
-                raise ValueError(f"ids must lie in [0, {len(self) - 1}], got {i}")
+                raise ArgumentError(f"ids must lie in [0, {len(self) - 1}], got {i}")
             if i != self.blank:
                 chars.append(self.alphabet[i - 1])
         return "".join(chars)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError, ArgumentTypeError
 from lab.models.hooks import activations, resolve_layer
 
 __all__ = [
@@ -44,7 +45,9 @@ def total_variation(x: torch.Tensor | np.ndarray) -> torch.Tensor:
     """
     x = torch.as_tensor(x)
     if x.ndim < 2:
-        raise ValueError(f"x must have at least 2 dims (time, feature), got shape {tuple(x.shape)}")
+        raise ArgumentError(
+            f"x must have at least 2 dims (time, feature), got shape {tuple(x.shape)}"
+        )
     along_time = (x[..., 1:, :] - x[..., :-1, :]).abs().sum()
     along_feature = (x[..., :, 1:] - x[..., :, :-1]).abs().sum()
     return along_time + along_feature
@@ -91,9 +94,11 @@ def _check_shape(shape) -> tuple[int, int]:
     try:
         t, f = (int(s) for s in shape)
     except (TypeError, ValueError):
-        raise ValueError(f"shape must be a pair (T, F) of positive ints, got {shape!r}") from None
+        raise ArgumentError(
+            f"shape must be a pair (T, F) of positive ints, got {shape!r}"
+        ) from None
     if t < 2 or f < 1 or any(int(s) != s for s in shape):
-        raise ValueError(f"shape must be a pair (T, F) with T >= 2 and F >= 1, got {shape!r}")
+        raise ArgumentError(f"shape must be a pair (T, F) with T >= 2 and F >= 1, got {shape!r}")
     return t, f
 
 
@@ -103,12 +108,14 @@ def _check_neurons(neurons, width: int, layer: str) -> list[int]:
     try:
         out = [int(n) for n in neurons]
     except (TypeError, ValueError):
-        raise TypeError(f"neurons must be an int or a sequence of ints, got {neurons!r}") from None
+        raise ArgumentTypeError(
+            f"neurons must be an int or a sequence of ints, got {neurons!r}"
+        ) from None
     if not out:
-        raise ValueError("neurons must name at least one neuron")
+        raise ArgumentError("neurons must name at least one neuron")
     bad = [n for n in out if not 0 <= n < width]
     if bad:
-        raise ValueError(
+        raise ArgumentError(
             f"neurons: index {bad[0]} out of range for layer {layer!r} with {width} neurons "
             f"(expected 0 <= index < {width})"
         )
@@ -125,14 +132,14 @@ def _forward_activation(model, x, neurons, layer_name):
         act = activations(model, x, [layer_name])[layer_name]
     except ValueError as exc:
         if "did not run" in str(exc):
-            raise ValueError(
+            raise ArgumentError(
                 f"layer {layer_name!r} was not called during the model's forward pass"
             ) from exc
-        raise ValueError(
+        raise ArgumentError(
             f"model failed on an input of shape {tuple(x.shape)} (batch, T, F): {exc}"
         ) from exc
     except (RuntimeError, TypeError, IndexError) as exc:  # the model rejects this input shape
-        raise ValueError(
+        raise ArgumentError(
             f"model failed on an input of shape {tuple(x.shape)} (batch, T, F): {exc}"
         ) from exc
     return act, act[..., neurons]
@@ -211,13 +218,13 @@ def visualize_features(
     layer_name, _ = resolve_layer(model, layer)
     t_len, n_feat = _check_shape(shape)
     if int(steps) != steps or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+        raise ArgumentError(f"steps must be a non-negative int, got {steps!r}")
     if int(record_every) != record_every or record_every < 1:
-        raise ValueError(f"record_every must be a positive int, got {record_every!r}")
+        raise ArgumentError(f"record_every must be a positive int, got {record_every!r}")
     if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+        raise ArgumentError(f"lr must be positive, got {lr!r}")
     if not tv_weight >= 0:
-        raise ValueError(f"tv_weight must be >= 0, got {tv_weight!r}")
+        raise ArgumentError(f"tv_weight must be >= 0, got {tv_weight!r}")
 
     was_training = model.training
     model.eval()
@@ -227,7 +234,7 @@ def visualize_features(
     if init is not None:
         center = np.asarray(init, dtype=np.float32)
         if center.shape not in ((n_feat,), (t_len, n_feat)):
-            raise ValueError(f"init must have shape ({n_feat},) or {(t_len, n_feat)}, got "
+            raise ArgumentError(f"init must have shape ({n_feat},) or {(t_len, n_feat)}, got "
                              f"{center.shape}")
         x0 = x0 + torch.from_numpy(center)
     x = x0.to(device).requires_grad_(True)
@@ -317,7 +324,9 @@ def _split_batch(batch):
     if isinstance(batch, dict):
         feats = batch.get("features")
         if feats is None:
-            raise ValueError("dataset batches must contain a 'features' entry of shape (B, T, F)")
+            raise ArgumentError(
+                "dataset batches must contain a 'features' entry of shape (B, T, F)"
+            )
         return torch.as_tensor(feats), batch.get("feature_lengths"), batch.get("texts")
     if hasattr(batch, "features"):  # lab.data.Batch
         return (torch.as_tensor(batch.features), getattr(batch, "feature_lengths", None),
@@ -383,9 +392,9 @@ def top_examples(
     """
     layer_name, _ = resolve_layer(model, layer)
     if int(k) != k or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+        raise ArgumentError(f"k must be a positive int, got {k!r}")
     if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        raise ArgumentError(f"batch_size must be a positive int, got {batch_size!r}")
     collate_fn = collate_fn or _default_collate
     loader = torch.utils.data.DataLoader(dataset, batch_size=int(batch_size), shuffle=False,
                                          collate_fn=collate_fn)

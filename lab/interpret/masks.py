@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError, ArgumentTypeError
 from lab.models.hooks import first_tensor
 
 __all__ = [
@@ -119,7 +120,7 @@ class _Evaluator:
         self.model_calls += 1
         out = first_tensor(self.model(inputs))
         if out.ndim != 3 or out.shape[0] != inputs.shape[0]:
-            raise ValueError(
+            raise ArgumentError(
                 f"model output must have shape (batch, frames, symbols), got {tuple(out.shape)}"
             )
         return out
@@ -146,12 +147,12 @@ class _Evaluator:
 def _as_features(features) -> torch.Tensor:
     x = torch.as_tensor(np.asarray(features, dtype=np.float32))
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(
+        raise ArgumentError(
             f"features must be a non-empty 2-D (frames, features) array, got shape "
             f"{tuple(x.shape)}"
         )
     if not torch.isfinite(x).all():
-        raise ValueError("features must be finite (no NaN or inf)")
+        raise ArgumentError("features must be finite (no NaN or inf)")
     return x
 
 
@@ -269,24 +270,24 @@ def importance_mask(
     (True, 19)
     """
     if method not in ("optimize", "greedy"):
-        raise ValueError(f"method must be 'optimize' or 'greedy', got {method!r}")
+        raise ArgumentError(f"method must be 'optimize' or 'greedy', got {method!r}")
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     x = _as_features(features)
     if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        raise ArgumentError(f"batch_size must be a positive int, got {batch_size!r}")
     if record_every is not None and (int(record_every) != record_every or record_every < 1):
-        raise ValueError(f"record_every must be a positive int, got {record_every!r}")
+        raise ArgumentError(f"record_every must be a positive int, got {record_every!r}")
     if not sparsity_weight >= 0:
-        raise ValueError(f"sparsity_weight must be >= 0, got {sparsity_weight!r}")
+        raise ArgumentError(f"sparsity_weight must be >= 0, got {sparsity_weight!r}")
     if steps is None:
         steps = max(4, round(x.shape[0] / 4))
     if int(steps) != steps or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+        raise ArgumentError(f"steps must be a non-negative int, got {steps!r}")
     if int(rounds) != rounds or rounds < 1:
-        raise ValueError(f"rounds must be a positive int, got {rounds!r}")
+        raise ArgumentError(f"rounds must be a positive int, got {rounds!r}")
     if budget is not None and not budget >= 0:
-        raise ValueError(f"budget must be >= 0 or None, got {budget!r}")
+        raise ArgumentError(f"budget must be >= 0 or None, got {budget!r}")
     param = next(model.parameters(), None)
     x = x.to(param.device if param is not None else "cpu")
     was_training = model.training
@@ -681,13 +682,13 @@ def mute_audio(
     y = np.asarray(waveform)
     m = np.asarray(mask, dtype=np.float64)
     if y.ndim != 1:
-        raise ValueError(f"waveform must be 1-D (mono samples), got shape {y.shape}")
+        raise ArgumentError(f"waveform must be 1-D (mono samples), got shape {y.shape}")
     if m.ndim != 2 or m.shape[0] == 0:
-        raise ValueError(f"mask must be a non-empty 2-D (frames, features) array, got {m.shape}")
+        raise ArgumentError(f"mask must be a non-empty 2-D (frames, features) array, got {m.shape}")
     if int(hop_length) != hop_length or hop_length < 1:
-        raise ValueError(f"hop_length must be a positive int, got {hop_length!r}")
+        raise ArgumentError(f"hop_length must be a positive int, got {hop_length!r}")
     if not math.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+        raise ArgumentError(f"threshold must be a finite number, got {threshold!r}")
     means = m.mean(axis=1)
     frame = np.minimum((np.arange(y.size) + hop_length // 2) // hop_length, m.shape[0] - 1)
     out = y.copy()

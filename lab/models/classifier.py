@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError
 from lab.models.normalize import FeatureNormalizer
 
 __all__ = ["KeywordClassifier"]
@@ -126,7 +127,7 @@ class KeywordClassifier(nn.Module):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Log-power spectrograms (B, T, n_bins) → feature map (B, dim, T', F')."""
         if x.ndim != 3 or x.shape[-1] != self.config["n_bins"]:
-            raise ValueError(
+            raise ArgumentError(
                 f"x must be log-power spectrograms of shape (B, T, {self.config['n_bins']}), "
                 f"got {tuple(x.shape)}"
             )
@@ -138,7 +139,7 @@ class KeywordClassifier(nn.Module):
     def classify(self, h: torch.Tensor) -> torch.Tensor:
         """Feature map (B, dim, T', F') → class logits (B, n_classes)."""
         if h.ndim != 4 or h.shape[1] != self.config["dim"]:
-            raise ValueError(
+            raise ArgumentError(
                 f"h must have shape (B, {self.config['dim']}, T', F'), got {tuple(h.shape)}"
             )
         # Max over time (after averaging over frequency) does not depend on how much

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lab.errors import ArgumentError
+
 __all__ = ["ctc_greedy_collapse", "ctc_greedy_decode"]
 
 
@@ -72,11 +74,13 @@ def ctc_greedy_decode(
     if scores.ndim == 2:
         scores = scores.unsqueeze(0)
     if scores.ndim != 3:
-        raise ValueError(f"scores must have shape (B, T, V) or (T, V), got {tuple(scores.shape)}")
+        raise ArgumentError(
+            f"scores must have shape (B, T, V) or (T, V), got {tuple(scores.shape)}"
+        )
     best = scores.argmax(dim=-1).cpu().numpy()
     if lengths is None:
         lengths = np.full(best.shape[0], best.shape[1])
     lengths = np.asarray(torch.as_tensor(lengths).cpu())
     if lengths.shape != (best.shape[0],):
-        raise ValueError(f"lengths must have shape ({best.shape[0]},), got {lengths.shape}")
+        raise ArgumentError(f"lengths must have shape ({best.shape[0]},), got {lengths.shape}")
     return [ctc_greedy_collapse(row[: int(n)], blank=blank) for row, n in zip(best, lengths)]

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError
 from lab.models.ctc import ctc_greedy_decode
 from lab.models.normalize import FeatureNormalizer
 
@@ -118,7 +119,7 @@ class DeepSpeech(nn.Module):
         The LSTM runs left to right, so padding after an utterance never changes its outputs.
         """
         if features.ndim != 3 or features.shape[-1] != self.config["n_features"]:
-            raise ValueError(
+            raise ArgumentError(
                 f"features must have shape (B, T, {self.config['n_features']}), "
                 f"got {tuple(features.shape)}"
             )

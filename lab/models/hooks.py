@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError, ArgumentTypeError
+
 __all__ = ["activations", "first_tensor", "layer_names", "resolve_layer"]
 
 
@@ -26,31 +28,31 @@ def first_tensor(output) -> torch.Tensor:
     """The activation tensor of a module output (``nn.LSTM`` returns ``(output, (h, c))``)."""
     while isinstance(output, (tuple, list)):
         if not output:
-            raise ValueError("layer output is an empty tuple; nothing to visualize")
+            raise ArgumentError("layer output is an empty tuple; nothing to visualize")
         output = output[0]
     if not isinstance(output, torch.Tensor):
-        raise TypeError(f"layer output must be a tensor, got {type(output).__name__}")
+        raise ArgumentTypeError(f"layer output must be a tensor, got {type(output).__name__}")
     return output
 
 
 def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Module]:
     """Find a submodule by name (as in ``model.named_modules()``) or identity."""
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     modules = dict(model.named_modules())
     if isinstance(layer, nn.Module):
         for name, module in modules.items():
             if module is layer:
                 return name, module
-        raise ValueError("layer: the given module is not a submodule of model")
+        raise ArgumentError("layer: the given module is not a submodule of model")
     if not isinstance(layer, str):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"layer must be a module name (str) or a submodule, got {type(layer).__name__}"
         )
     if layer not in modules or layer == "":
         names = [n for n in modules if n]
         shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-        raise ValueError(f"layer: unknown layer {layer!r}; expected one of: {shown}")
+        raise ArgumentError(f"layer: unknown layer {layer!r}; expected one of: {shown}")
     return layer, modules[layer]
 
 
@@ -105,7 +107,7 @@ def activations(
     modules = dict(model.named_modules())
     unknown = [name for name in layers if name not in modules or not name]
     if unknown:
-        raise ValueError(
+        raise ArgumentError(
             f"layers {unknown} are not layers of {type(model).__name__}; valid names: "
             f"{layer_names(model)}"
         )
@@ -127,5 +129,5 @@ def activations(
             handle.remove()
     missing = [name for name in layers if name not in recorded]
     if missing:
-        raise ValueError(f"layers {missing} exist but did not run during this call")
+        raise ArgumentError(f"layers {missing} exist but did not run during this call")
     return {name: recorded[name] for name in layers}

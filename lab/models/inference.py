@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError, ArgumentTypeError
 from lab.models.ctc import ctc_greedy_decode
 
 __all__ = ["as_features", "ctc_posteriors", "predict_keyword", "transcribe"]
@@ -29,19 +30,21 @@ def as_features(model: nn.Module, audio, *, sr: int = 16000) -> np.ndarray:
     if array.ndim == 2:
         return array
     if array.ndim != 1:
-        raise ValueError(
+        raise ArgumentError(
             "waveform_or_features must be a path, a waveform of shape (n,) or features of "
             f"shape (T, F); got an array of shape {array.shape}"
         )
     if sr != 16000:
-        raise ValueError(f"sr must be 16000 (resample with lab.audio.load), got {sr}")
+        raise ArgumentError(f"sr must be 16000 (resample with lab.audio.load), got {sr}")
     if kind == "mfcc":
         return lab.audio.mfcc(array, sr=sr)
     if kind == "log_mel":
         return lab.audio.log_mel(array, sr=sr)
     if kind == "log_power":
         return lab.audio.log_power_spectrogram(array)[0]
-    raise ValueError(f"model.feature_kind must be 'mfcc', 'log_mel' or 'log_power', got {kind!r}")
+    raise ArgumentError(
+        f"model.feature_kind must be 'mfcc', 'log_mel' or 'log_power', got {kind!r}"
+    )
 
 
 def _batch(features: np.ndarray) -> torch.Tensor:
@@ -79,7 +82,7 @@ def transcribe(model: nn.Module, waveform_or_features, *, sr: int = 16000) -> st
         else:
             logits = model(x)
             if logits.ndim != 3:
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"model must be an ASR model (with decode_ids, or returning CTC logits of "
                     f"shape (1, T, V)); {type(model).__name__} returned shape "
                     f"{tuple(logits.shape)} (use predict_keyword for a classifier)"
@@ -105,7 +108,7 @@ def ctc_posteriors(model: nn.Module, waveform_or_features, *, sr: int = 16000) -
     finally:
         model.train(was_training)
     if logits.ndim != 3:
-        raise ValueError(
+        raise ArgumentError(
             f"model must return CTC logits of shape (1, T, V), got {tuple(logits.shape)}"
         )
     return logits.softmax(dim=-1)[0].numpy()

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lab.errors import ArgumentError, ArgumentTypeError
+
 __all__ = ["accuracy", "cer", "edit_distance", "wer"]
 
 
@@ -30,15 +32,17 @@ def edit_distance(reference: Sequence, hypothesis: Sequence) -> int:
 
 def _error_rate(references: Sequence[str], hypotheses: Sequence[str], split) -> float:
     if isinstance(references, str) or isinstance(hypotheses, str):
-        raise TypeError("references and hypotheses must be sequences of strings, not one string")
+        raise ArgumentTypeError(
+            "references and hypotheses must be sequences of strings, not one string"
+        )
     if len(references) != len(hypotheses):
-        raise ValueError(
+        raise ArgumentError(
             f"references and hypotheses differ in length: {len(references)} != {len(hypotheses)}"
         )
     errors = sum(edit_distance(split(r), split(h)) for r, h in zip(references, hypotheses))
     total = sum(len(split(r)) for r in references)
     if total == 0:
-        raise ValueError("references are all empty; the error rate is undefined")
+        raise ArgumentError("references are all empty; the error rate is undefined")
     return errors / total
 
 
@@ -74,7 +78,7 @@ def accuracy(labels: Sequence[int], predictions: Sequence[int]) -> float:
     """
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     if labels.shape != predictions.shape or labels.size == 0:
-        raise ValueError(
+        raise ArgumentError(
             f"labels and predictions must be non-empty and equal in shape, got {labels.shape} "
             f"and {predictions.shape}"
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError, CheckpointError
 from lab.models.classifier import KeywordClassifier
 from lab.models.deepspeech import DeepSpeech
 from lab.models.transducer import Transducer
@@ -39,10 +40,6 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "Transducer": Transducer,
     "KeywordClassifier": KeywordClassifier,
 }
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, corrupt, or does not match its recorded hash or config."""
 
 
 def sha256_file(path: str | Path) -> str:
@@ -152,7 +149,7 @@ def export_checkpoint(
     directory.mkdir(parents=True, exist_ok=True)
     architecture = type(model).__name__
     if architecture not in ARCHITECTURES:
-        raise ValueError(f"model must be one of {sorted(ARCHITECTURES)}, got {architecture}")
+        raise ArgumentError(f"model must be one of {sorted(ARCHITECTURES)}, got {architecture}")
     path = directory / f"{name}.pt"
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     torch.save({"architecture": architecture, "config": model.config, "state_dict": state}, path)

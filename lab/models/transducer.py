@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError
 from lab.models.normalize import FeatureNormalizer
 
 __all__ = ["CausalSubsampler", "Transducer", "TransducerStream"]
@@ -146,7 +147,7 @@ class Transducer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder output (B, T', encoder_hidden) and its valid lengths ``ceil(lengths / 2)``."""
         if features.ndim != 3 or features.shape[-1] != self.config["n_features"]:
-            raise ValueError(
+            raise ArgumentError(
                 f"features must have shape (B, T, {self.config['n_features']}), "
                 f"got {tuple(features.shape)}"
             )
@@ -271,7 +272,7 @@ class TransducerStream:
         """Consume feature frames (n, n_features); return the hypothesis so far."""
         x = torch.as_tensor(np.asarray(chunk, dtype=np.float32))
         if x.ndim != 2 or x.shape[1] != self.model.config["n_features"]:
-            raise ValueError(
+            raise ArgumentError(
                 f"chunk must have shape (n, {self.model.config['n_features']}), "
                 f"got {tuple(x.shape)}"
             )

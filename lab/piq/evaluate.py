@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lab.errors import ArgumentError
 from lab.piq.interpreter import (
     PRETRAINED_PATH,
     VARIANTS,
@@ -57,7 +58,7 @@ def mask_metrics(classifier, x: torch.Tensor, mask: torch.Tensor) -> dict:
     (True, True, 1.0)
     """
     if x.dim() != 3 or mask.shape != x.shape:
-        raise ValueError(
+        raise ArgumentError(
             f"x must be (1, T, F) and mask the same shape, got {tuple(x.shape)}, "
             f"{tuple(mask.shape)}"
         )

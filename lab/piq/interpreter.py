@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lab.errors import ArgumentError, ArgumentTypeError
 from lab.piq.networks import VectorQuantizedPSI_Audio
 
 __all__ = [
@@ -45,7 +46,7 @@ VARIANTS = ("piq", "piq_fidelity")
 def pretrained_path(variant: str = "piq") -> Path:
     """Path of a shipped decoder variant (see :data:`VARIANTS`)."""
     if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        raise ArgumentError(f"variant must be one of {VARIANTS}, got {variant!r}")
     return PRETRAINED_PATH.with_name(f"{variant}.pt")
 
 
@@ -86,7 +87,7 @@ def oracle_mask(
     [[[0, 0], [1, 1]], [[1, 0], [0, 0]]]
     """
     if log_power.dim() != 3:
-        raise ValueError(f"log_power must be (B, T, F), got shape {tuple(log_power.shape)}")
+        raise ArgumentError(f"log_power must be (B, T, F), got shape {tuple(log_power.shape)}")
     valid = _frame_mask(lengths, log_power.shape[0], log_power.shape[1]).to(log_power.device)
     masked = log_power.masked_fill(~valid[..., None], float("-inf"))
     peak = masked.flatten(1).amax(1).clamp_min(0.0)
@@ -104,10 +105,10 @@ def threshold_mask(soft_mask: np.ndarray, threshold: float) -> np.ndarray:
     [[0, 1], [1, 0]]
     """
     if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
+        raise ArgumentError(f"threshold must lie in [0, 1], got {threshold}")
     soft_mask = np.asarray(soft_mask)
     if soft_mask.ndim != 2:
-        raise ValueError(f"soft_mask must be (T, F) for one utterance, got {soft_mask.shape}")
+        raise ArgumentError(f"soft_mask must be (T, F) for one utterance, got {soft_mask.shape}")
     peak = float(soft_mask.max()) if soft_mask.size else 0.0
     return soft_mask >= threshold * peak
 
@@ -248,9 +249,11 @@ class PIQInterpreter:
     ) -> None:
         for name in ("embed", "classify"):
             if not callable(getattr(classifier, name, None)):
-                raise TypeError(f"classifier must have an `{name}` method (see PIQInterpreter)")
+                raise ArgumentTypeError(
+                    f"classifier must have an `{name}` method (see PIQInterpreter)"
+                )
         if not 0.0 < ratio < 1.0:
-            raise ValueError(f"ratio must lie in (0, 1), got {ratio}")
+            raise ArgumentError(f"ratio must lie in (0, 1), got {ratio}")
         self.classifier = classifier.eval()
         for p in self.classifier.parameters():
             p.requires_grad_(False)
@@ -266,7 +269,7 @@ class PIQInterpreter:
                 names = []
             class_names = names if len(names) == n_classes else [str(i) for i in range(n_classes)]
         if len(class_names) != n_classes:
-            raise ValueError(
+            raise ArgumentError(
                 f"class_names has {len(class_names)} names but the classifier has "
                 f"{n_classes} outputs"
             )
@@ -308,7 +311,7 @@ class PIQInterpreter:
         if x.dim() == 2:
             x = x.unsqueeze(0)
         if x.dim() != 3 or x.shape[-1] != self.config["n_bins"]:
-            raise ValueError(
+            raise ArgumentError(
                 f"features must be log-power spectrograms (B, T, {self.config['n_bins']}) "
                 f"or (T, {self.config['n_bins']}), got shape {tuple(x.shape)}"
             )
@@ -317,9 +320,9 @@ class PIQInterpreter:
     def _check_labels(self, labels, batch: int) -> torch.Tensor:
         labels = torch.as_tensor(labels).reshape(-1).long()
         if labels.numel() != batch:
-            raise ValueError(f"labels has {labels.numel()} entries for a batch of {batch}")
+            raise ArgumentError(f"labels has {labels.numel()} entries for a batch of {batch}")
         if labels.numel() and (labels.min() < 0 or labels.max() >= self.num_classes):
-            raise ValueError(
+            raise ArgumentError(
                 f"labels must lie in [0, {self.num_classes}), got {labels.tolist()}"
             )
         return labels
@@ -531,13 +534,13 @@ class PIQInterpreter:
 
     def load_state(self, state: dict) -> None:
         if state.get("format") != "lab.piq/1":
-            raise ValueError("not a lab.piq checkpoint (missing format 'lab.piq/1')")
+            raise ArgumentError("not a lab.piq checkpoint (missing format 'lab.piq/1')")
         mismatched = {k: (v, self.config.get(k)) for k, v in state["config"].items()
                       if k in ("dim", "numclasses", "codes_per_class", "shared_keys",
                                "decoder_channels", "n_upsample", "n_bins")
                       and self.config.get(k) != v}
         if mismatched:
-            raise ValueError(f"checkpoint does not fit this classifier/config: {mismatched}")
+            raise ArgumentError(f"checkpoint does not fit this classifier/config: {mismatched}")
         self.config.update(state["config"])
         self.class_names = list(state["class_names"])
         self.psi.load_state_dict(state["psi"])
@@ -570,12 +573,12 @@ class PIQInterpreter:
         path = Path(path) if path is not None else pretrained_path(variant)
         digest_file = path.with_suffix(".sha256")
         if shipped and not digest_file.exists():
-            raise ValueError(f"{digest_file} is missing: the shipped decoder cannot be verified")
+            raise ArgumentError(f"{digest_file} is missing: the shipped decoder cannot be verified")
         if digest_file.exists():
             expected = digest_file.read_text().split()[0]
             actual = sha256_of(path)
             if actual != expected:
-                raise ValueError(
+                raise ArgumentError(
                     f"{path} has SHA-256 {actual}, expected {expected} (recorded in "
                     f"{digest_file.name}); the file is corrupt or was replaced"
                 )
@@ -611,7 +614,7 @@ class PIQInterpreter:
         """Codebook indices owned by class ``label`` (the shared entries are the last ones)."""
         per = self.config["codes_per_class"]
         if not 0 <= label < self.num_classes:
-            raise ValueError(f"label must lie in [0, {self.num_classes}), got {label}")
+            raise ArgumentError(f"label must lie in [0, {self.num_classes}), got {label}")
         return range(label * per, (label + 1) * per)
 
     # ---------------------------------------------------------- interpreting
@@ -655,7 +658,7 @@ class PIQInterpreter:
         elif data.ndim == 2:
             log_power = data.astype(np.float32)
         else:
-            raise ValueError(
+            raise ArgumentError(
                 "audio_or_features must be a 1-D waveform or a (T, n_bins) log-power "
                 f"spectrogram, got shape {data.shape}"
             )

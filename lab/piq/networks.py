@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lab.errors import ArgumentError
 from lab.piq.quantize import VQEmbedding
 
 __all__ = [
@@ -46,7 +47,7 @@ def weights_init(m: nn.Module) -> None:
 def _require_rank(x: torch.Tensor, rank: int, name: str, layout: str) -> None:
     if not isinstance(x, torch.Tensor) or x.dim() != rank:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{name} must be a {rank}-D tensor {layout}, got {shape}")
+        raise ArgumentError(f"{name} must be a {rank}-D tensor {layout}, got {shape}")
 
 
 class Conv2dEncoder_v2(nn.Module):
@@ -184,7 +185,7 @@ class VectorQuantizedPSI_Audio(nn.Module):
         if n_upsample is None:
             n_upsample = 5 if reduce else 4
         if n_upsample < 0:
-            raise ValueError(f"n_upsample must be >= 0, got {n_upsample}")
+            raise ArgumentError(f"n_upsample must be >= 0, got {n_upsample}")
         channels = decoder_channels or min(dim, 64)
         layers: list[nn.Module] = [
             nn.Conv2d(dim, channels, 1), ResBlockAudio(channels), ResBlockAudio(channels)
@@ -216,7 +217,7 @@ class VectorQuantizedPSI_Audio(nn.Module):
         """
         _require_rank(hs, 4, "hs", "(B, C, H, W)")
         if hs.shape[1] != self.dim:
-            raise ValueError(f"hs must have dim={self.dim} channels (dim 1), got {hs.shape[1]}")
+            raise ArgumentError(f"hs must have dim={self.dim} channels (dim 1), got {hs.shape[1]}")
         hcat = self.adapter(hs)
         z_q_x_st, z_q_x = self.codebook.straight_through(hcat, labels)
         x_tilde = self.decoder(z_q_x_st)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError
+
 __all__ = [
     "get_irrelevant_regions",
     "VectorQuantization",
@@ -27,18 +29,18 @@ def _check_labels(labels: torch.Tensor, batch: int | None, num_classes: int) -> 
     if not isinstance(labels, torch.Tensor):
         labels = torch.as_tensor(labels)
     if labels.dim() != 1:
-        raise ValueError(
+        raise ArgumentError(
             f"labels must be a 1-D tensor of class indices, got shape {tuple(labels.shape)}"
         )
     if batch is not None and labels.shape[0] != batch:
-        raise ValueError(
+        raise ArgumentError(
             f"labels has {labels.shape[0]} entries but the inputs have a batch of {batch}"
         )
     if labels.is_floating_point() and not torch.equal(labels, labels.round()):
-        raise ValueError("labels must hold whole class indices, got fractional values")
+        raise ArgumentError("labels must hold whole class indices, got fractional values")
     as_long = labels.long()
     if as_long.numel() and (as_long.min() < 0 or as_long.max() >= num_classes):
-        raise ValueError(
+        raise ArgumentError(
             f"labels must lie in [0, {num_classes}) (num_classes={num_classes}), "
             f"got values in [{int(as_long.min())}, {int(as_long.max())}]"
         )
@@ -88,14 +90,14 @@ def get_irrelevant_regions(
     ([0.0, 0.0, 0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0])
     """
     if stage not in _STAGES:
-        raise ValueError(f"stage must be one of {_STAGES}, got {stage!r}")
+        raise ArgumentError(f"stage must be one of {_STAGES}, got {stage!r}")
     if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        raise ArgumentError(f"num_classes must be >= 1, got {num_classes}")
     if not 0 <= N_shared <= K:
-        raise ValueError(f"N_shared must lie in [0, K={K}], got {N_shared}")
+        raise ArgumentError(f"N_shared must lie in [0, K={K}], got {N_shared}")
     per_class = (K - N_shared) // num_classes
     if per_class < 1:
-        raise ValueError(
+        raise ArgumentError(
             f"K={K} leaves no codebook entries per class for num_classes={num_classes} "
             f"and N_shared={N_shared}; need K >= num_classes + N_shared"
         )
@@ -119,9 +121,9 @@ def _nearest_codes(
     """Index of the nearest allowed codebook entry for every vector of ``inputs`` (B, W, H, C)."""
     if not isinstance(inputs, torch.Tensor) or inputs.dim() != 4:
         shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs)
-        raise ValueError(f"inputs must be a 4-D tensor (B, W, H, C), got {shape}")
+        raise ArgumentError(f"inputs must be a 4-D tensor (B, W, H, C), got {shape}")
     if codebook.dim() != 2 or codebook.shape[1] != inputs.shape[-1]:
-        raise ValueError(
+        raise ArgumentError(
             f"codebook must have shape (K, C={inputs.shape[-1]}), got {tuple(codebook.shape)}"
         )
     batch, channels = inputs.shape[0], inputs.shape[-1]
@@ -275,7 +277,7 @@ class VQEmbedding(nn.Module):
     ) -> None:
         super().__init__()
         if activate_class_partitioning and (K - shared_keys) // numclasses < 1:
-            raise ValueError(
+            raise ArgumentError(
                 f"K={K} is too small for numclasses={numclasses} with shared_keys={shared_keys}"
             )
         self.K, self.D = K, D
@@ -288,9 +290,9 @@ class VQEmbedding(nn.Module):
     def _channels_last(self, z_e_x: torch.Tensor) -> torch.Tensor:
         if not isinstance(z_e_x, torch.Tensor) or z_e_x.dim() != 4:
             shape = tuple(z_e_x.shape) if isinstance(z_e_x, torch.Tensor) else type(z_e_x)
-            raise ValueError(f"z_e_x must be a 4-D tensor (B, C, H, W), got {shape}")
+            raise ArgumentError(f"z_e_x must be a 4-D tensor (B, C, H, W), got {shape}")
         if z_e_x.shape[1] != self.D:
-            raise ValueError(f"z_e_x must have {self.D} channels (dim 1), got {z_e_x.shape[1]}")
+            raise ArgumentError(f"z_e_x must have {self.D} channels (dim 1), got {z_e_x.shape[1]}")
         return z_e_x.permute(0, 2, 3, 1).contiguous()
 
     def _args(self, labels):

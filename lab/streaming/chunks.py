@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from lab.errors import ArgumentError, ArgumentTypeError
+
 __all__ = ["split_fixed_chunks", "split_wav_lens"]
 
 
@@ -41,13 +43,13 @@ def split_fixed_chunks(x: torch.Tensor, chunk_size: int, dim: int = -1) -> list[
     [30, 30, 20]
     """
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        raise ArgumentTypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        raise ArgumentError(f"chunk_size must be a positive int, got {chunk_size!r}")
     if x.dim() == 0:
-        raise ValueError("x must have at least one dimension to split, got a 0-d tensor")
+        raise ArgumentError("x must have at least one dimension to split, got a 0-d tensor")
     if not -x.dim() <= dim < x.dim():
-        raise ValueError(
+        raise ArgumentError(
             f"dim={dim} is out of range for a tensor with {x.dim()} dimensions "
             f"(expected {-x.dim()} <= dim < {x.dim()})"
         )
@@ -92,12 +94,14 @@ def split_wav_lens(chunk_lens: list[int], wav_lens: torch.Tensor) -> list[torch.
     """
     lens = [int(n) for n in chunk_lens]
     if not lens or any(n < 1 for n in lens):
-        raise ValueError(
+        raise ArgumentError(
             f"chunk_lens must be a non-empty list of positive ints, got {chunk_lens!r}"
         )
     wav_lens = torch.as_tensor(wav_lens)
     if not wav_lens.is_floating_point():
-        raise TypeError(f"wav_lens must hold relative (float) lengths, got dtype {wav_lens.dtype}")
+        raise ArgumentTypeError(
+            f"wav_lens must hold relative (float) lengths, got dtype {wav_lens.dtype}"
+        )
     real_frames = wav_lens * sum(lens)
     out = []
     start = 0

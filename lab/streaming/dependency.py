@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError, ArgumentTypeError, LabError
+
 __all__ = [
     "BatchDependentModelError",
     "DependencyInferenceInterrupted",
@@ -44,7 +46,7 @@ _ELEMENT_BUDGET = 1 << 22
 _MAX_COPIES = 32
 
 
-class StreamingError(ValueError):
+class StreamingError(LabError, ValueError):
     """A model or an argument that dependency inference cannot work with."""
 
 
@@ -160,16 +162,16 @@ def infer_dependency_matrix(
             [0, 0, 0, 0, 0, 1]], dtype=torch.int32)
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise ArgumentError(f"method must be one of {METHODS}, got {method!r}")
     if not callable(model):
-        raise TypeError(f"model must be callable, got {type(model).__name__}")
+        raise ArgumentTypeError(f"model must be callable, got {type(model).__name__}")
     bs, seq_len, n_feat = _check_seq_shape(seq_shape)
     if isinstance(in_stride, bool) or not isinstance(in_stride, int) or in_stride < 1:
-        raise ValueError(f"in_stride must be an int >= 1, got {in_stride!r}")
+        raise ArgumentError(f"in_stride must be an int >= 1, got {in_stride!r}")
     if frames_per_pass is not None and (
         not isinstance(frames_per_pass, int) or frames_per_pass < 1
     ):
-        raise ValueError(f"frames_per_pass must be an int >= 1 or None, got {frames_per_pass!r}")
+        raise ArgumentError(f"frames_per_pass must be an int >= 1 or None, got {frames_per_pass!r}")
 
     gen = torch.Generator().manual_seed(seed)
     base = torch.rand((bs, seq_len, n_feat), generator=gen)
@@ -209,7 +211,7 @@ def _check_seq_shape(seq_shape) -> tuple[int, int, int]:
         or len(dims) != 3
         or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)
     ):
-        raise ValueError(
+        raise ArgumentError(
             "seq_shape must be 3-D (batch, frames, features) with positive ints, "
             f"got {seq_shape!r}"
         )
@@ -218,19 +220,19 @@ def _check_seq_shape(seq_shape) -> tuple[int, int, int]:
 
 def _check_output(out, bs: int, what: str) -> torch.Tensor:
     if isinstance(out, tuple | list):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{what} returned a {type(out).__name__}; pass a callable that returns only the "
             "(batch, frames, features) tensor, e.g. lambda x: model(x)[0]"
         )
     if not isinstance(out, torch.Tensor):
-        raise TypeError(f"{what} must return a torch.Tensor, got {type(out).__name__}")
+        raise ArgumentTypeError(f"{what} must return a torch.Tensor, got {type(out).__name__}")
     if out.dim() != 3:
-        raise ValueError(
+        raise ArgumentError(
             f"{what} must return a 3-D (batch, frames, features) tensor, got "
             f"{out.dim()}-D output of shape {tuple(out.shape)}"
         )
     if out.shape[0] != bs:
-        raise ValueError(
+        raise ArgumentError(
             f"{what} returned batch size {out.shape[0]} for an input batch of {bs}; the first "
             "output dimension must be the batch"
         )
@@ -388,7 +390,7 @@ def _jacobian(model, base, base_out, dtype, per_pass, gen, progress):
     def projected(inp: torch.Tensor) -> torch.Tensor:
         out = fn(inp)
         if out.shape != base_out.shape:
-            raise ValueError(
+            raise ArgumentError(
                 f"model output shape changed from {tuple(base_out.shape)} to {tuple(out.shape)}"
             )
         return (out * weights).sum(dim=2)  # (batch, out_frames)

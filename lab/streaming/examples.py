@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError
+
 __all__ = [
     "EXAMPLE_MODELS",
     "BiLSTMModel",
@@ -25,7 +27,7 @@ class _Conv(nn.Module):
     def __init__(self, n_features, hidden, kernel_size, left_pad, right_pad, stride=1):
         super().__init__()
         if kernel_size < 1:
-            raise ValueError(f"kernel_size must be >= 1, got {kernel_size}")
+            raise ArgumentError(f"kernel_size must be >= 1, got {kernel_size}")
         self.left_pad, self.right_pad = left_pad, right_pad
         self.conv = nn.Conv1d(n_features, hidden, kernel_size, stride=stride)
         self.out = nn.Linear(hidden, hidden)
@@ -57,7 +59,7 @@ class SubsamplingConv(_Conv):
         self, n_features: int = 40, hidden: int = 32, kernel_size: int = 4, stride: int = 2
     ):
         if stride < 1:
-            raise ValueError(f"stride must be >= 1, got {stride}")
+            raise ArgumentError(f"stride must be >= 1, got {stride}")
         # padding the left by kernel-stride keeps output t aligned with the end of its
         # input window: it sees frames up to (t+1)*stride - 1 and no further.
         super().__init__(n_features, hidden, kernel_size, kernel_size - stride, 0, stride=stride)
@@ -105,9 +107,9 @@ def chunked_attention_mask(
             [0, 0, 1, 1]], dtype=torch.int32)
     """
     if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        raise ArgumentError(f"chunk_size must be >= 1, got {chunk_size}")
     if left_context is not None and left_context < 0:
-        raise ValueError(f"left_context must be >= 0 or None, got {left_context}")
+        raise ArgumentError(f"left_context must be >= 0 or None, got {left_context}")
     t = torch.arange(seq_len)
     chunk_start = (t // chunk_size) * chunk_size
     q_start, k = chunk_start[:, None], t[None, :]
@@ -166,7 +168,7 @@ def example_model(name: str, *, n_features: int = 40, seed: int = 0, **kwargs) -
     torch.Size([1, 7, 32])
     """
     if name not in EXAMPLE_MODELS:
-        raise ValueError(
+        raise ArgumentError(
             f"unknown example model {name!r}; expected one of {sorted(EXAMPLE_MODELS)}"
         )
     with torch.random.fork_rng(devices=[]):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lab.errors import ArgumentError
+
 __all__ = ["plot_dependency_matrix"]
 
 
@@ -41,7 +43,7 @@ def plot_dependency_matrix(
 
     d = np.asarray(torch.as_tensor(deps).cpu(), dtype=bool)
     if d.ndim != 2:
-        raise ValueError(f"deps must be a 2-D [in_frame, out_frame] matrix, got shape {d.shape}")
+        raise ArgumentError(f"deps must be a 2-D [in_frame, out_frame] matrix, got shape {d.shape}")
     if ax is None:
         fig, ax = plt.subplots(figsize=(4, 4))
     else:

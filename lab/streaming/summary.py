@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lab.errors import ArgumentError, LabError
 from lab.streaming.dependency import infer_dependency_matrix
 
 __all__ = [
@@ -19,7 +20,7 @@ __all__ = [
 ]
 
 
-class NotStreamableError(AssertionError):
+class NotStreamableError(LabError, AssertionError):
     """A model looks further ahead (or back) than allowed; an AssertionError for test suites."""
 
 
@@ -52,7 +53,7 @@ class DependencySummary:
 def _as_deps(deps) -> torch.Tensor:
     d = torch.as_tensor(deps)
     if d.dim() != 2:
-        raise ValueError(
+        raise ArgumentError(
             f"deps must be a 2-D [in_frame, out_frame] matrix, got shape {tuple(d.shape)}"
         )
     return d.to(torch.bool).cpu()
@@ -60,12 +61,12 @@ def _as_deps(deps) -> torch.Tensor:
 
 def _positions(deps: torch.Tensor, in_stride: int, seq_len: int | None):
     if isinstance(in_stride, bool) or not isinstance(in_stride, int) or in_stride < 1:
-        raise ValueError(f"in_stride must be an int >= 1, got {in_stride!r}")
+        raise ArgumentError(f"in_stride must be an int >= 1, got {in_stride!r}")
     n_rows, out_len = deps.shape
     if seq_len is None:
         seq_len = n_rows * in_stride
     elif math.ceil(seq_len / in_stride) != n_rows:
-        raise ValueError(
+        raise ArgumentError(
             f"seq_len={seq_len} with in_stride={in_stride} gives {math.ceil(seq_len / in_stride)} "
             f"rows, but deps has {n_rows}"
         )
@@ -179,7 +180,7 @@ def assert_streamable(
     lab.streaming.summary.NotStreamableError: output frame 0 depends on input frame 2, ...
     """
     if isinstance(max_lookahead, bool) or not isinstance(max_lookahead, int) or max_lookahead < 0:
-        raise ValueError(f"max_lookahead must be an int >= 0, got {max_lookahead!r}")
+        raise ArgumentError(f"max_lookahead must be an int >= 0, got {max_lookahead!r}")
     deps = infer_dependency_matrix(model, seq_shape, in_stride, method, **infer_kwargs)
     seq_len = int(tuple(seq_shape)[1])
     summary = dependency_summary(deps, in_stride=in_stride, seq_len=seq_len)

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from lab.errors import ArgumentError
+
 
 def synthetic_logits(
     targets: Sequence[int],
@@ -31,12 +33,12 @@ def synthetic_logits(
     torch.Size([6, 3, 8])
     """
     if n_frames <= 0:
-        raise ValueError(f"n_frames must be positive, got {n_frames}")
+        raise ArgumentError(f"n_frames must be positive, got {n_frames}")
     if not 0 <= blank < vocab_size:
-        raise ValueError(f"blank must be in [0, {vocab_size}), got {blank}")
+        raise ArgumentError(f"blank must be in [0, {vocab_size}), got {blank}")
     y = list(targets)
     if any(not 0 <= c < vocab_size for c in y):
-        raise ValueError(f"targets must be in [0, {vocab_size}), got {y}")
+        raise ArgumentError(f"targets must be in [0, {vocab_size}), got {y}")
     U = len(y)
     rng = np.random.default_rng(seed)
     logits = rng.normal(0.0, noise, (n_frames, U + 1, vocab_size))

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lab.errors import ArgumentError, ArgumentTypeError
+
 from . import reference as _ref
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -42,13 +44,15 @@ _INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 def _check_tensor(name: str, value, ndim: int, integer: bool) -> None:
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
     if integer and value.dtype not in _INT_DTYPES:
-        raise TypeError(f"{name} must be an integer tensor (int32/int64), got {value.dtype}")
+        raise ArgumentTypeError(
+            f"{name} must be an integer tensor (int32/int64), got {value.dtype}"
+        )
     if not integer and not value.dtype.is_floating_point:
-        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+        raise ArgumentTypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
     if value.dim() != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got a {value.dim()}-D tensor of shape "
+        raise ArgumentError(f"{name} must be {ndim}-D, got a {value.dim()}-D tensor of shape "
                          f"{tuple(value.shape)}")
 
 
@@ -60,65 +64,65 @@ def _validate(logits, targets, logit_lengths, target_lengths, blank, clamp, redu
     _check_tensor("logit_lengths", logit_lengths, 1, integer=True)
     _check_tensor("target_lengths", target_lengths, 1, integer=True)
     if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        raise ArgumentError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        raise ArgumentError(f"backend must be one of {BACKENDS}, got {backend!r}")
     devices = {t.device for t in (logits, targets, logit_lengths, target_lengths)}
     if len(devices) > 1:
-        raise ValueError(
+        raise ArgumentError(
             "logits, targets, logit_lengths and target_lengths must be on the same device, "
             f"got {logits.device}, {targets.device}, {logit_lengths.device}, "
             f"{target_lengths.device}"
         )
     if not isinstance(clamp, (int, float)):
-        raise TypeError(f"clamp must be a number, got {type(clamp).__name__}")
+        raise ArgumentTypeError(f"clamp must be a number, got {type(clamp).__name__}")
     if not isinstance(fastemit_lambda, (int, float)) or fastemit_lambda < 0:
-        raise ValueError(f"fastemit_lambda must be a number >= 0, got {fastemit_lambda!r}")
+        raise ArgumentError(f"fastemit_lambda must be a number >= 0, got {fastemit_lambda!r}")
     B = targets.shape[0]
     for name, t in (("logit_lengths", logit_lengths), ("target_lengths", target_lengths)):
         if t.shape[0] != B:
-            raise ValueError(f"{name} must have one entry per utterance ({B}), got {t.shape[0]}")
+            raise ArgumentError(f"{name} must have one entry per utterance ({B}), got {t.shape[0]}")
     if not packed and logits.shape[0] != B:
-        raise ValueError(f"logits.size(0) must equal the batch size {B} of targets, "
+        raise ArgumentError(f"logits.size(0) must equal the batch size {B} of targets, "
                          f"got {logits.shape[0]}")
     if B == 0:
-        raise ValueError("targets must hold at least one utterance, got batch size 0")
+        raise ArgumentError("targets must hold at least one utterance, got batch size 0")
     V = logits.shape[-1]
     if not isinstance(blank, (int, np.integer)) or isinstance(blank, bool):
-        raise TypeError(f"blank must be an int, got {type(blank).__name__}")
+        raise ArgumentTypeError(f"blank must be an int, got {type(blank).__name__}")
     if not -V <= blank < V:
-        raise ValueError(f"blank must be in [-{V}, {V}) for V={V} classes, got {blank}")
+        raise ArgumentError(f"blank must be in [-{V}, {V}) for V={V} classes, got {blank}")
     blank = int(blank) % V
     lt = logit_lengths.detach().cpu().long()
     ut = target_lengths.detach().cpu().long()
     if (lt <= 0).any():
-        raise ValueError(f"logit_lengths must be positive, got {lt.tolist()}")
+        raise ArgumentError(f"logit_lengths must be positive, got {lt.tolist()}")
     if (ut < 0).any():
-        raise ValueError(f"target_lengths must be non-negative, got {ut.tolist()}")
+        raise ArgumentError(f"target_lengths must be non-negative, got {ut.tolist()}")
     umax = int(ut.max())
     if targets.shape[1] < umax:
-        raise ValueError(f"targets.size(1)={targets.shape[1]} is smaller than "
+        raise ArgumentError(f"targets.size(1)={targets.shape[1]} is smaller than "
                          f"max(target_lengths)={umax}")
     if packed:
         need = int((lt * (ut + 1)).sum())
         if logits.shape[0] != need:
-            raise ValueError(f"logits.size(0) must be sum(logit_lengths * (target_lengths + 1))"
+            raise ArgumentError(f"logits.size(0) must be sum(logit_lengths * (target_lengths + 1))"
                              f" = {need} for the packed layout, got {logits.shape[0]}")
     else:
         if logits.shape[1] < int(lt.max()):
-            raise ValueError(f"logits.size(1)={logits.shape[1]} is smaller than "
+            raise ArgumentError(f"logits.size(1)={logits.shape[1]} is smaller than "
                              f"max(logit_lengths)={int(lt.max())}")
         if logits.shape[2] < umax + 1:
-            raise ValueError(f"logits.size(2)={logits.shape[2]} is smaller than "
+            raise ArgumentError(f"logits.size(2)={logits.shape[2]} is smaller than "
                              f"max(target_lengths)+1={umax + 1}")
     tg = targets.detach().cpu().long()[:, :umax]
     inside = torch.arange(umax)[None, :] < ut[:, None]
     used = tg[inside]
     if ((used < 0) | (used >= V)).any():
-        raise ValueError(f"targets must be in [0, {V}) within target_lengths, got values "
+        raise ArgumentError(f"targets must be in [0, {V}) within target_lengths, got values "
                          f"{sorted(set(used[(used < 0) | (used >= V)].tolist()))[:5]}")
     if (used == blank).any():
-        raise ValueError(f"targets must not contain the blank index {blank} within "
+        raise ArgumentError(f"targets must not contain the blank index {blank} within "
                          "target_lengths")
     return blank
 
@@ -127,10 +131,10 @@ def _resolve_backend(backend: str, logits: torch.Tensor) -> str:
     if backend == "auto":
         return "cuda" if logits.is_cuda else "cpu"
     if backend == "cpu" and logits.is_cuda:
-        raise ValueError("backend='cpu' needs CPU tensors, got logits on " + str(logits.device))
+        raise ArgumentError("backend='cpu' needs CPU tensors, got logits on " + str(logits.device))
     if backend == "cuda" and not logits.is_cuda:
         if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") != "1":
-            raise ValueError("backend='cuda' needs CUDA tensors (or NUMBA_ENABLE_CUDASIM=1 "
+            raise ArgumentError("backend='cuda' needs CUDA tensors (or NUMBA_ENABLE_CUDASIM=1 "
                              f"to run the kernels in Numba's simulator), got {logits.device}")
     return backend
 
@@ -411,7 +415,7 @@ def rnnt_alignment(
     from . import cpu as _cpu
 
     if backend not in ("cpu", "reference"):
-        raise ValueError(f"backend must be 'cpu' or 'reference' for rnnt_alignment, "
+        raise ArgumentError(f"backend must be 'cpu' or 'reference' for rnnt_alignment, "
                          f"got {backend!r}")
     blank = _validate(logits, targets, logit_lengths, target_lengths, blank, -1.0, "none",
                       "auto", 0.0, packed=False)

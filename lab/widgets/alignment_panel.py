@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from lab.errors import ArgumentError
 from lab.transducer import rnnt_alignment, synthetic_logits
 from lab.widgets.render import figure_to_png
 
@@ -78,13 +79,13 @@ class AlignmentPanel(widgets.VBox):
             names = labels or [shown.get(i) or tok.decode([i]) or "?" for i in range(V)]
         else:
             if targets is None:
-                raise ValueError("targets is required when logits is given")
+                raise ArgumentError("targets is required when logits is given")
             x = torch.as_tensor(logits).detach().float().cpu()
             tg = torch.as_tensor(targets).cpu()
             if x.dim() == 3:
                 x, tg = x[None], tg.reshape(1, -1)
             if x.dim() != 4:
-                raise ValueError(f"logits must be (T, U+1, V) or (B, T, U+1, V), got "
+                raise ArgumentError(f"logits must be (T, U+1, V) or (B, T, U+1, V), got "
                                  f"{tuple(x.shape)}")
             B = x.shape[0]
             tl = (logit_lengths.cpu() if logit_lengths is not None

@@ -15,6 +15,7 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image, ImageDraw
 
+from lab.errors import ArgumentError
 from lab.widgets.render import array_to_png
 
 __all__ = ["AnimationPlayer", "render_rows"]
@@ -28,7 +29,7 @@ def _rows_of(frame) -> list[np.ndarray]:
     rows = [np.asarray(r) for r in frame]
     for r in rows:
         if r.ndim != 2:
-            raise ValueError(f"every frame row must be a 2-D array, got shape {r.shape}")
+            raise ArgumentError(f"every frame row must be a 2-D array, got shape {r.shape}")
     return rows
 
 
@@ -161,13 +162,13 @@ class AnimationPlayer(widgets.VBox):
         """Replace the frames (same style); rewinds to the first frame."""
         frames = list(frames)
         if not frames:
-            raise ValueError("frames must contain at least one frame")
+            raise ArgumentError("frames must contain at least one frame")
         rows = [_rows_of(f) for f in frames]
         n_rows = len(rows[0])
         if any(len(r) != n_rows for r in rows):
-            raise ValueError("every frame must have the same number of rows")
+            raise ArgumentError("every frame must have the same number of rows")
         if titles is not None and len(titles) != len(frames):
-            raise ValueError(f"titles must have one entry per frame ({len(frames)}), "
+            raise ArgumentError(f"titles must have one entry per frame ({len(frames)}), "
                              f"got {len(titles)}")
         style = self._style
         cmaps = self._per_row(style["cmap"], n_rows, "cmap")
@@ -203,7 +204,7 @@ class AnimationPlayer(widgets.VBox):
             return [value] * n_rows
         value = list(value)
         if len(value) != n_rows:
-            raise ValueError(f"{name} must have one entry per row ({n_rows}), got {len(value)}")
+            raise ArgumentError(f"{name} must have one entry per row ({n_rows}), got {len(value)}")
         return value
 
     def images(self) -> list[Image.Image]:
@@ -239,7 +240,7 @@ class AnimationPlayer(widgets.VBox):
             return path
         if ext == ".mp4":
             return self._save_mp4(path, ms)
-        raise ValueError(f"path must end in .gif or .mp4, got {path!r}")
+        raise ArgumentError(f"path must end in .gif or .mp4, got {path!r}")
 
     def _save_mp4(self, path: str, ms: int) -> str:
         import matplotlib.pyplot as plt

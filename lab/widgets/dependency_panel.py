@@ -13,6 +13,7 @@ from matplotlib.colors import ListedColormap
 from torch import nn
 
 from lab import streaming
+from lab.errors import ArgumentError
 from lab.widgets.render import array_to_png
 
 __all__ = ["DependencyPanel"]
@@ -106,10 +107,10 @@ class DependencyPanel(widgets.VBox):
         image_size: int = 320,
     ):
         if method not in streaming.METHODS:
-            raise ValueError(f"method must be one of {streaming.METHODS}, got {method!r}")
+            raise ArgumentError(f"method must be one of {streaming.METHODS}, got {method!r}")
         keys = {v: k for k, v in _EXAMPLES.items()}
         if example not in keys:
-            raise ValueError(f"example must be one of {sorted(keys)}, got {example!r}")
+            raise ArgumentError(f"example must be one of {sorted(keys)}, got {example!r}")
         self._user_model = model
         self._n_features = n_features
         self._models: dict[str, tuple[Callable, int]] = {}

@@ -13,6 +13,7 @@ import ipywidgets as W
 import numpy as np
 
 from lab import interpret
+from lab.errors import ArgumentError
 from lab.widgets.animation import AnimationPlayer
 from lab.widgets.jobs import PanelJob
 from lab.widgets.render import array_to_png, figure_to_png, wav_bytes
@@ -32,9 +33,9 @@ def parse_neurons(text: str) -> list[int]:
     try:
         out = [int(p) for p in parts]
     except ValueError:
-        raise ValueError(f"neurons must be integers separated by commas, got {text!r}") from None
+        raise ArgumentError(f"neurons must be integers separated by commas, got {text!r}") from None
     if not out:
-        raise ValueError("neurons: give at least one neuron index, e.g. '0, 1, 2'")
+        raise ArgumentError("neurons: give at least one neuron index, e.g. '0, 1, 2'")
     return out
 
 

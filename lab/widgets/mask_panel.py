@@ -16,6 +16,7 @@ import ipywidgets as W
 import numpy as np
 
 from lab import audio, interpret
+from lab.errors import ArgumentError
 from lab.widgets.animation import AnimationPlayer
 from lab.widgets.jobs import PanelJob
 from lab.widgets.render import array_to_png, wav_bytes, waveform_to_png
@@ -79,7 +80,7 @@ class MaskPanel(UtterancePicker):
             sources = corpus_sources(split, limit=limit)
         self._sources = dict(sources)
         if not self._sources:
-            raise ValueError("sources is empty; give at least one label → path/bytes")
+            raise ArgumentError("sources is empty; give at least one label → path/bytes")
         self.seed = seed
         self.sr = audio.SAMPLE_RATE
         self.result: interpret.MaskResult | None = None

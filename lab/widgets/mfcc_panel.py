@@ -20,6 +20,7 @@ import ipywidgets as W
 import numpy as np
 
 from lab import audio
+from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.render import array_to_png, wav_bytes, waveform_to_png
 from lab.widgets.sources import UtterancePicker, corpus_sources
 
@@ -83,12 +84,12 @@ class MFCCPanel(UtterancePicker):
         image_height: int = 200,
     ) -> None:
         if feature not in FEATURES:
-            raise ValueError(f"feature must be one of {sorted(FEATURES)}, got {feature!r}")
+            raise ArgumentError(f"feature must be one of {sorted(FEATURES)}, got {feature!r}")
         self._sources: dict[str, AudioSource] = dict(
             corpus_sources(split) if sources is None else sources
         )
         if not self._sources:
-            raise ValueError("sources is empty; give at least one label → path/bytes")
+            raise ArgumentError("sources is empty; give at least one label → path/bytes")
         self.sr = audio.SAMPLE_RATE
         self.image_size = (image_width, image_height)
         self.waveform = np.zeros(self.sr // 10, dtype=np.float32)
@@ -158,7 +159,9 @@ class MFCCPanel(UtterancePicker):
     def add_transcriber(self, name: str, fn: Transcriber) -> None:
         """Show ``fn(waveform, sr)``'s transcription (and posteriors) for every utterance."""
         if not callable(fn):
-            raise TypeError(f"transcriber {name!r} must be callable, got {type(fn).__name__}")
+            raise ArgumentTypeError(
+                f"transcriber {name!r} must be callable, got {type(fn).__name__}"
+            )
         self.transcribers[name] = fn
         self._update_transcripts()
 

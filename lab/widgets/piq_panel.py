@@ -15,6 +15,7 @@ import ipywidgets as W
 import numpy as np
 
 from lab import audio
+from lab.errors import ArgumentError
 from lab.widgets.render import array_to_png, wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
 
@@ -69,7 +70,7 @@ class PIQPanel(UtterancePicker):
             corpus_sources(split, keywords_only=True) if sources is None else sources
         )
         if not self._sources:
-            raise ValueError("sources is empty; give at least one label → path/bytes")
+            raise ArgumentError("sources is empty; give at least one label → path/bytes")
         self.sr = audio.SAMPLE_RATE
         self.top_k = top_k
         self.image_size = (image_width, image_height)

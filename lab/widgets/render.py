@@ -10,6 +10,8 @@ import io
 
 import matplotlib
 
+from lab.errors import ArgumentError
+
 matplotlib.use("Agg", force=False)  # panels render off-screen; the kernel may have no display
 import numpy as np
 from matplotlib import colormaps
@@ -41,7 +43,7 @@ def array_to_png(
     """
     a = np.asarray(array, dtype=np.float64)
     if a.ndim != 2:
-        raise ValueError(f"array_to_png expects a 2-D array, got shape {a.shape}")
+        raise ArgumentError(f"array_to_png expects a 2-D array, got shape {a.shape}")
     finite = a[np.isfinite(a)]
     lo = float(finite.min()) if vmin is None and finite.size else (vmin or 0.0)
     hi = (float(finite.max()) if vmax is None and finite.size
@@ -112,9 +114,9 @@ def waveform_to_png(
     """
     y = np.asarray(waveform, dtype=np.float64).ravel()
     if y.size == 0:
-        raise ValueError("waveform_to_png expects a non-empty 1-D waveform")
+        raise ArgumentError("waveform_to_png expects a non-empty 1-D waveform")
     if width < 1 or height < 1:
-        raise ValueError(f"width and height must be positive, got {width}x{height}")
+        raise ArgumentError(f"width and height must be positive, got {width}x{height}")
     # Column c covers samples [start[c], start[c + 1]); when a clip has fewer samples than
     # columns, reduceat gives the single sample at start[c], which is what we want.
     starts = np.minimum(np.linspace(0, y.size, width + 1).astype(int)[:-1], y.size - 1)
