@@ -243,8 +243,8 @@ class AnimationPlayer(widgets.VBox):
         raise ArgumentError(f"path must end in .gif or .mp4, got {path!r}")
 
     def _save_mp4(self, path: str, ms: int) -> str:
-        import matplotlib.pyplot as plt
         from matplotlib import animation
+        from matplotlib.figure import Figure
 
         if not animation.FFMpegWriter.isAvailable():
             raise RuntimeError(
@@ -255,16 +255,13 @@ class AnimationPlayer(widgets.VBox):
         h, w = frames[0].shape[:2]
         # ffmpeg's yuv420p needs even sizes
         frames = [f[: h - h % 2, : w - w % 2] for f in frames]
-        fig = plt.figure(figsize=(frames[0].shape[1] / 100, frames[0].shape[0] / 100), dpi=100)
+        fig = Figure(figsize=(frames[0].shape[1] / 100, frames[0].shape[0] / 100), dpi=100)
         ax = fig.add_axes([0, 0, 1, 1])
         ax.axis("off")
         shown = ax.imshow(frames[0])
         writer = animation.FFMpegWriter(fps=max(1, round(1000 / ms)))
-        try:
-            with writer.saving(fig, path, dpi=100):
-                for f in frames:
-                    shown.set_data(f)
-                    writer.grab_frame()
-        finally:
-            plt.close(fig)
+        with writer.saving(fig, path, dpi=100):
+            for f in frames:
+                shown.set_data(f)
+                writer.grab_frame()
         return path

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 import ipywidgets as widgets
-import matplotlib
 import torch
 from matplotlib.colors import ListedColormap
 from torch import nn
@@ -28,9 +27,8 @@ _EXAMPLES = {
 }
 _ZOO = "transducer encoder (zoo)"
 # white = independent, red = depends, as in lab.streaming.plot_dependency_matrix
-_CMAP = "lab_dependency_white_red"
-if _CMAP not in matplotlib.colormaps:
-    matplotlib.colormaps.register(ListedColormap(["white", "red"], name=_CMAP))
+# (a Colormap object, not a registered name: the lab never touches matplotlib's global registry)
+_CMAP = ListedColormap(["white", "red"], name="lab_dependency_white_red")
 _USER = "your model"
 
 

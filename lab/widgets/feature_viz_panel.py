@@ -16,7 +16,7 @@ from lab import interpret
 from lab.errors import ArgumentError
 from lab.widgets.animation import AnimationPlayer
 from lab.widgets.jobs import PanelJob
-from lab.widgets.render import array_to_png, figure_to_png, wav_bytes
+from lab.widgets.render import array_to_png, figure_to_png, new_figure, wav_bytes
 
 __all__ = ["FeatureVizPanel", "parse_neurons"]
 
@@ -41,9 +41,8 @@ def parse_neurons(text: str) -> list[int]:
 
 def curves_png(result: interpret.FeatureVizResult, *, width: float = 3.6) -> bytes:
     """Activation and per-entry total variation against the optimization step."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(width, 2.6))
+    fig = new_figure(figsize=(width, 2.6))
+    ax = fig.add_subplot()
     steps = np.arange(len(result.activations))
     ax.plot(steps, result.activations, label="activation")
     ax.plot(steps, result.total_variations, label="total variation / entry")

@@ -8,22 +8,39 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import Colormap
+from matplotlib.figure import Figure
+from PIL import Image
 
 from lab.errors import ArgumentError
 
-matplotlib.use("Agg", force=False)  # panels render off-screen; the kernel may have no display
-import numpy as np
-from matplotlib import colormaps
-from PIL import Image
+__all__ = ["array_to_png", "figure_to_png", "new_figure", "wav_bytes", "waveform_to_png"]
 
-__all__ = ["array_to_png", "figure_to_png", "wav_bytes", "waveform_to_png"]
+
+def new_figure(**kwargs) -> Figure:
+    """A figure for a panel image, outside pyplot.
+
+    Panels draw on ``matplotlib.figure.Figure`` objects, never through ``pyplot``: pyplot's
+    figures belong to the user's backend (inline, widget, a window) and would show up in the
+    notebook or leak, and choosing a backend is the user's business. A bare ``Figure`` saves to
+    PNG with Agg whatever the backend is. ``kwargs`` go to ``Figure`` (``figsize``, ``dpi``, ...).
+
+    Examples
+    --------
+    >>> fig = new_figure(figsize=(2, 1))
+    >>> _ = fig.add_subplot().plot([0, 1])
+    >>> figure_to_png(fig)[:4] == b"\\x89PNG"
+    True
+    """
+    return Figure(**kwargs)
 
 
 def array_to_png(
     array: np.ndarray,
     *,
-    cmap: str = "magma",
+    cmap: str | Colormap = "magma",
     vmin: float | None = None,
     vmax: float | None = None,
     origin: str = "lower",
@@ -50,7 +67,8 @@ def array_to_png(
           else (vmax if vmax is not None else 1.0))
     scaled = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
     scaled = np.nan_to_num(np.clip(scaled, 0.0, 1.0))
-    rgba = colormaps[cmap](scaled, bytes=True)
+    colormap = cmap if isinstance(cmap, Colormap) else colormaps[cmap]
+    rgba = colormap(scaled, bytes=True)
     if origin == "lower":
         rgba = rgba[::-1]
     img = Image.fromarray(rgba, mode="RGBA")
@@ -62,16 +80,18 @@ def array_to_png(
 
 
 def figure_to_png(fig, *, dpi: int = 80, close: bool = True, tight: bool = True) -> bytes:
-    """Render a matplotlib figure to PNG bytes (and close it unless told not to).
+    """Render a matplotlib figure to PNG bytes.
 
     Panels that redraw on every slider move keep one figure, update its artists and pass
-    ``close=False, tight=False``: the tight bounding box costs a second full draw.
+    ``close=False, tight=False``: the tight bounding box costs a second full draw. ``close``
+    only matters for a figure made through pyplot (it is removed from pyplot's registry); a
+    :func:`new_figure` is freed like any object.
     """
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
-    if close:
+    if close and getattr(fig.canvas, "manager", None) is not None:
+        import matplotlib.pyplot as plt  # only pyplot-made figures have a manager
+
         plt.close(fig)
     return buf.getvalue()
 
