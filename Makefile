@@ -21,12 +21,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The token travels in the environment (JUPYTER_TOKEN), never on a command line where any
+# local user could read it with `ps`.
 lab: install
-	@token=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(24))"); \
-	echo ""; echo "  JupyterLab: http://127.0.0.1:$(PORT)/lab?token=$$token"; echo ""; \
+	@JUPYTER_TOKEN=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(24))"); \
+	export JUPYTER_TOKEN; \
+	echo ""; echo "  JupyterLab: http://127.0.0.1:$(PORT)/lab?token=$$JUPYTER_TOKEN"; echo ""; \
 	exec $(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
 		--ServerApp.port_retries=0 --ServerApp.root_dir=notebooks \
-		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) --IdentityProvider.token=$$token
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 # Debian's chromium drives the browser tests; Playwright never downloads its own.
 chromium:

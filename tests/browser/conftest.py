@@ -121,11 +121,12 @@ def jupyter_server(tmp_path_factory) -> Iterator[JupyterServer]:
         path.write_text(json.dumps(value))
     env["PYTHONUNBUFFERED"] = "1"
     port, token = _free_port(), secrets.token_hex(24)
+    env["JUPYTER_TOKEN"] = token  # never on the command line, where `ps` shows it
     log = base / "jupyterlab.log"
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        f"--ServerApp.root_dir={root}",
         "--ServerApp.terminals_enabled=False",
         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run commands reliably
         "--LabApp.news_url=None",
