@@ -3,21 +3,27 @@
 Each ``checkpoints/<name>.pt`` holds ``{"architecture", "config", "state_dict"}`` saved with
 ``torch.save``; ``checkpoints/index.json`` records, per name, the file's sha256, the
 architecture and config, the corpus version it was trained on and its test metrics.
-Files are read with ``torch.load(weights_only=True)``, which refuses pickles that would run
-code, and only after the sha256 of the bytes matches the index.
+Files are read through :func:`lab.checkpoints.load_checkpoint` (the lab's one verification
+path): the sha256 of the bytes must match the index, and they are unpickled with
+``torch.load(weights_only=True)``, which refuses pickles that would run code. The index entry
+and its config are checked value by value — and the model size on the meta device — before
+any model is built, so a corrupt index cannot make the lab allocate gigabytes.
+:func:`sha256_file` is re-exported from :mod:`lab.checkpoints` for older callers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import pickle
+import math
+import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from lab.errors import ArgumentError, CheckpointError
+from lab.checkpoints import load_checkpoint, save_checkpoint, sha256_file
+from lab.errors import ArgumentError, ArgumentTypeError, CheckpointError
 from lab.models.classifier import KeywordClassifier
 from lab.models.deepspeech import DeepSpeech
 from lab.models.transducer import Transducer
@@ -25,6 +31,7 @@ from lab.models.transducer import Transducer
 __all__ = [
     "ARCHITECTURES",
     "CHECKPOINT_DIR",
+    "MAX_PARAMETERS",
     "CheckpointError",
     "available",
     "checkpoint_info",
@@ -40,15 +47,103 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "Transducer": Transducer,
     "KeywordClassifier": KeywordClassifier,
 }
+#: Largest model a config may describe (200 MB of float32): the shipped ones hold under 1 M,
+#: and a config from a corrupt index must not make the lab allocate gigabytes.
+MAX_PARAMETERS = 50_000_000
+
+# What each architecture's config may hold: key -> (kind, low, high). Bounds are generous
+# sanity limits; MAX_PARAMETERS is the real guard against huge allocations.
+_INT, _FLOAT, _BOOL, _WIDTHS, _OPT_INT = "int", "float", "bool", "widths", "int or null"
+_SIZE = (_INT, 1, 65_536)
+_CONFIG_SCHEMAS: dict[str, dict[str, tuple[str, float, float]]] = {
+    "DeepSpeech": {
+        "n_features": _SIZE, "n_context": (_INT, 0, 64), "n_hidden": _SIZE,
+        "n_classes": (_INT, 2, 65_536), "dropout": (_FLOAT, 0.0, 1.0),
+        "relu_clip": (_FLOAT, 1e-6, 1e6),
+    },
+    "Transducer": {
+        "n_features": _SIZE, "n_classes": (_INT, 2, 65_536), "conv_channels": _SIZE,
+        "encoder_hidden": _SIZE, "encoder_layers": (_INT, 1, 32), "embed_dim": _SIZE,
+        "predictor_hidden": _SIZE, "joint_dim": _SIZE,
+        "max_symbols_per_frame": (_INT, 1, 1_000), "predictor_dropout": (_FLOAT, 0.0, 1.0),
+        "predictor_context": (_INT, 0, 64),
+    },
+    "KeywordClassifier": {
+        "n_classes": (_INT, 2, 65_536), "n_bins": (_INT, 2, 8_193), "dim": _SIZE,
+        "widths": (_WIDTHS, 1, 65_536), "dropout": (_FLOAT, 0.0, 1.0),
+        "per_clip_mean": (_BOOL, 0, 1), "n_mels": (_OPT_INT, 1, 1_024),
+    },
+}
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _check_number(value: Any, kind: str, low: float, high: float) -> str | None:
+    """Why ``value`` is not a ``kind`` in [low, high] (None when it is)."""
+    if kind == _BOOL:
+        return None if isinstance(value, bool) else "must be true or false"
+    if kind == _OPT_INT and value is None:
+        return None
+    if kind in (_INT, _OPT_INT):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "must be an integer"
+    elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+        value
+    ):
+        return "must be a finite number"
+    if not low <= value <= high:
+        return f"must be in [{low:g}, {high:g}]"
+    return None
+
+
+def _validate_config(architecture: str, config: Any, source: Path) -> dict:
+    """The config, checked value by value and by model size before any model is built."""
+    if architecture not in ARCHITECTURES:
+        raise CheckpointError(
+            f"{source}: unknown architecture {architecture!r}; known: {sorted(ARCHITECTURES)}"
+        )
+    if not isinstance(config, dict):
+        raise CheckpointError(
+            f"{source}: the config must be a JSON object, got {type(config).__name__}"
+        )
+    schema = _CONFIG_SCHEMAS[architecture]
+    unknown = sorted(map(str, set(config) - set(schema)))
+    if unknown:
+        raise CheckpointError(
+            f"{source}: config keys {unknown} are not {architecture} options; "
+            f"known: {sorted(schema)}"
+        )
+    for key, value in config.items():
+        kind, low, high = schema[key]
+        if kind == _WIDTHS:
+            ok = isinstance(value, list | tuple) and len(value) == 2
+            problems = [_check_number(v, _INT, low, high) for v in value] if ok else []
+            problem = None if ok and not any(problems) else "must be two positive integers"
+        else:
+            problem = _check_number(value, kind, low, high)
+        if problem:
+            raise CheckpointError(f"{source}: config {key} {problem}, got {value!r}")
+    try:
+        # Build on the meta device first: it allocates nothing, so the size check is free.
+        with torch.device("meta"):
+            probe = ARCHITECTURES[architecture](**config)
+    except Exception as err:  # a combination the constructor refuses
+        raise CheckpointError(f"{source}: config {config} cannot build a model: {err}") from err
+    size = sum(p.numel() for p in probe.parameters())
+    if size > MAX_PARAMETERS:
+        raise CheckpointError(
+            f"{source}: config {config} describes {size:,} parameters, more than the "
+            f"{MAX_PARAMETERS:,} allowed"
+        )
+    return config
+
+
+def _as_directory(directory: str | os.PathLike | None) -> Path:
+    if directory is None:
+        return CHECKPOINT_DIR
+    if isinstance(directory, bytes) or not isinstance(directory, str | os.PathLike):
+        raise ArgumentTypeError(
+            f"directory must be a str or os.PathLike, got {type(directory).__name__}"
+        )
+    return Path(directory)
 
 
 def _read_index(directory: Path) -> dict:
@@ -56,83 +151,116 @@ def _read_index(directory: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"checkpoint index {path} is not valid JSON: {err}") from err
+    if not isinstance(index, dict) or not all(isinstance(v, dict) for v in index.values()):
+        raise CheckpointError(
+            f"checkpoint index {path} must map checkpoint names to objects, got {index!r:.80}"
+        )
+    return index
 
 
-def available(directory: str | Path | None = None) -> list[str]:
-    """Names of the checkpoints listed in the index."""
-    return sorted(_read_index(Path(directory or CHECKPOINT_DIR)))
+def _check_entry(name: str, entry: dict, index_path: Path) -> dict:
+    """An index entry with the fields load_pretrained needs, each of the right shape."""
+    file = entry.get("file")
+    if not isinstance(file, str) or not file or Path(file).name != file or file in (".", ".."):
+        # A bare file name only: an index must not point outside its own folder.
+        raise CheckpointError(
+            f"checkpoint index {index_path}: {name!r} needs 'file', a file name in the same "
+            f"folder, got {file!r}"
+        )
+    for key, kind in (("sha256", str), ("architecture", str), ("config", dict)):
+        if not isinstance(entry.get(key), kind):
+            raise CheckpointError(
+                f"checkpoint index {index_path}: {name!r} needs {key!r} "
+                f"({kind.__name__}), got {entry.get(key)!r:.80}"
+            )
+    return entry
 
 
-def checkpoint_info(name: str, directory: str | Path | None = None) -> dict:
-    """The index entry of a checkpoint: file, sha256, architecture, config, metrics."""
-    directory = Path(directory or CHECKPOINT_DIR)
+def available(directory: str | os.PathLike | None = None) -> list[str]:
+    """Names of the checkpoints listed in the index.
+
+    Examples
+    --------
+    >>> available()
+    ['classifier', 'deepspeech', 'transducer']
+    """
+    return sorted(_read_index(_as_directory(directory)))
+
+
+def checkpoint_info(name: str, directory: str | os.PathLike | None = None) -> dict:
+    """The index entry of a checkpoint: file, sha256, architecture, config, metrics.
+
+    Raises
+    ------
+    CheckpointError
+        If the name is not in the index or its entry lacks a field or has the wrong type.
+
+    Examples
+    --------
+    >>> checkpoint_info("classifier")["architecture"]
+    'KeywordClassifier'
+    """
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"name must be a str, got {type(name).__name__}")
+    directory = _as_directory(directory)
     index = _read_index(directory)
     if name not in index:
         raise CheckpointError(
             f"no checkpoint named {name!r} in {directory / INDEX_NAME}; available: {sorted(index)}"
         )
-    return index[name]
+    return _check_entry(name, index[name], directory / INDEX_NAME)
 
 
-def load_pretrained(name: str, *, directory: str | Path | None = None) -> nn.Module:
+def load_pretrained(name: str, *, directory: str | os.PathLike | None = None) -> nn.Module:
     """Load a shipped model in eval mode after checking its hash and config.
 
     Parameters
     ----------
     name : str
         Checkpoint name: ``"deepspeech"``, ``"transducer"`` or ``"classifier"``.
-    directory : str or Path, optional
+    directory : str or os.PathLike, optional
         Where ``index.json`` and the ``.pt`` files live (the shipped checkpoints by default).
 
     Raises
     ------
     CheckpointError
-        If the name is unknown, the file is missing, its sha256 differs from the index, it
-        cannot be read safely (corrupt, or a pickle that would run code), or its architecture,
-        config or weights do not match.
+        Naming the file, if the name is unknown, the index entry or config is malformed or
+        describes an absurdly large model, the file is missing, its sha256 differs from the
+        index, it cannot be read safely (truncated, corrupt, or a pickle that would run code),
+        or its architecture, config or weights do not match.
+
+    Examples
+    --------
+    >>> type(load_pretrained("classifier")).__name__
+    'KeywordClassifier'
     """
-    directory = Path(directory or CHECKPOINT_DIR)
+    directory = _as_directory(directory)
     info = checkpoint_info(name, directory)
     path = directory / info["file"]
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file {path} for {name!r} is missing")
-    digest = sha256_file(path)
-    if digest != info["sha256"]:
-        raise CheckpointError(
-            f"checkpoint {path} has sha256 {digest}, but the index records {info['sha256']}: "
-            "the file is corrupt or was replaced"
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"checkpoint {path} was refused by the safe loader (weights_only=True): it holds "
-            f"objects other than tensors and plain containers, possibly code. {err}"
-        ) from err
-    except Exception as err:  # torch raises several types for truncated or garbled files
-        raise CheckpointError(f"checkpoint {path} cannot be read: {err}") from err
-    if not isinstance(payload, dict) or not {"architecture", "config", "state_dict"} <= set(
-        payload
-    ):
-        raise CheckpointError(
-            f"checkpoint {path} must be a dict with architecture, config and state_dict"
-        )
+    # One verification path (lab.checkpoints): hash, weights_only unpickling, top-level keys.
+    payload = load_checkpoint(path, sha256=info["sha256"],
+                              keys=("architecture", "config", "state_dict"))
     if payload["architecture"] != info["architecture"] or payload["config"] != info["config"]:
         raise CheckpointError(
             f"checkpoint {path} does not match the index: file has {payload['architecture']} "
             f"{payload['config']}, index has {info['architecture']} {info['config']}"
         )
-    if info["architecture"] not in ARCHITECTURES:
-        raise CheckpointError(
-            f"unknown architecture {info['architecture']!r}; known: {sorted(ARCHITECTURES)}"
-        )
-    model = ARCHITECTURES[info["architecture"]](**payload["config"])
+    # Reading the file is bounded by its size; building the model is not, so the config is
+    # checked before that.
+    _validate_config(info["architecture"], info["config"], directory / INDEX_NAME)
+    state = payload["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"checkpoint {path}: state_dict must map names to tensors")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"checkpoint {path}: weights {bad[:5]} hold NaN or inf")
+    model = ARCHITECTURES[info["architecture"]](**info["config"])
     try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as err:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError) as err:
         raise CheckpointError(f"weights in {path} do not fit the config: {err}") from err
     return model.eval()
 
@@ -141,20 +269,33 @@ def export_checkpoint(
     model: nn.Module,
     name: str,
     *,
-    directory: str | Path | None = None,
-    **metadata,
+    directory: str | os.PathLike | None = None,
+    **metadata: Any,
 ) -> Path:
-    """Write ``<name>.pt`` and record its hash, config and ``metadata`` in the index."""
-    directory = Path(directory or CHECKPOINT_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write ``<name>.pt`` and record its hash, config and ``metadata`` in the index.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = export_checkpoint(DeepSpeech(n_hidden=8), "tiny", directory=folder, metrics={})
+    >>> type(load_pretrained("tiny", directory=folder)).__name__
+    'DeepSpeech'
+    """
+    directory = _as_directory(directory)
     architecture = type(model).__name__
     if architecture not in ARCHITECTURES:
         raise ArgumentError(f"model must be one of {sorted(ARCHITECTURES)}, got {architecture}")
+    if not isinstance(name, str) or not name or Path(name).name != name or name.startswith("."):
+        raise ArgumentError(f"name must be a plain file stem such as 'tiny', got {name!r}")
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.pt"
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    torch.save({"architecture": architecture, "config": model.config, "state_dict": state}, path)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    digest = save_checkpoint(
+        {"architecture": architecture, "config": model.config, "state_dict": state}, path
+    )
     index = _read_index(directory)
-    index[name] = {"file": path.name, "sha256": sha256_file(path), "architecture": architecture,
+    index[name] = {"file": path.name, "sha256": digest, "architecture": architecture,
                    "config": model.config, **metadata}
     (directory / INDEX_NAME).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     return path

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
+from lab.checkpoints import load_checkpoint
 from lab.models.pretrained import export_checkpoint
 from lab.training.evaluation import evaluate_model, load_split
 from lab.training.tasks import TASKS
@@ -30,8 +29,8 @@ def export_run(task_name: str, run_dir: str | Path | None = None, *,
 
     task = TASKS[task_name]
     run_dir = Path(run_dir or Path("runs") / task_name)
-    best = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True)
-    last = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
+    best = load_checkpoint(run_dir / "best.pt", keys=("state_dict", "epoch", "metrics"))
+    last = load_checkpoint(run_dir / "last.pt", keys=("state",))
     model = task.build()
     model.load_state_dict(best["state_dict"])
     model.eval()

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lab.checkpoints import load_checkpoint, save_checkpoint
 from lab.training.evaluation import evaluate_model, load_split
 from lab.training.tasks import TASKS, Task
 
@@ -131,7 +132,7 @@ def train(config: TrainConfig) -> dict:
              "best_epoch": None}
     last = run_dir / "last.pt"
     if last.is_file() and not config.fresh:
-        saved = torch.load(last, map_location="cpu", weights_only=True)
+        saved = load_checkpoint(last, keys=("model", "optimizer", "scheduler", "rng", "state"))
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -142,9 +143,10 @@ def train(config: TrainConfig) -> dict:
         torch.manual_seed(config.seed + 1)
 
     def save_last() -> None:
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
-                    "state": state}, last)
+        # through a temporary file: Ctrl-C during the write must not destroy the run
+        save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
+                         "state": state}, last)
 
     started = time.perf_counter()
     stop = _StopRequest()
@@ -174,8 +176,8 @@ def train(config: TrainConfig) -> dict:
             value = metrics[task.metric]
             if _better(task, value, state["best"]):
                 state["best"], state["best_epoch"] = value, epoch + 1
-                torch.save({"config": model.config, "state_dict": model.state_dict(),
-                            "epoch": epoch + 1, "metrics": metrics}, run_dir / "best.pt")
+                save_checkpoint({"config": model.config, "state_dict": model.state_dict(),
+                                 "epoch": epoch + 1, "metrics": metrics}, run_dir / "best.pt")
             tqdm.write(f"{task.name} epoch {epoch + 1}: loss {record['train_loss']:.4f} "
                        f"valid {task.metric} {value:.4f} ({state['seconds']:.0f} s)")
             state["epoch"], state["batch"] = epoch + 1, 0
