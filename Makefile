@@ -7,16 +7,23 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 PORT ?= 8888
 PYTEST_ARGS ?=
+# Every Python package except torch is pinned here; `make lock` refreshes it (README: Versions).
+CONSTRAINTS := constraints.txt
+NBVAL := --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_figures
+# Narrower SIMD paths and one thread: a notebook number that depends on the CPU fails here.
+ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
+AVX2 := ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
+NO_SIMD := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 ONEDNN_MAX_CPU_ISA=SSE41
 
-.PHONY: install lab test lint unit notebooks browser chromium execute-notebooks clean
+.PHONY: install lab test lint notebooks-cross chromium execute-notebooks lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q --upgrade pip
+$(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[test]"
 	touch $@
 
 install: $(STAMP)
@@ -42,13 +49,29 @@ lint: install
 
 test: install chromium lint
 	NUMBA_ENABLE_CUDASIM=$${NUMBA_ENABLE_CUDASIM:-0} $(BIN)/python -m pytest -q --durations=20 \
-		--doctest-modules lab tests \
-		--nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		$(PYTEST_ARGS)
+		--doctest-modules lab tests $(NBVAL) $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory notebooks-cross
+
+# The notebooks again on AVX2 and on plain (non-SIMD) kernels, one thread each.
+notebooks-cross: install
+	$(AVX2) $(ONE_THREAD) $(BIN)/python -m pytest -q -p no:cacheprovider $(NBVAL)
+	$(NO_SIMD) $(ONE_THREAD) $(BIN)/python -m pytest -q -p no:cacheprovider $(NBVAL)
 
 # Re-execute every notebook in place (outputs kept, widget state stripped) after changing one.
 execute-notebooks: install
 	$(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
+
+# Refresh constraints.txt: resolve the newest releases of every dependency (all extras) in a
+# scratch venv next to $(TORCH_SPEC) and freeze them. Review the diff, run `make test`, commit.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade pip
+	.lock-venv/bin/python -m pip install -q $(TORCH_SPEC)
+	.lock-venv/bin/python -m pip install -q -e ".[$$(.lock-venv/bin/python scripts/extras.py)]"
+	{ echo "# Pinned by \`make lock\`; torch is not here (TORCH_SPEC picks its build)."; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable \
+	    | grep -v -i -E '^(torch|triton)[=-]'; } > $(CONSTRAINTS)
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
