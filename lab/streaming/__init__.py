@@ -9,6 +9,8 @@ from lab.streaming.dependency import (
     BatchDependentModelError,
     DependencyInferenceInterrupted,
     NonDeterministicModelError,
+    NonFiniteOutputError,
+    OutputLengthError,
     StreamingError,
     infer_dependency_matrix,
 )
@@ -44,7 +46,9 @@ __all__ = [
     "DependencySummary",
     "LSTMModel",
     "NonDeterministicModelError",
+    "NonFiniteOutputError",
     "NotStreamableError",
+    "OutputLengthError",
     "StreamingError",
     "SubsamplingConv",
     "assert_streamable",

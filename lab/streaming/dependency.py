@@ -20,19 +20,25 @@ Three ways to answer it, all returning a BoolTensor indexed ``[in_frame, out_fra
 from __future__ import annotations
 
 import copy
+import math
+import numbers
+import operator
 import warnings
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-from lab.errors import ArgumentError, ArgumentTypeError, LabError
+from lab.errors import ArgumentError, ArgumentTypeError, LabError, Stopped
+from lab.runtime import ProgressHook, StopToken, Task, model_device
 
 __all__ = [
     "BatchDependentModelError",
     "DependencyInferenceInterrupted",
     "METHODS",
     "NonDeterministicModelError",
+    "NonFiniteOutputError",
+    "OutputLengthError",
     "StreamingError",
     "infer_dependency_matrix",
 ]
@@ -58,23 +64,48 @@ class BatchDependentModelError(StreamingError):
     """A sequence's output changes when other sequences share its batch."""
 
 
-class DependencyInferenceInterrupted(KeyboardInterrupt):
-    """Raised on Ctrl-C / kernel interrupt; keeps what was computed so far.
+class NonFiniteOutputError(StreamingError):
+    """The model returned NaN or inf, so no output frame can be compared."""
+
+
+class OutputLengthError(StreamingError):
+    """The model's number of output frames is not a function of the input length alone."""
+
+
+class DependencyInferenceInterrupted(Stopped):
+    """Raised when a stop was requested (``should_stop``) or on Ctrl-C / kernel interrupt.
+
+    A :class:`lab.errors.Stopped`, like every stopped computation of the lab; it keeps what
+    was computed so far. (It used to subclass ``KeyboardInterrupt``: code that caught
+    ``KeyboardInterrupt`` to keep the partial matrix now catches this class, or ``Stopped``.)
 
     Attributes
     ----------
     partial : torch.BoolTensor
-        The dependency matrix as far as it was filled.
+        The dependency matrix as far as it was filled (False where not computed).
     computed : torch.BoolTensor
         Same shape; True where ``partial`` holds a final answer.
+
+    Examples
+    --------
+    >>> import threading
+    >>> from lab.streaming import example_model, infer_dependency_matrix
+    >>> stop = threading.Event()
+    >>> stop.set()  # stopped before the first unit of work
+    >>> try:
+    ...     infer_dependency_matrix(example_model("causal_conv"), (1, 6, 40), should_stop=stop)
+    ... except DependencyInferenceInterrupted as err:
+    ...     print(err.partial.shape, int(err.computed.sum()))
+    torch.Size([6, 6]) 0
     """
 
-    def __init__(self, partial: torch.Tensor, computed: torch.Tensor):
+    def __init__(self, partial: torch.Tensor, computed: torch.Tensor, *, reason: str = "stopped"):
         super().__init__(
-            f"dependency inference interrupted after {int(computed.sum())} of "
-            f"{computed.numel()} entries; see .partial and .computed"
+            f"dependency inference {reason} after {int(computed.sum())} of "
+            f"{computed.numel()} entries; see .partial and .computed",
+            partial=partial,
         )
-        self.partial, self.computed = partial, computed
+        self.computed = computed
 
 
 def infer_dependency_matrix(
@@ -89,6 +120,8 @@ def infer_dependency_matrix(
     jacobian_dtype: torch.dtype | None = torch.float64,
     seed: int = 0,
     progress: bool = False,
+    on_progress: ProgressHook | None = None,
+    should_stop: StopToken = None,
 ) -> torch.Tensor:
     """Find which output frames of ``model`` depend on which input frames.
 
@@ -96,8 +129,9 @@ def infer_dependency_matrix(
     ----------
     model : callable
         Maps a ``(batch, frames, features)`` tensor to a ``(batch, out_frames, out_features)``
-        tensor; ``out_frames`` may differ from ``frames`` (subsampling). Random weights
-        suffice. It must be deterministic: call ``model.eval()`` to switch dropout off.
+        tensor; ``out_frames`` may differ from ``frames`` (subsampling) but must depend on
+        ``frames`` only. Random weights suffice. It must be deterministic: call
+        ``model.eval()`` to switch dropout off.
     seq_shape : sequence of 3 ints
         ``(batch, frames, features)`` of the random probe sequence; ``batch`` may be 1.
     in_stride : int
@@ -106,10 +140,11 @@ def infer_dependency_matrix(
     method : {"perturb", "jacobian", "loop"}
         See the module docstring.
     rtol, atol : float
-        Tolerances of the value comparison used by ``"perturb"`` and ``"loop"``: output
-        frame ``j`` is unchanged when ``torch.allclose(test[:, j], base[:, j], rtol, atol)``
-        holds over all batch items and features (the defaults are ``allclose``'s).
-        ``rtol=atol=0`` asks for exact equality. ``"jacobian"`` ignores them.
+        Finite tolerances ``>= 0`` of the value comparison used by ``"perturb"`` and
+        ``"loop"``: output frame ``j`` is unchanged when
+        ``torch.allclose(test[:, j], base[:, j], rtol, atol)`` holds over all batch items and
+        features (the defaults are ``allclose``'s). ``rtol=atol=0`` asks for exact equality.
+        ``"jacobian"`` ignores them.
     frames_per_pass : int, optional
         ``"perturb"``: input frames perturbed per forward pass; ``"jacobian"``: output
         frames per vectorised backward pass. Default: up to 32 copies / as many output
@@ -124,6 +159,12 @@ def infer_dependency_matrix(
         method).
     progress : bool
         Show a ``tqdm`` progress bar.
+    on_progress : callable, optional
+        ``on_progress(done, total)`` as work units finish (input frames for ``"loop"`` and
+        ``"perturb"``, output frames for ``"jacobian"``); see :class:`lab.runtime.Task`.
+    should_stop : threading.Event or callable, optional
+        Polled between work units; once set, the work ends with
+        :class:`DependencyInferenceInterrupted` carrying the partial matrix.
 
     Returns
     -------
@@ -133,12 +174,17 @@ def infer_dependency_matrix(
 
     Raises
     ------
+    NonFiniteOutputError
+        The model returned NaN or inf for the probe or a perturbed copy of it.
+    OutputLengthError
+        The number of output frames changed with the input values or the batch size.
     NonDeterministicModelError
         Two passes on the same input differ (dropout in train mode, ...).
     BatchDependentModelError
         ``"perturb"`` only: outputs change with the batch (BatchNorm in train mode, ...).
     DependencyInferenceInterrupted
-        On interrupt, carrying the partial result.
+        On a stop request or Ctrl-C, carrying the partial result; a
+        :class:`lab.errors.Stopped`.
 
     Notes
     -----
@@ -161,7 +207,7 @@ def infer_dependency_matrix(
             [0, 0, 0, 0, 1, 1],
             [0, 0, 0, 0, 0, 1]], dtype=torch.int32)
     """
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ArgumentError(f"method must be one of {METHODS}, got {method!r}")
     if not callable(model):
         raise ArgumentTypeError(f"model must be callable, got {type(model).__name__}")
@@ -169,53 +215,84 @@ def infer_dependency_matrix(
     if isinstance(in_stride, bool) or not isinstance(in_stride, int) or in_stride < 1:
         raise ArgumentError(f"in_stride must be an int >= 1, got {in_stride!r}")
     if frames_per_pass is not None and (
-        not isinstance(frames_per_pass, int) or frames_per_pass < 1
+        isinstance(frames_per_pass, bool) or not isinstance(frames_per_pass, int)
+        or frames_per_pass < 1
     ):
         raise ArgumentError(f"frames_per_pass must be an int >= 1 or None, got {frames_per_pass!r}")
+    rtol, atol = _check_tolerance(rtol, "rtol"), _check_tolerance(atol, "atol")
+    if jacobian_dtype is not None and not (
+        isinstance(jacobian_dtype, torch.dtype) and jacobian_dtype.is_floating_point
+    ):
+        raise ArgumentError(
+            f"jacobian_dtype must be a floating torch.dtype or None, got {jacobian_dtype!r}"
+        )
+    if isinstance(seed, bool):
+        raise ArgumentTypeError(f"seed must be an int, got {seed!r}")
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise ArgumentTypeError(f"seed must be an int, got {type(seed).__name__}") from None
 
     gen = torch.Generator().manual_seed(seed)
     base = torch.rand((bs, seq_len, n_feat), generator=gen)
     in_frames = list(range(0, seq_len, in_stride))
     # drawn up front so that every method perturbs frame i with the very same values
     replacements = torch.rand((len(in_frames), bs, n_feat), generator=gen)
-    device = _model_device(model)
+    device = model_device(model) if isinstance(model, nn.Module) else torch.device("cpu")
     base, replacements = base.to(device), replacements.to(device)
 
     with torch.no_grad():
         base_out = _check_output(model(base), bs, "model(x)")
-        if not torch.equal(_check_output(model(base), bs, "model(x)"), base_out):
+        # NaN != NaN: without this check a NaN output reads as "not deterministic"
+        _check_finite(base_out, "the probe sequence")
+        again = _check_output(model(base), bs, "model(x)")
+        if again.shape != base_out.shape or not torch.equal(again, base_out):
             raise NonDeterministicModelError(
                 "model is not deterministic: two forward passes on the same input gave "
                 "different outputs. Call model.eval() to switch off dropout and other "
                 "randomness before inferring dependencies."
             )
 
-    if method == "loop":
-        return _loop(model, base, base_out, in_frames, replacements, rtol, atol, progress)
-    if method == "perturb":
-        return _perturb(
-            model, base, base_out, in_frames, replacements, rtol, atol, frames_per_pass, gen,
-            progress,
-        )
-    deps = _jacobian(model, base, base_out, jacobian_dtype, frames_per_pass, gen, progress)
-    return deps[::in_stride].clone()
+    n_units = base_out.shape[1] if method == "jacobian" else len(in_frames)
+    with Task(n_units, desc=method, progress=progress, on_progress=on_progress,
+              should_stop=should_stop) as task:
+        if method == "loop":
+            return _loop(model, base, base_out, in_frames, replacements, rtol, atol, task)
+        if method == "perturb":
+            return _perturb(model, base, base_out, in_frames, replacements, rtol, atol,
+                            frames_per_pass, gen, task)
+        return _jacobian(model, base, base_out, jacobian_dtype, frames_per_pass, gen, task,
+                         in_stride)
 
 
 def _check_seq_shape(seq_shape) -> tuple[int, int, int]:
-    try:
-        dims = tuple(seq_shape)
-    except TypeError:
-        dims = None
-    if (
-        dims is None
-        or len(dims) != 3
-        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)
-    ):
+    dims = None
+    if not isinstance(seq_shape, str | bytes):
+        try:
+            dims = tuple(seq_shape)
+        except TypeError:
+            dims = None
+    ints = None
+    if dims is not None and len(dims) == 3 and not any(isinstance(d, bool) for d in dims):
+        try:
+            ints = tuple(operator.index(d) for d in dims)  # numpy ints are fine, 10.0 is not
+        except TypeError:
+            ints = None
+    if ints is None or min(ints) < 1:
         raise ArgumentError(
             "seq_shape must be 3-D (batch, frames, features) with positive ints, "
             f"got {seq_shape!r}"
         )
-    return dims
+    return ints
+
+
+def _check_tolerance(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ArgumentTypeError(f"{name} must be a number, got {type(value).__name__}")
+    # atol=nan would make every comparison fail: every output frame "depends" on everything
+    if not math.isfinite(value) or value < 0:
+        raise ArgumentError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 def _check_output(out, bs: int, what: str) -> torch.Tensor:
@@ -236,41 +313,65 @@ def _check_output(out, bs: int, what: str) -> torch.Tensor:
             f"{what} returned batch size {out.shape[0]} for an input batch of {bs}; the first "
             "output dimension must be the batch"
         )
+    if out.shape[1] == 0:
+        raise ArgumentError(f"{what} returned no output frames (shape {tuple(out.shape)})")
     return out
 
 
-def _model_device(model) -> torch.device:
-    if isinstance(model, nn.Module):
-        for p in model.parameters():
-            return p.device
-    return torch.device("cpu")
+def _check_finite(out: torch.Tensor, what: str) -> None:
+    if out.is_floating_point() or out.is_complex():
+        if not torch.isfinite(out).all():
+            raise NonFiniteOutputError(
+                f"the model returned NaN or inf for {what}; dependencies cannot be read from "
+                "non-finite outputs (check the model's weights and numerics, e.g. a log or a "
+                "division by zero)"
+            )
 
 
-def _progress(total: int, enabled: bool, desc: str):
-    from tqdm.auto import tqdm
+def _check_frames(model, out: torch.Tensor, base_out: torch.Tensor, what: str,
+                  other: torch.Tensor | None = None) -> None:
+    """Every probe must give the probe's output shape per sequence; say why it does not."""
+    if out.shape[1:] == base_out.shape[1:]:
+        return
+    cause = "the input values"
+    if other is not None:  # a batch of two sequences: is it the batch size or the content?
+        with torch.no_grad():
+            alone = model(other)
+        if isinstance(alone, torch.Tensor) and alone.shape[1:] == base_out.shape[1:]:
+            cause = "the batch size"
+    raise OutputLengthError(
+        f"the model's output shape depends on {cause}: {tuple(base_out.shape[1:])} "
+        f"(frames, features) per sequence for the probe but {tuple(out.shape[1:])} for "
+        f"{what}. Dependency inference needs the same output length for every input of the "
+        "same length (pad or crop inside the model, or pass a wrapper that does)"
+    )
 
-    return tqdm(total=total, disable=not enabled, desc=desc, leave=False)
+
+def _stopped(task: Task, deps: torch.Tensor, done: torch.Tensor) -> None:
+    if task.interrupted:
+        raise DependencyInferenceInterrupted(deps, done)
 
 
-def _loop(model, base, base_out, in_frames, replacements, rtol, atol, progress):
+def _loop(model, base, base_out, in_frames, replacements, rtol, atol, task):
     deps = torch.zeros((len(in_frames), base_out.shape[1]), dtype=torch.bool)
     done = torch.zeros_like(deps)
-    bar = _progress(len(in_frames), progress, "loop")
-    try:
+    with task.run_guard():
         for k, i in enumerate(in_frames):
+            if task.stopped:
+                break
             test = base.clone()
             test[:, i, :] = replacements[k]
             with torch.no_grad():
                 out = _check_output(model(test), base.shape[0], "model(x)")
+            # the same checks as "perturb": extra or missing frames are an error, not ignored
+            _check_frames(model, out, base_out, f"the probe with input frame {i} perturbed")
+            _check_finite(out, f"the probe with input frame {i} perturbed")
             for j in range(base_out.shape[1]):
                 if not torch.allclose(out[:, j, :], base_out[:, j, :], rtol=rtol, atol=atol):
                     deps[k, j] = True
             done[k] = True
-            bar.update()
-    except KeyboardInterrupt as exc:
-        raise DependencyInferenceInterrupted(deps, done) from exc
-    finally:
-        bar.close()
+            task.advance()
+    _stopped(task, deps, done)
     return deps
 
 
@@ -288,7 +389,7 @@ def _moved(out: torch.Tensor, ref: torch.Tensor) -> bool:
     return float((out - ref).abs().max()) > 1e-3 * scale
 
 
-def _perturb(model, base, base_out, in_frames, replacements, rtol, atol, per_pass, gen, progress):
+def _perturb(model, base, base_out, in_frames, replacements, rtol, atol, per_pass, gen, task):
     bs, seq_len, n_feat = base.shape
     n_in, out_len = len(in_frames), base_out.shape[1]
     if per_pass is None:
@@ -300,7 +401,9 @@ def _perturb(model, base, base_out, in_frames, replacements, rtol, atol, per_pas
     with torch.no_grad():
         other = torch.rand(base.shape, generator=gen).to(base.device)
         mixed = _check_output(model(torch.cat([base, other])), 2 * bs, "model(batch)")
-    if mixed.shape[1:] != base_out.shape[1:] or _moved(mixed[:bs], base_out):
+    _check_frames(model, mixed, base_out, f"a batch of {2 * bs} sequences", other=other)
+    _check_finite(mixed, "a random sequence batched with the probe")
+    if _moved(mixed[:bs], base_out):
         raise BatchDependentModelError(_MIXING_MESSAGE)
 
     positional: dict[int, torch.Tensor] = {}
@@ -316,9 +419,10 @@ def _perturb(model, base, base_out, in_frames, replacements, rtol, atol, per_pas
     deps = torch.zeros((n_in, out_len), dtype=torch.bool)
     done = torch.zeros_like(deps)
     frames = torch.tensor(in_frames, device=base.device)
-    bar = _progress(n_in, progress, "perturb")
-    try:
+    with task.run_guard():
         for start in range(0, n_in, per_pass):
+            if task.stopped:
+                break
             stop = min(start + per_pass, n_in)
             n = stop - start
             # The unperturbed sequence rides first and last in the batch: batching may round
@@ -329,8 +433,13 @@ def _perturb(model, base, base_out, in_frames, replacements, rtol, atol, per_pas
             with torch.no_grad():
                 out = model(test.reshape((n + 2) * bs, seq_len, n_feat))
             out = _check_output(out, (n + 2) * bs, "model(batch of perturbed copies)")
+            what = (f"the probe with input frame {in_frames[start]} perturbed" if n == 1 else
+                    f"copies of the probe with input frames {in_frames[start]}.."
+                    f"{in_frames[stop - 1]} perturbed")
+            _check_frames(model, out, base_out, what)
+            _check_finite(out, what)
             out = out.reshape(n + 2, bs, *out.shape[1:])
-            if out.shape[2:] != base_out.shape[1:] or _moved(out[0], base_out):
+            if _moved(out[0], base_out):
                 raise BatchDependentModelError(_MIXING_MESSAGE)
             if torch.equal(out[0], out[-1]):
                 ref = out[:1]
@@ -339,11 +448,8 @@ def _perturb(model, base, base_out, in_frames, replacements, rtol, atol, per_pas
             same = _allclose_per_frame(out[1:-1], ref, rtol, atol)
             deps[start:stop] = ~same.cpu()
             done[start:stop] = True
-            bar.update(n)
-    except KeyboardInterrupt as exc:
-        raise DependencyInferenceInterrupted(deps, done) from exc
-    finally:
-        bar.close()
+            task.advance(n)
+    _stopped(task, deps, done)
     return deps
 
 
@@ -363,7 +469,7 @@ def _allclose_per_frame(out: torch.Tensor, ref: torch.Tensor, rtol: float, atol:
     return close.all(dim=3).all(dim=1)
 
 
-def _jacobian(model, base, base_out, dtype, per_pass, gen, progress):
+def _jacobian(model, base, base_out, dtype, per_pass, gen, task, in_stride):
     bs, seq_len, n_feat = base.shape
     out_len, out_feat = base_out.shape[1:]
     fn = model
@@ -388,11 +494,8 @@ def _jacobian(model, base, base_out, dtype, per_pass, gen, progress):
     weights = (torch.rand((bs, out_len, out_feat), generator=gen) + 0.5).to(x.device, x.dtype)
 
     def projected(inp: torch.Tensor) -> torch.Tensor:
-        out = fn(inp)
-        if out.shape != base_out.shape:
-            raise ArgumentError(
-                f"model output shape changed from {tuple(base_out.shape)} to {tuple(out.shape)}"
-            )
+        out = _check_output(fn(inp), bs, "model(x)")
+        _check_frames(model, out, base_out, f"the probe in {inp.dtype}")
         return (out * weights).sum(dim=2)  # (batch, out_frames)
 
     _, vjp_fn = torch.func.vjp(projected, x)
@@ -403,9 +506,10 @@ def _jacobian(model, base, base_out, dtype, per_pass, gen, progress):
     deps = torch.zeros((seq_len, out_len), dtype=torch.bool)
     done = torch.zeros_like(deps)
     batched = per_pass > 1
-    bar = _progress(out_len, progress, "jacobian")
-    try:
+    with task.run_guard():
         for start in range(0, out_len, per_pass):
+            if task.stopped:
+                break
             stop = min(start + per_pass, out_len)
             # every batch item's output frame j at once: the loop/perturb methods also ask
             # whether frame j of any item changed
@@ -424,9 +528,8 @@ def _jacobian(model, base, base_out, dtype, per_pass, gen, progress):
             # grads: (frames_in_chunk, batch, seq_len, n_feat)
             deps[:, start:stop] = (grads != 0).any(dim=3).any(dim=1).T.cpu()
             done[:, start:stop] = True
-            bar.update(stop - start)
-    except KeyboardInterrupt as exc:
-        raise DependencyInferenceInterrupted(deps, done) from exc
-    finally:
-        bar.close()
+            task.advance(stop - start)
+    # rows are input frames: keep the probed ones, also in a partial result
+    deps, done = deps[::in_stride].clone(), done[::in_stride].clone()
+    _stopped(task, deps, done)
     return deps
