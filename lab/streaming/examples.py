@@ -5,10 +5,13 @@ They are randomly initialised (seeded) because dependency structure does not nee
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 
-from lab.errors import ArgumentError
+from lab.errors import ArgumentError, ArgumentTypeError
+from lab.streaming._checks import as_int
 
 __all__ = [
     "EXAMPLE_MODELS",
@@ -26,8 +29,9 @@ __all__ = [
 class _Conv(nn.Module):
     def __init__(self, n_features, hidden, kernel_size, left_pad, right_pad, stride=1):
         super().__init__()
-        if kernel_size < 1:
-            raise ArgumentError(f"kernel_size must be >= 1, got {kernel_size}")
+        n_features = as_int(n_features, "n_features", minimum=1)
+        hidden = as_int(hidden, "hidden", minimum=1)
+        kernel_size = as_int(kernel_size, "kernel_size", minimum=1)
         self.left_pad, self.right_pad = left_pad, right_pad
         self.conv = nn.Conv1d(n_features, hidden, kernel_size, stride=stride)
         self.out = nn.Linear(hidden, hidden)
@@ -58,8 +62,12 @@ class SubsamplingConv(_Conv):
     def __init__(
         self, n_features: int = 40, hidden: int = 32, kernel_size: int = 4, stride: int = 2
     ):
-        if stride < 1:
-            raise ArgumentError(f"stride must be >= 1, got {stride}")
+        stride = as_int(stride, "stride", minimum=1)
+        if stride > as_int(kernel_size, "kernel_size", minimum=1):
+            # the left padding kernel_size - stride would be negative: frames would be skipped
+            raise ArgumentError(
+                f"stride must be <= kernel_size ({kernel_size}), got {stride}"
+            )
         # padding the left by kernel-stride keeps output t aligned with the end of its
         # input window: it sees frames up to (t+1)*stride - 1 and no further.
         super().__init__(n_features, hidden, kernel_size, kernel_size - stride, 0, stride=stride)
@@ -77,6 +85,8 @@ class LSTMModel(nn.Module):
 
     def __init__(self, n_features: int = 40, hidden: int = 32):
         super().__init__()
+        n_features = as_int(n_features, "n_features", minimum=1)
+        hidden = as_int(hidden, "hidden", minimum=1)
         self.rnn = nn.LSTM(n_features, hidden, batch_first=True, bidirectional=self.bidirectional)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,10 +116,10 @@ def chunked_attention_mask(
             [0, 0, 1, 1],
             [0, 0, 1, 1]], dtype=torch.int32)
     """
-    if chunk_size < 1:
-        raise ArgumentError(f"chunk_size must be >= 1, got {chunk_size}")
-    if left_context is not None and left_context < 0:
-        raise ArgumentError(f"left_context must be >= 0 or None, got {left_context}")
+    seq_len = as_int(seq_len, "seq_len", minimum=0)
+    chunk_size = as_int(chunk_size, "chunk_size", minimum=1)
+    if left_context is not None:
+        left_context = as_int(left_context, "left_context", minimum=0)
     t = torch.arange(seq_len)
     chunk_start = (t // chunk_size) * chunk_size
     q_start, k = chunk_start[:, None], t[None, :]
@@ -135,6 +145,12 @@ class ChunkedAttention(nn.Module):
         n_heads: int = 2,
     ):
         super().__init__()
+        n_features = as_int(n_features, "n_features", minimum=1)
+        hidden = as_int(hidden, "hidden", minimum=1)
+        n_heads = as_int(n_heads, "n_heads", minimum=1)
+        if hidden % n_heads:
+            raise ArgumentError(f"hidden ({hidden}) must be divisible by n_heads ({n_heads})")
+        chunked_attention_mask(1, chunk_size, left_context)  # checks both before they are kept
         self.chunk_size, self.left_context = chunk_size, left_context
         self.proj = nn.Linear(n_features, hidden)
         self.attn = nn.MultiheadAttention(hidden, n_heads, batch_first=True)
@@ -160,6 +176,18 @@ EXAMPLE_MODELS = {
 def example_model(name: str, *, n_features: int = 40, seed: int = 0, **kwargs) -> nn.Module:
     """Build a seeded built-in example in eval mode without touching the global RNG.
 
+    Parameters
+    ----------
+    name : str
+        A key of :data:`EXAMPLE_MODELS`.
+    n_features : int
+        Input features per frame (>= 1).
+    seed : int
+        Seed of the random weights.
+    **kwargs
+        Constructor arguments of that model (``kernel_size``, ``stride``, ``hidden``,
+        ``chunk_size``, ...); an argument the model does not take is refused by name.
+
     Examples
     --------
     >>> import torch
@@ -167,11 +195,23 @@ def example_model(name: str, *, n_features: int = 40, seed: int = 0, **kwargs) -
     >>> example_model("centered_conv", kernel_size=5)(torch.zeros(1, 7, 40)).shape
     torch.Size([1, 7, 32])
     """
+    if not isinstance(name, str):
+        raise ArgumentTypeError(
+            f"name must be a str, one of {sorted(EXAMPLE_MODELS)}; got {type(name).__name__}"
+        )
     if name not in EXAMPLE_MODELS:
         raise ArgumentError(
             f"unknown example model {name!r}; expected one of {sorted(EXAMPLE_MODELS)}"
         )
+    cls = EXAMPLE_MODELS[name]
+    accepted = [p for p in inspect.signature(cls).parameters if p != "n_features"]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ArgumentTypeError(
+            f"example model {name!r} takes no argument {unknown[0]!r}; it takes {accepted}"
+        )
+    seed = as_int(seed, "seed")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = EXAMPLE_MODELS[name](n_features=n_features, **kwargs)
+        model = cls(n_features=n_features, **kwargs)
     return model.eval()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from lab.errors import ArgumentError
+from lab.errors import ArgumentError, ArgumentTypeError
+from lab.streaming._checks import as_deps
 
 __all__ = ["plot_dependency_matrix"]
 
@@ -18,9 +18,10 @@ def plot_dependency_matrix(
     Parameters
     ----------
     deps : BoolTensor or array
-        Matrix from :func:`~lab.streaming.infer_dependency_matrix`.
+        Matrix from :func:`~lab.streaming.infer_dependency_matrix` (booleans or 0/1 values,
+        at least one row and one column).
     ax : matplotlib Axes, optional
-        Draw into this axes instead of a new figure.
+        Draw into this axes instead of a new pyplot figure.
     title : str
         Axes title.
     grid : bool, optional
@@ -38,13 +39,18 @@ def plot_dependency_matrix(
     >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
     ('input frame', 'output frame')
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
     from matplotlib.colors import ListedColormap
 
-    d = np.asarray(torch.as_tensor(deps).cpu(), dtype=bool)
-    if d.ndim != 2:
-        raise ArgumentError(f"deps must be a 2-D [in_frame, out_frame] matrix, got shape {d.shape}")
+    d = as_deps(deps).numpy()
+    if 0 in d.shape:
+        raise ArgumentError(f"deps is empty (shape {d.shape}): there is nothing to plot")
+    if ax is not None and not isinstance(ax, Axes):
+        raise ArgumentTypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     if ax is None:
+        # pyplot on purpose: a plotting function called in a notebook shows its figure
+        import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(4, 4))
     else:
         fig = ax.figure
@@ -58,7 +64,7 @@ def plot_dependency_matrix(
         edgecolors="lightgray" if grid else "face",
         linewidth=0.3 if grid else 0.0,
     )
-    ax.set_title(title)
+    ax.set_title(str(title))
     ax.set_xlabel("input frame")
     ax.set_ylabel("output frame")
     ax.set_aspect("equal")

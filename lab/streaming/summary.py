@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from lab.errors import ArgumentError, LabError
+from lab.streaming._checks import as_deps, as_int
 from lab.streaming.dependency import infer_dependency_matrix
 
 __all__ = [
@@ -51,21 +52,20 @@ class DependencySummary:
 
 
 def _as_deps(deps) -> torch.Tensor:
-    d = torch.as_tensor(deps)
-    if d.dim() != 2:
+    d = as_deps(deps)
+    if d.shape[0] == 0:
         raise ArgumentError(
-            f"deps must be a 2-D [in_frame, out_frame] matrix, got shape {tuple(d.shape)}"
+            f"deps must have at least one input frame (row), got shape {tuple(d.shape)}"
         )
-    return d.to(torch.bool).cpu()
+    return d
 
 
 def _positions(deps: torch.Tensor, in_stride: int, seq_len: int | None):
-    if isinstance(in_stride, bool) or not isinstance(in_stride, int) or in_stride < 1:
-        raise ArgumentError(f"in_stride must be an int >= 1, got {in_stride!r}")
+    in_stride = as_int(in_stride, "in_stride", minimum=1)
     n_rows, out_len = deps.shape
     if seq_len is None:
         seq_len = n_rows * in_stride
-    elif math.ceil(seq_len / in_stride) != n_rows:
+    elif math.ceil(as_int(seq_len, "seq_len", minimum=1) / in_stride) != n_rows:
         raise ArgumentError(
             f"seq_len={seq_len} with in_stride={in_stride} gives {math.ceil(seq_len / in_stride)} "
             f"rows, but deps has {n_rows}"
@@ -118,6 +118,11 @@ def dependency_summary(
     )
 
 
+def _max_frames(value, name: str) -> int:
+    # -1 would flag every frame and 0.5 would compare as a fraction of a frame
+    return as_int(value, name, minimum=0)
+
+
 def lookahead_violations(
     deps, max_lookahead: int = 0, *, in_stride: int = 1, seq_len: int | None = None
 ) -> list[tuple[int, int, int]]:
@@ -138,6 +143,7 @@ def lookahead_violations(
     [(0, 2, 2)]
     """
     d = _as_deps(deps)
+    max_lookahead = _max_frames(max_lookahead, "max_lookahead")
     in_pos, own = _positions(d, in_stride, seq_len)
     out = []
     for j in range(d.shape[1]):
@@ -179,8 +185,9 @@ def assert_streamable(
     ...
     lab.streaming.summary.NotStreamableError: output frame 0 depends on input frame 2, ...
     """
-    if isinstance(max_lookahead, bool) or not isinstance(max_lookahead, int) or max_lookahead < 0:
-        raise ArgumentError(f"max_lookahead must be an int >= 0, got {max_lookahead!r}")
+    max_lookahead = _max_frames(max_lookahead, "max_lookahead")
+    if max_left_context is not None:
+        max_left_context = _max_frames(max_left_context, "max_left_context")
     deps = infer_dependency_matrix(model, seq_shape, in_stride, method, **infer_kwargs)
     seq_len = int(tuple(seq_shape)[1])
     summary = dependency_summary(deps, in_stride=in_stride, seq_len=seq_len)
