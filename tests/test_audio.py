@@ -240,7 +240,8 @@ FEATURES = [
         (np.zeros((2, 1600), dtype=np.float32), "1-D mono waveform"),
         (np.zeros((1, 2, 1600), dtype=np.float32), "1-D mono waveform"),
         (np.array(0.5, dtype=np.float32), "1-D mono waveform"),
-        (np.zeros(1600, dtype=np.int16), "dtype int16"),
+        # int16 PCM is scaled now (see test_features_scale_integer_pcm); int64 has no PCM scale
+        (np.zeros(1600, dtype=np.int64), "dtype int64"),
         (np.zeros(1600, dtype=np.complex64), "dtype complex64"),
         (np.array([0.0, np.nan, 0.1], dtype=np.float32), "NaN"),
         (np.array([0.0, -np.inf], dtype=np.float32), "infinite"),
@@ -251,6 +252,17 @@ FEATURES = [
 def test_features_reject_bad_waveforms(feature, bad, message):
     with pytest.raises(AudioError, match=message):
         feature(bad)
+
+
+@pytest.mark.parametrize("feature", FEATURES, ids=["mfcc", "log_mel", "log_power"])
+def test_features_scale_integer_pcm(feature):
+    y = tone(seconds=0.1)
+    pcm16 = np.round(y * 32767).astype(np.int16)
+    scaled = feature(pcm16)
+    scaled = scaled[0] if isinstance(scaled, tuple) else scaled
+    expected = feature(pcm16.astype(np.float32) / 32768)
+    expected = expected[0] if isinstance(expected, tuple) else expected
+    np.testing.assert_allclose(scaled, expected, atol=1e-4)
 
 
 def test_feature_parameter_errors():

@@ -3,6 +3,9 @@
 Conventions (see :mod:`lab.audio.conventions`): 16 kHz mono float32 waveforms; a 32 ms window
 (``N_FFT = WIN_LENGTH = 512``), a 20 ms hop (``HOP_LENGTH = 320``), 26 MFCCs, 40 mel bands;
 feature matrices are time-major float32 arrays of shape ``(frames, features)``.
+
+Every waveform array entering the lab passes :func:`as_waveform` (integer PCM is scaled to
+[-1, 1]); :func:`load` caps duration and decoded size from the file header before decoding.
 """
 
 from .conventions import (
@@ -16,7 +19,7 @@ from .conventions import (
     WIN_LENGTH,
     WINDOW,
 )
-from .errors import AudioError
+from .errors import AudioError, AudioWarning
 from .features import (
     LOG_MEL_FLOOR,
     log_mel,
@@ -25,11 +28,16 @@ from .features import (
     mfcc,
     waveform_from_log_power,
 )
-from .io import check_sample_rate, load
+from .io import DEFAULT_MAX_SAMPLES, DEFAULT_MAX_SECONDS, check_sample_rate, load
+from .waveform import as_waveform
 
 __all__ = [
     "AudioError",
+    "AudioWarning",
+    "as_waveform",
     "load",
+    "DEFAULT_MAX_SECONDS",
+    "DEFAULT_MAX_SAMPLES",
     "check_sample_rate",
     "mfcc",
     "log_mel",

@@ -20,3 +20,13 @@ class AudioError(LabError, ValueError):
         self.source = source
         self.problem = problem
         super().__init__(f"{source}: {problem}" if source else problem)
+
+
+class AudioWarning(UserWarning):
+    """Audio the lab could use but had to correct: a truncated file, samples beyond [-1, 1].
+
+    Examples
+    --------
+    >>> issubclass(AudioWarning, UserWarning)
+    True
+    """

@@ -14,6 +14,7 @@ from lab.errors import ArgumentError
 from .conventions import HOP_LENGTH, N_FFT, N_MELS, N_MFCC, SAMPLE_RATE, WIN_LENGTH, WINDOW
 from .errors import AudioError
 from .io import check_sample_rate
+from .waveform import as_waveform
 
 __all__ = [
     "mfcc",
@@ -27,27 +28,48 @@ __all__ = [
 LOG_MEL_FLOOR: float = 1e-6
 """Mel power floor before the log, so digital silence maps to log(1e-6) = -13.8, not -inf."""
 
+MAX_LOG_POWER: float = 200.0
+"""Largest log-power :func:`waveform_from_log_power` inverts: ``log1p(|X|**2)`` of a float32
+waveform stays below ``2 * log(3.4e38 * MAX_N_FFT)`` ≈ 200."""
+
 
 def _check_waveform(y: np.ndarray, name: str = "y") -> np.ndarray:
-    if not isinstance(y, np.ndarray):
-        raise AudioError(f"must be a numpy array, got {type(y).__name__}", source=name)
-    if y.ndim != 1:
-        raise AudioError(
-            f"expected a 1-D mono waveform, got an array of shape {y.shape} "
-            "(downmix stereo with y.mean(axis=0))",
-            source=name,
+    return as_waveform(y, name)
+
+
+#: Largest FFT / window the feature functions accept (4 s at 16 kHz): far beyond any speech
+#: front end, small enough that a typo cannot allocate gigabytes of window and frames.
+MAX_N_FFT = 1 << 16
+# Above this peak the float32 STFT of a waveform could overflow (|X| <= peak * win_length, and
+# |X|**2 must stay below 3.4e38), so such waveforms are analysed in float64 instead; below it
+# the float32 path is kept, bit for bit, for ordinary audio.
+_FLOAT32_SAFE_PEAK = 1e15
+
+
+def _check_int(value: object, label: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ArgumentError(f"{label} must be an integer in [{low}, {high}], got {value!r}")
+    if not low <= value <= high:
+        raise ArgumentError(f"{label} must be an integer in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
+def _check_band(fmin: object, fmax: object, sr: int) -> tuple[float, float]:
+    """``0 <= fmin < fmax <= sr / 2``, both finite (fmax None means sr / 2)."""
+    nyquist = sr / 2
+    for label, value in (("fmin", fmin), ("fmax", fmax)):
+        if value is None and label == "fmax":
+            continue
+        real = isinstance(value, int | float | np.integer | np.floating)
+        if isinstance(value, bool) or not real or not np.isfinite(value):
+            raise ArgumentError(f"{label} must be a finite frequency in Hz, got {value!r}")
+    fmax = nyquist if fmax is None else float(fmax)
+    if not 0 <= float(fmin) < fmax <= nyquist:
+        raise ArgumentError(
+            f"expected 0 <= fmin < fmax <= sr / 2 = {nyquist:g} Hz, got fmin={fmin!r}, "
+            f"fmax={fmax!r}"
         )
-    if not np.issubdtype(y.dtype, np.floating):
-        raise AudioError(
-            f"expected floating-point samples in [-1, 1], got dtype {y.dtype} "
-            "(convert 16-bit PCM with y.astype(np.float32) / 32768)",
-            source=name,
-        )
-    if y.size == 0:
-        raise AudioError("the waveform is empty (zero-length audio)", source=name)
-    if not np.isfinite(y).all():
-        raise AudioError("the waveform contains NaN or infinite samples", source=name)
-    return y.astype(np.float32, copy=False)
+    return float(fmin), fmax
 
 
 def _check_frames(n_fft: int, hop_length: int, win_length: int) -> None:
@@ -56,11 +78,15 @@ def _check_frames(n_fft: int, hop_length: int, win_length: int) -> None:
             raise ArgumentError(
                 f"{label} must be a positive integer number of samples, got {value!r}"
             )
+        if value > MAX_N_FFT:
+            raise ArgumentError(f"{label} must be at most {MAX_N_FFT} samples, got {value!r}")
     if win_length > n_fft:
         raise ArgumentError(f"win_length={win_length} must not exceed n_fft={n_fft}")
 
 
 def _stft(y: np.ndarray, n_fft: int, hop_length: int, win_length: int) -> np.ndarray:
+    if float(np.abs(y).max()) > _FLOAT32_SAFE_PEAK:
+        y = y.astype(np.float64)
     # center=True pads half a window each side so frame t is centred on sample t * hop_length.
     return librosa.stft(
         y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=WINDOW, center=True
@@ -79,6 +105,8 @@ def mel_filterbank(
 
     Multiplying power-spectrogram frames by its transpose gives mel-band power, which is how
     models that take log-power spectrograms pool them into mel bands themselves.
+    ``n_mels`` may not exceed the ``n_fft // 2 + 1`` bins; the band needs
+    ``0 <= fmin < fmax <= sr / 2`` (``fmax=None`` is ``sr / 2``).
 
     Examples
     --------
@@ -86,8 +114,9 @@ def mel_filterbank(
     (40, 257)
     """
     sr = check_sample_rate(sr)
-    if not isinstance(n_mels, int | np.integer) or n_mels < 1:
-        raise ArgumentError(f"n_mels must be a positive integer, got {n_mels!r}")
+    _check_frames(n_fft, 1, 1)
+    _check_int(n_mels, "n_mels", 1, n_fft // 2 + 1)
+    fmin, fmax = _check_band(fmin, fmax, sr)
     return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
                                fmax=fmax).astype(np.float32)
 
@@ -128,8 +157,8 @@ def log_mel(
     y = _check_waveform(y)
     sr = check_sample_rate(sr)
     _check_frames(n_fft, hop_length, win_length)
-    if not isinstance(n_mels, int | np.integer) or n_mels < 1:
-        raise ArgumentError(f"n_mels must be a positive integer, got {n_mels!r}")
+    _check_int(n_mels, "n_mels", 1, n_fft // 2 + 1)
+    fmin, fmax = _check_band(fmin, fmax, sr)
     mel = _mel_power(y, sr, n_mels, n_fft, hop_length, win_length, fmin, fmax)
     return np.log(np.maximum(mel, LOG_MEL_FLOOR)).T.astype(np.float32)
 
@@ -163,7 +192,10 @@ def mfcc(
     y = _check_waveform(y)
     sr = check_sample_rate(sr)
     _check_frames(n_fft, hop_length, win_length)
-    if not isinstance(n_mfcc, int | np.integer) or not 1 <= n_mfcc <= n_mels:
+    _check_int(n_mels, "n_mels", 1, n_fft // 2 + 1)
+    if isinstance(n_mfcc, bool) or not isinstance(n_mfcc, int | np.integer) or not (
+        1 <= n_mfcc <= n_mels
+    ):
         raise ArgumentError(f"n_mfcc must be an integer in [1, n_mels={n_mels}], got {n_mfcc!r}")
     mel = _mel_power(y, sr, n_mels, n_fft, hop_length, win_length, 0.0, None)
     db = librosa.power_to_db(mel)
@@ -238,7 +270,18 @@ def waveform_from_log_power(
         Time-major ``(frames, bins)`` arrays from :func:`log_power_spectrogram`. With
         ``phase=None`` the phase is estimated by Griffin-Lim (``n_iter`` iterations).
     length : int, optional
-        Trim or pad the output to this many samples (e.g. the original ``len(y)``).
+        Trim or pad the output to this many samples (e.g. the original ``len(y)``); at most
+        ``frames * hop_length + n_fft``.
+    n_iter : int
+        Griffin-Lim iterations, in [1, 10000].
+
+    Raises
+    ------
+    AudioError
+        A spectrogram that is not a finite 2-D float array, a phase of another shape, or
+        log-power above :data:`MAX_LOG_POWER`.
+    ArgumentError
+        ``hop_length``, ``win_length``, ``length`` or ``n_iter`` out of range.
 
     Examples
     --------
@@ -251,6 +294,17 @@ def waveform_from_log_power(
     log_power = _check_spectrogram(log_power, "log_power")
     n_fft = 2 * (log_power.shape[1] - 1)
     _check_frames(n_fft, hop_length, win_length)
+    if float(log_power.max()) > MAX_LOG_POWER:
+        # expm1 of more would overflow to inf and the iSTFT would return NaN samples
+        raise AudioError(
+            f"values reach {float(log_power.max()):.3g}; log1p power above {MAX_LOG_POWER:g} "
+            "comes from no float32 waveform",
+            source="log_power",
+        )
+    _check_int(n_iter, "n_iter", 1, 10_000)
+    if length is not None:
+        # librosa pads with zeros up to `length`: bound it by what the frames cover
+        _check_int(length, "length", 0, log_power.shape[0] * hop_length + n_fft)
     magnitude = np.sqrt(np.expm1(np.maximum(log_power.astype(np.float64), 0.0))).T
     kwargs = dict(hop_length=hop_length, win_length=win_length, n_fft=n_fft, window=WINDOW,
                   center=True, length=length)
