@@ -350,8 +350,9 @@ def test_on_progress_finishes_when_stopped(method):
         polls["n"] += 1
         return polls["n"] > 3
 
-    res = importance_mask(net, x, method=method, steps=20, should_stop=stop, progress=False,
-                          on_progress=lambda done, total: calls.append((done, total)))
+    steps = {"steps": 20} if method == "optimize" else {}  # greedy takes no steps
+    res = importance_mask(net, x, method=method, should_stop=stop, progress=False,
+                          on_progress=lambda done, total: calls.append((done, total)), **steps)
     assert res.interrupted and calls[-1][0] == calls[-1][1]
     assert transcript_of(net, res.mask * x.numpy()) == transcript_of(net, x)
 
@@ -398,8 +399,9 @@ def test_mask_interruption_returns_valid_mask():
     for method in ("greedy", "optimize"):
         calls["n"] = 0
         # 20 relaxed steps poll more than 10 times whatever the default step count is
-        res = importance_mask(net, x, method=method, steps=20, should_stop=stop,
-                              progress=False)
+        steps = {"steps": 20} if method == "optimize" else {}  # greedy takes no steps
+        res = importance_mask(net, x, method=method, should_stop=stop, progress=False,
+                              **steps)
         assert res.interrupted
         assert transcript_of(net, res.mask * x.numpy()) == transcript_of(net, x)
 
@@ -441,7 +443,8 @@ def test_mask_clear_errors(kwargs, error, match):
 
 def test_mute_audio_mutes_nearest_frame_windows():
     hop = 4
-    y = np.arange(1, 21, dtype=np.float32)  # 20 samples, frames centred at 0, 4, 8, 12, 16
+    # 19 samples have 1 + 19 // 4 = 5 frames, centred at 0, 4, 8, 12, 16
+    y = np.arange(1, 20, dtype=np.float32)
     mask = np.array([[1, 1], [0, 0], [1, 0], [0, 0], [1, 1]], dtype=float)  # means 1,0,.5,0,1
     out = mute_audio(y, mask, 0.6, hop_length=hop)
     # frame t owns samples [t*hop - hop/2, t*hop + hop/2)

@@ -1,26 +1,22 @@
 """Looking inside models: feature visualization, top examples, importance masks.
 
 Everything here works for any ``torch.nn.Module`` that takes ``(batch, T, F)`` features.
+Modules: :mod:`.feature_viz` (learned inputs), :mod:`.ranking` (top dataset examples),
+:mod:`.masks` (importance masks, one module per method), :mod:`.muting` (listen to a mask),
+:mod:`.decoding` (the transcripts they compare).
 """
 
-from lab.interpret.feature_viz import (
-    FeatureVizResult,
-    TopExample,
-    top_examples,
-    total_variation,
-    visualize_features,
-)
-from lab.interpret.masks import (
-    MaskResult,
-    greedy_ctc_transcripts,
-    importance_mask,
-    mute_audio,
-    transcribe,
-)
+from lab.interpret.decoding import greedy_ctc_transcripts, transcribe
+from lab.interpret.feature_viz import FeatureVizResult, total_variation, visualize_features
+from lab.interpret.masks import GreedySettings, MaskResult, OptimizeSettings, importance_mask
+from lab.interpret.muting import mute_audio
+from lab.interpret.ranking import TopExample, top_examples
 
 __all__ = [
     "FeatureVizResult",
+    "GreedySettings",
     "MaskResult",
+    "OptimizeSettings",
     "TopExample",
     "greedy_ctc_transcripts",
     "importance_mask",

@@ -1,4 +1,4 @@
-"""Feature visualization: inputs that excite chosen neurons, and dataset utterances that do.
+"""Feature visualization: inputs that excite chosen neurons.
 
 The learned input solves
 
@@ -12,6 +12,7 @@ layer is named as in ``model.named_modules()``.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,14 +22,15 @@ import torch
 from torch import nn
 
 from lab.errors import ArgumentError, ArgumentTypeError
-from lab.models.hooks import activations, resolve_layer
+from lab.interpret._checks import finite, integer, numeric_array, real
+from lab.interpret._layers import check_neurons, forward_activation
+from lab.models.hooks import resolve_layer
+from lab.runtime import ProgressHook, StopToken, Task, evaluating, model_device
 
 __all__ = [
     "FeatureVizResult",
-    "TopExample",
     "total_variation",
     "visualize_features",
-    "top_examples",
 ]
 
 
@@ -36,6 +38,8 @@ def total_variation(x: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Anisotropic L1 total variation over the last two axes (time, feature).
 
     ``sum |X[t+1, n] - X[t, n]| + sum |X[t, n+1] - X[t, n]|``, summed over any leading axes.
+    ``x`` must be numeric and finite (a NaN would make the whole sum NaN); gradients flow
+    through a tensor input.
 
     Examples
     --------
@@ -43,11 +47,20 @@ def total_variation(x: torch.Tensor | np.ndarray) -> torch.Tensor:
     >>> float(total_variation(torch.tensor([[0.0, 1.0], [3.0, 1.0]])))
     6.0
     """
-    x = torch.as_tensor(x)
+    if not isinstance(x, torch.Tensor):
+        x = torch.as_tensor(numeric_array("x", x, dtype=None))
+    if x.dtype == torch.bool or x.is_complex():
+        raise ArgumentTypeError(f"x must be a real numeric tensor, got dtype {x.dtype}")
     if x.ndim < 2:
         raise ArgumentError(
             f"x must have at least 2 dims (time, feature), got shape {tuple(x.shape)}"
         )
+    finite("x", x.detach())
+    return _total_variation(x)
+
+
+def _total_variation(x: torch.Tensor) -> torch.Tensor:
+    # unchecked: the optimization loop calls it on its own (finite) iterate every step
     along_time = (x[..., 1:, :] - x[..., :-1, :]).abs().sum()
     along_feature = (x[..., :, 1:] - x[..., :, :-1]).abs().sum()
     return along_time + along_feature
@@ -92,57 +105,23 @@ class FeatureVizResult:
 
 def _check_shape(shape) -> tuple[int, int]:
     try:
-        t, f = (int(s) for s in shape)
+        t, f = shape
+        t, f = integer("shape[0]", t), integer("shape[1]", f)
     except (TypeError, ValueError):
         raise ArgumentError(
             f"shape must be a pair (T, F) of positive ints, got {shape!r}"
         ) from None
-    if t < 2 or f < 1 or any(int(s) != s for s in shape):
+    if t < 2 or f < 1:
         raise ArgumentError(f"shape must be a pair (T, F) with T >= 2 and F >= 1, got {shape!r}")
     return t, f
 
 
-def _check_neurons(neurons, width: int, layer: str) -> list[int]:
-    if isinstance(neurons, (int, np.integer)):
-        neurons = [int(neurons)]
-    try:
-        out = [int(n) for n in neurons]
-    except (TypeError, ValueError):
-        raise ArgumentTypeError(
-            f"neurons must be an int or a sequence of ints, got {neurons!r}"
-        ) from None
-    if not out:
-        raise ArgumentError("neurons must name at least one neuron")
-    bad = [n for n in out if not 0 <= n < width]
-    if bad:
-        raise ArgumentError(
-            f"neurons: index {bad[0]} out of range for layer {layer!r} with {width} neurons "
-            f"(expected 0 <= index < {width})"
-        )
-    return out
-
-
-def _device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
-def _forward_activation(model, x, neurons, layer_name):
-    try:
-        act = activations(model, x, [layer_name])[layer_name]
-    except ValueError as exc:
-        if "did not run" in str(exc):
-            raise ArgumentError(
-                f"layer {layer_name!r} was not called during the model's forward pass"
-            ) from exc
-        raise ArgumentError(
-            f"model failed on an input of shape {tuple(x.shape)} (batch, T, F): {exc}"
-        ) from exc
-    except (RuntimeError, TypeError, IndexError) as exc:  # the model rejects this input shape
-        raise ArgumentError(
-            f"model failed on an input of shape {tuple(x.shape)} (batch, T, F): {exc}"
-        ) from exc
-    return act, act[..., neurons]
+def _positive_lr(lr) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+        raise ArgumentTypeError(f"lr must be a positive finite number, got {type(lr).__name__}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ArgumentError(f"lr must be positive and finite, got {lr!r}")
+    return float(lr)
 
 
 def visualize_features(
@@ -159,8 +138,9 @@ def visualize_features(
     init_std: float = 1.0,
     init: np.ndarray | None = None,
     progress: bool = True,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: StopToken = None,
     callback: Callable[[FeatureVizResult], None] | None = None,
+    on_progress: ProgressHook | None = None,
 ) -> FeatureVizResult:
     """Learn an input that maximizes the mean activation of ``neurons`` in ``layer``.
 
@@ -192,10 +172,12 @@ def visualize_features(
         mean, so the start looks like typical input); zeros by default.
     progress : bool
         Show a tqdm progress bar.
-    should_stop : callable, optional
-        Polled every step; returning True stops early, keeping what was computed.
+    should_stop : threading.Event or callable, optional
+        Polled every step; when set the optimization stops early, keeping what was computed.
     callback : callable, optional
         Called with the partial result whenever a frame is recorded (live plots).
+    on_progress : callable, optional
+        ``on_progress(done, total)`` after every step (and once at the end).
 
     Returns
     -------
@@ -217,41 +199,52 @@ def visualize_features(
     """
     layer_name, _ = resolve_layer(model, layer)
     t_len, n_feat = _check_shape(shape)
-    if int(steps) != steps or steps < 0:
-        raise ArgumentError(f"steps must be a non-negative int, got {steps!r}")
-    if int(record_every) != record_every or record_every < 1:
-        raise ArgumentError(f"record_every must be a positive int, got {record_every!r}")
-    if not lr > 0:
-        raise ArgumentError(f"lr must be positive, got {lr!r}")
-    if not tv_weight >= 0:
-        raise ArgumentError(f"tv_weight must be >= 0, got {tv_weight!r}")
+    steps = integer("steps", steps, minimum=0)
+    record_every = integer("record_every", record_every, minimum=1)
+    lr = _positive_lr(lr)
+    tv_weight = real("tv_weight", tv_weight, minimum=0.0)
+    init_std = real("init_std", init_std, minimum=0.0)
+    seed = integer("seed", seed, minimum=0)
+    if callback is not None and not callable(callback):
+        raise ArgumentTypeError(
+            f"callback must be a callable or None, got {type(callback).__name__}"
+        )
 
-    was_training = model.training
-    model.eval()
-    device = _device(model)
-    gen = torch.Generator().manual_seed(int(seed))
-    x0 = torch.randn(1, t_len, n_feat, generator=gen) * float(init_std)
+    device = model_device(model)
+    gen = torch.Generator().manual_seed(seed)
+    x0 = torch.randn(1, t_len, n_feat, generator=gen) * init_std
     if init is not None:
-        center = np.asarray(init, dtype=np.float32)
+        center = numeric_array("init", init)
         if center.shape not in ((n_feat,), (t_len, n_feat)):
             raise ArgumentError(f"init must have shape ({n_feat},) or {(t_len, n_feat)}, got "
-                             f"{center.shape}")
-        x0 = x0 + torch.from_numpy(center)
+                                f"{center.shape}")
+        finite("init", center)
+        x0 = x0 + torch.from_numpy(np.array(center))
     x = x0.to(device).requires_grad_(True)
+    task = Task(steps, desc=f"visualize {layer_name}", progress=progress,
+                on_progress=on_progress, should_stop=should_stop)
+    with task, evaluating(model):
+        return _ascend(model, layer_name, neurons, x, steps, lr, tv_weight, record_every,
+                       callback, task)
 
+
+def _ascend(model, layer_name, neurons, x, steps, lr, tv_weight, record_every, callback,
+            task: Task) -> FeatureVizResult:
+    """Gradient ascent on ``x`` (1, T, F); the result ends at the returned input."""
+    t_len, n_feat = x.shape[1:]
     with torch.no_grad():
-        act, _ = _forward_activation(model, x, [0], layer_name)
-    neuron_list = _check_neurons(neurons, act.shape[-1], layer_name)
+        act, _ = forward_activation(model, x, [0], layer_name)
+    neuron_list = check_neurons(neurons, act.shape[-1], layer_name)
 
-    result = FeatureVizResult(layer=layer_name, neurons=neuron_list, tv_weight=float(tv_weight))
+    result = FeatureVizResult(layer=layer_name, neurons=neuron_list, tv_weight=tv_weight)
     per_entry = 1.0 / (t_len * n_feat)
     optimizer = torch.optim.Adam([x], lr=lr)
     start = time.perf_counter()
 
     def evaluate():
-        _, chosen = _forward_activation(model, x, neuron_list, layer_name)
+        _, chosen = forward_activation(model, x, neuron_list, layer_name)
         activation = chosen.mean()
-        tv = total_variation(x[0]) * per_entry
+        tv = _total_variation(x[0]) * per_entry
         return activation, tv
 
     def record(step, activation, tv, frame):
@@ -262,178 +255,37 @@ def visualize_features(
             result.frames.append(x.detach()[0].cpu().numpy().astype(np.float32, copy=True))
             result.frame_steps.append(step)
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=int(steps), desc=f"visualize {layer_name}", leave=False)
-    try:
-        for step in range(int(steps)):
+    with task.run_guard():
+        for step in range(steps):
             activation, tv = evaluate()
             record(step, activation.detach(), tv.detach(), frame=step % record_every == 0)
             if step % record_every == 0 and callback is not None:
                 callback(result)
-            if should_stop is not None and should_stop():
-                result.interrupted = True
+            if task.stopped:
                 break
             objective = activation - tv_weight * tv
             (grad,) = torch.autograd.grad(-objective, x)
             x.grad = grad
             optimizer.step()
             result.steps_done = step + 1
-            if bar is not None:
-                bar.update(1)
-    except KeyboardInterrupt:
-        result.interrupted = True
-    finally:
-        if bar is not None:
-            bar.close()
-        # The curves end at the returned input, whatever stopped the loop.
-        with torch.no_grad():
-            activation, tv = evaluate()
-        if result.activations and len(result.activations) > result.steps_done:
-            del result.activations[result.steps_done:]
-            del result.total_variations[result.steps_done:]
-            del result.objectives[result.steps_done:]
-            if result.frame_steps and result.frame_steps[-1] == result.steps_done:
-                result.frames.pop()
-                result.frame_steps.pop()
-        record(result.steps_done, activation, tv, frame=True)
-        result.final_input = result.frames[-1]
-        result.seconds = time.perf_counter() - start
-        model.train(was_training)
+            task.advance()
+    # The curves end at the returned input, whatever stopped the loop.
+    with torch.no_grad():
+        activation, tv = evaluate()
+    if result.activations and len(result.activations) > result.steps_done:
+        del result.activations[result.steps_done:]
+        del result.total_variations[result.steps_done:]
+        del result.objectives[result.steps_done:]
+        if result.frame_steps and result.frame_steps[-1] == result.steps_done:
+            result.frames.pop()
+            result.frame_steps.pop()
+    record(result.steps_done, activation, tv, frame=True)
+    result.final_input = result.frames[-1]
+    result.seconds = time.perf_counter() - start
+    result.interrupted = task.interrupted
     if callback is not None:
         try:
             callback(result)
         except KeyboardInterrupt:
             result.interrupted = True
     return result
-
-
-@dataclass
-class TopExample:
-    """One dataset item ranked by :func:`top_examples`."""
-
-    index: int
-    value: float
-    text: str | None = None
-
-
-def _split_batch(batch):
-    """Features ``(B, T, F)``, lengths ``(B,)`` or None, texts or None from a batch."""
-    if isinstance(batch, dict):
-        feats = batch.get("features")
-        if feats is None:
-            raise ArgumentError(
-                "dataset batches must contain a 'features' entry of shape (B, T, F)"
-            )
-        return torch.as_tensor(feats), batch.get("feature_lengths"), batch.get("texts")
-    if hasattr(batch, "features"):  # lab.data.Batch
-        return (torch.as_tensor(batch.features), getattr(batch, "feature_lengths", None),
-                getattr(batch, "texts", None))
-    if isinstance(batch, (tuple, list)):
-        return torch.as_tensor(batch[0]), None, None
-    return torch.as_tensor(batch), None, None
-
-
-def _default_collate(items):
-    """``lab.data.collate`` for corpus items (padding), torch's default for plain tensors."""
-    if hasattr(items[0], "features"):
-        from lab.data import collate
-
-        return collate(items)
-    return torch.utils.data.default_collate(items)
-
-
-def top_examples(
-    model: nn.Module,
-    layer: str,
-    neurons: int | Sequence[int],
-    dataset,
-    *,
-    k: int = 4,
-    batch_size: int = 16,
-    collate_fn: Callable | None = None,
-    progress: bool = True,
-) -> list[TopExample]:
-    """The ``k`` dataset items with the highest mean activation of ``neurons`` in ``layer``.
-
-    The mean runs over the valid (unpadded) frames and the chosen neurons, as in
-    :func:`visualize_features`, so the values are comparable to its activation curve.
-
-    Parameters
-    ----------
-    model, layer, neurons : as in :func:`visualize_features`.
-    dataset : torch Dataset / sequence
-        Items collated by ``collate_fn`` into a batch with ``features`` (B, T, F) and
-        optionally ``feature_lengths`` and ``texts`` (attributes as in ``lab.data.Batch``, or
-        dict keys), or into a ``(B, T, F)`` tensor.
-    k : int
-        How many items to return.
-    batch_size : int
-        Items per forward pass.
-    collate_fn : callable, optional
-        Defaults to ``lab.data.collate`` for corpus items and stacking for plain tensors.
-    progress : bool
-        Show a tqdm progress bar. Ctrl-C returns the ranking of the items scanned so far.
-
-    Returns
-    -------
-    list of TopExample
-        Sorted by decreasing activation.
-
-    Examples
-    --------
-    >>> import torch
-    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3))
-    >>> data = [torch.full((4, 2), float(i)) for i in range(5)]
-    >>> [e.index for e in top_examples(net, "0", 0, data, k=2, progress=False)] in ([4, 3], [0, 1])
-    True
-    """
-    layer_name, _ = resolve_layer(model, layer)
-    if int(k) != k or k < 1:
-        raise ArgumentError(f"k must be a positive int, got {k!r}")
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ArgumentError(f"batch_size must be a positive int, got {batch_size!r}")
-    collate_fn = collate_fn or _default_collate
-    loader = torch.utils.data.DataLoader(dataset, batch_size=int(batch_size), shuffle=False,
-                                         collate_fn=collate_fn)
-    was_training = model.training
-    model.eval()
-    device = _device(model)
-    values: list[float] = []
-    texts: list[str | None] = []
-    neuron_list: list[int] | None = None
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(loader), desc=f"scan {layer_name}", leave=False)
-    try:
-        with torch.no_grad():
-            for batch in loader:
-                feats, lengths, batch_texts = _split_batch(batch)
-                feats = feats.to(device=device, dtype=torch.float32)
-                act, _ = _forward_activation(model, feats, [0], layer_name)
-                if neuron_list is None:
-                    neuron_list = _check_neurons(neurons, act.shape[-1], layer_name)
-                chosen = act[..., neuron_list].float()
-                if lengths is not None and chosen.ndim == 3 and chosen.shape[1] == feats.shape[1]:
-                    valid = (torch.arange(chosen.shape[1], device=device)[None, :]
-                             < torch.as_tensor(lengths, device=device)[:, None])
-                    sums = (chosen * valid[..., None]).sum(dim=(1, 2))
-                    means = sums / (valid.sum(dim=1).clamp(min=1) * len(neuron_list))
-                else:
-                    means = chosen.reshape(chosen.shape[0], -1).mean(dim=1)
-                values.extend(means.cpu().tolist())
-                texts.extend(batch_texts if batch_texts is not None else [None] * len(means))
-                if bar is not None:
-                    bar.update(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if bar is not None:
-            bar.close()
-        model.train(was_training)
-    order = np.argsort(-np.asarray(values), kind="stable")[: int(k)]
-    return [TopExample(index=int(i), value=float(values[i]), text=texts[i]) for i in order]
