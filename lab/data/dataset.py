@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,9 +16,24 @@ from lab import audio
 from lab.data.manifest import ManifestRow, check_split, read_manifest, resolve_root
 from lab.data.tokenizer import CharTokenizer
 from lab.data.vocabulary import KEYWORDS
-from lab.errors import ArgumentError
+from lab.errors import ArgumentError, ArgumentTypeError
 
 FEATURES = ("mfcc", "log_mel", "log_power")
+_FEATURE_FUNCTIONS = {"mfcc": audio.mfcc, "log_mel": audio.log_mel,
+                      "log_power": audio.log_power_spectrogram}
+
+
+def _check_feature_kwargs(features: str, kwargs: dict[str, Any]) -> None:
+    """Unknown keyword arguments are named here, not left to a raw TypeError later."""
+    import inspect
+
+    accepted = set(inspect.signature(_FEATURE_FUNCTIONS[features]).parameters) - {"y"}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ArgumentError(
+            f"feature_kwargs {unknown} are not options of lab.audio's {features}; "
+            f"accepted: {sorted(accepted)}"
+        )
 
 
 def compute_features(y: np.ndarray, features: str, **kwargs: Any) -> np.ndarray:
@@ -30,6 +46,9 @@ def compute_features(y: np.ndarray, features: str, **kwargs: Any) -> np.ndarray:
     >>> compute_features(np.zeros(16000, dtype=np.float32), "log_mel").shape
     (51, 40)
     """
+    if not isinstance(features, str) or features not in FEATURES:
+        raise ArgumentError(f"features must be one of {list(FEATURES)}, got {features!r}")
+    _check_feature_kwargs(features, kwargs)
     if features == "mfcc":
         out = audio.mfcc(y, **kwargs)
     elif features == "log_mel":
@@ -97,8 +116,17 @@ def collate(batch: Sequence[Utterance]) -> Batch:
     >>> out.features.shape, out.feature_lengths.tolist(), out.tokens.tolist()
     (torch.Size([2, 3, 2]), [3, 1], [[2, 3], [4, 0]])
     """
+    if isinstance(batch, Utterance) or not isinstance(batch, Sequence):
+        raise ArgumentTypeError(f"batch must be a list of Utterance, got {type(batch).__name__}")
     if len(batch) == 0:
         raise ArgumentError("batch must hold at least one utterance, got an empty sequence")
+    for i, item in enumerate(batch):
+        if not isinstance(item, Utterance):
+            raise ArgumentTypeError(f"batch[{i}] must be an Utterance, got {type(item).__name__}")
+        if not torch.is_tensor(item.features) or item.features.ndim != 2:
+            raise ArgumentError(f"batch[{i}].features must be a (T, F) tensor")
+        if not torch.is_tensor(item.tokens) or item.tokens.ndim != 1:
+            raise ArgumentError(f"batch[{i}].tokens must be a 1-D tensor")
     dims = {item.features.shape[1] for item in batch}
     if len(dims) != 1:
         raise ArgumentError(f"all utterances must have the same feature size, got sizes {dims}")
@@ -160,9 +188,17 @@ class Corpus(Dataset):
         root: str | os.PathLike[str] | None = None,
         feature_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        check_split(split)
-        if features not in FEATURES:
+        check_split(split if isinstance(split, str) else repr(split))
+        if not isinstance(features, str) or features not in FEATURES:
             raise ArgumentError(f"features must be one of {list(FEATURES)}, got {features!r}")
+        for label, flag in (("keywords_only", keywords_only), ("cache", cache)):
+            if not isinstance(flag, bool):
+                raise ArgumentTypeError(f"{label} must be True or False, got {flag!r}")
+        if feature_kwargs is not None and not isinstance(feature_kwargs, dict):
+            raise ArgumentTypeError(
+                f"feature_kwargs must be a dict or None, got {type(feature_kwargs).__name__}"
+            )
+        _check_feature_kwargs(features, feature_kwargs or {})
         rows = read_manifest(root, split=split)
         if keywords_only:
             rows = [row for row in rows if row.keyword]
@@ -179,10 +215,11 @@ class Corpus(Dataset):
 
     def waveform(self, index: int) -> np.ndarray:
         """The 16 kHz float32 waveform of utterance ``index``."""
-        return audio.load(self.root / self.rows[index].path)
+        return audio.load(self.root / self.rows[self._index(index)].path)
 
     def feature_matrix(self, index: int) -> np.ndarray:
         """Features (T, F) of utterance ``index`` as numpy float32 (cached when enabled)."""
+        index = self._index(index)
         if self._cache is not None and index in self._cache:
             return self._cache[index]
         out = compute_features(self.waveform(index), self.features, **self.feature_kwargs)
@@ -199,10 +236,23 @@ class Corpus(Dataset):
         for i in tqdm(range(len(self)), desc=f"{self.split} {self.features}", disable=not progress):
             self.feature_matrix(i)
 
-    def __getitem__(self, index: int) -> Utterance:
+    def _index(self, index: int) -> int:
+        """``index`` as a position in ``rows`` (negative counts from the end)."""
+        if isinstance(index, bool):
+            raise ArgumentTypeError(f"index must be an int, got {index!r}")
+        try:
+            index = operator.index(index)
+        except TypeError:
+            raise ArgumentTypeError(
+                f"index must be an int, got {index!r} ({type(index).__name__})"
+            ) from None
         if not -len(self) <= index < len(self):
+            # IndexError, as the sequence protocol expects (it ends a `for` loop)
             raise IndexError(f"index {index} out of range for a corpus of {len(self)} items")
-        index %= len(self)
+        return index % len(self)
+
+    def __getitem__(self, index: int) -> Utterance:
+        index = self._index(index)
         row = self.rows[index]
         return Utterance(
             # A copy, so in-place edits (augmentation) never reach the cache.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from lab.errors import ArgumentError, ArgumentTypeError
 
 #: Output symbols after the blank, in id order: id 1 is the space, ids 2-27 are a-z, 28 is "'".
@@ -71,11 +73,30 @@ class CharTokenizer:
 
         Raises
         ------
+        TypeError
+            If ``ids`` is not a 1-D sequence of integers (floats are refused, not truncated).
         ValueError
             If an id is not in ``range(len(self))``.
+
+        Examples
+        --------
+        >>> CharTokenizer().decode([2.0])
+        Traceback (most recent call last):
+        ...
+        lab.errors.ArgumentTypeError: ids must be integers, got 2.0 (float)
         """
+        if isinstance(ids, str | bytes) or not isinstance(ids, Iterable):
+            raise ArgumentTypeError(
+                f"ids must be a sequence of integers, got {type(ids).__name__}"
+            )
+        if getattr(ids, "ndim", 1) != 1:
+            raise ArgumentError(f"ids must be 1-D, got shape {tuple(ids.shape)}")
         chars = []
-        for raw in ids:
+        for raw in ids.tolist() if hasattr(ids, "tolist") else ids:
+            if isinstance(raw, bool) or not isinstance(raw, int | np.integer):
+                raise ArgumentTypeError(
+                    f"ids must be integers, got {raw!r} ({type(raw).__name__})"
+                )
             i = int(raw)
             if not 0 <= i < len(self):
                 raise ArgumentError(f"ids must lie in [0, {len(self) - 1}], got {i}")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from lab.errors import ArgumentError
+from lab.models._checks import check_features
 from lab.models.normalize import FeatureNormalizer
 
 __all__ = ["KeywordClassifier"]
@@ -122,15 +123,13 @@ class KeywordClassifier(nn.Module):
     @torch.no_grad()
     def fit_normalizer(self, frames: torch.Tensor) -> None:
         """Fit the input standardization on training log-power frames (N, n_bins)."""
+        frames = torch.as_tensor(frames, dtype=torch.float32)
+        check_features(frames[None], self.config["n_bins"], name="frames")
         self.normalize.fit(self.front_end(torch.as_tensor(frames, dtype=torch.float32)))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Log-power spectrograms (B, T, n_bins) → feature map (B, dim, T', F')."""
-        if x.ndim != 3 or x.shape[-1] != self.config["n_bins"]:
-            raise ArgumentError(
-                f"x must be log-power spectrograms of shape (B, T, {self.config['n_bins']}), "
-                f"got {tuple(x.shape)}"
-            )
+        check_features(x, self.config["n_bins"], name="x (log-power spectrograms)")
         x = self.front_end(x)
         if self.config["per_clip_mean"]:
             x = _subtract_clip_mean(x)

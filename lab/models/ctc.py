@@ -5,9 +5,28 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lab.errors import ArgumentError
+from lab.errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["ctc_greedy_collapse", "ctc_greedy_decode"]
+
+
+def _check_blank(blank: object, n_symbols: int | None = None) -> int:
+    if isinstance(blank, bool) or not isinstance(blank, int | np.integer):
+        raise ArgumentTypeError(f"blank must be an int, got {blank!r}")
+    if blank < 0 or (n_symbols is not None and blank >= n_symbols):
+        upper = "" if n_symbols is None else f", below the {n_symbols} symbols"
+        raise ArgumentError(f"blank must be a symbol index >= 0{upper}, got {blank}")
+    return int(blank)
+
+
+def _integer_array(values: object, name: str) -> np.ndarray:
+    """``values`` as an int64 array; floats and bools are refused, not truncated."""
+    array = np.asarray(values.detach().cpu() if torch.is_tensor(values) else values)
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.integer) or array.size == 0
+    ):
+        raise ArgumentTypeError(f"{name} must hold integers, got dtype {array.dtype}")
+    return array.astype(np.int64)
 
 
 def ctc_greedy_collapse(best_path, *, blank: int = 0) -> list[int]:
@@ -16,7 +35,7 @@ def ctc_greedy_collapse(best_path, *, blank: int = 0) -> list[int]:
     Parameters
     ----------
     best_path : sequence of int
-        The arg-max symbol of every frame.
+        The arg-max symbol of every frame (a list, 1-D array or tensor of integers >= 0).
     blank : int
         Index of the CTC blank symbol.
 
@@ -30,9 +49,15 @@ def ctc_greedy_collapse(best_path, *, blank: int = 0) -> list[int]:
     >>> ctc_greedy_collapse([0, 3, 3, 0, 3, 5, 5, 0], blank=0)
     [3, 3, 5]
     """
+    blank = _check_blank(blank)
+    path = _integer_array(best_path, "best_path")
+    if path.ndim != 1:
+        raise ArgumentError(f"best_path must be 1-D, got shape {path.shape}")
+    if path.size and path.min() < 0:
+        raise ArgumentError(f"best_path must hold symbol indices >= 0, got {int(path.min())}")
     out: list[int] = []
     previous = None
-    for symbol in (int(s) for s in best_path):
+    for symbol in path.tolist():
         # A repeat is only a new symbol when a blank separates it from the previous one.
         if symbol != previous and symbol != blank:
             out.append(symbol)
@@ -53,9 +78,9 @@ def ctc_greedy_decode(
     scores : Tensor or ndarray, shape (B, T, V) or (T, V)
         Logits, log-probabilities or probabilities (only the arg-max matters).
     lengths : Tensor or ndarray, shape (B,), optional
-        Valid frames per utterance; all ``T`` frames when omitted.
+        Valid frames per utterance, integers in ``[0, T]``; all ``T`` frames when omitted.
     blank : int
-        Index of the blank symbol.
+        Index of the blank symbol, in ``[0, V)``.
 
     Returns
     -------
@@ -70,17 +95,34 @@ def ctc_greedy_decode(
     >>> ctc_greedy_decode(posteriors)
     [[1, 2]]
     """
+    if not isinstance(scores, torch.Tensor | np.ndarray):
+        raise ArgumentTypeError(
+            f"scores must be a tensor or numpy array, got {type(scores).__name__}"
+        )
     scores = torch.as_tensor(scores)
+    if scores.is_complex() or scores.dtype == torch.bool:
+        raise ArgumentTypeError(f"scores must be real numbers, got dtype {scores.dtype}")
     if scores.ndim == 2:
         scores = scores.unsqueeze(0)
     if scores.ndim != 3:
         raise ArgumentError(
             f"scores must have shape (B, T, V) or (T, V), got {tuple(scores.shape)}"
         )
+    if scores.shape[-1] == 0:
+        raise ArgumentError("scores must have at least one symbol (V >= 1), got V = 0")
+    blank = _check_blank(blank, scores.shape[-1])
+    if scores.is_floating_point() and torch.isnan(scores).any():
+        # argmax treats NaN as the maximum: it would decode garbage without a word
+        raise ArgumentError("scores contain NaN; a model that emits NaN cannot be decoded")
     best = scores.argmax(dim=-1).cpu().numpy()
     if lengths is None:
         lengths = np.full(best.shape[0], best.shape[1])
-    lengths = np.asarray(torch.as_tensor(lengths).cpu())
+    lengths = _integer_array(lengths, "lengths")
     if lengths.shape != (best.shape[0],):
         raise ArgumentError(f"lengths must have shape ({best.shape[0]},), got {lengths.shape}")
-    return [ctc_greedy_collapse(row[: int(n)], blank=blank) for row, n in zip(best, lengths)]
+    if lengths.size and (lengths.min() < 0 or lengths.max() > best.shape[1]):
+        # used as slice ends: -1 would silently drop the last frame, 10**9 would pass
+        raise ArgumentError(
+            f"lengths must lie in [0, T = {best.shape[1]}], got {lengths.tolist()}"
+        )
+    return [ctc_greedy_collapse(row[:n], blank=blank) for row, n in zip(best, lengths.tolist())]

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from lab.errors import ArgumentError
+from lab.models._checks import check_features, check_lengths
 from lab.models.ctc import ctc_greedy_decode
 from lab.models.normalize import FeatureNormalizer
 
@@ -118,11 +119,7 @@ class DeepSpeech(nn.Module):
 
         The LSTM runs left to right, so padding after an utterance never changes its outputs.
         """
-        if features.ndim != 3 or features.shape[-1] != self.config["n_features"]:
-            raise ArgumentError(
-                f"features must have shape (B, T, {self.config['n_features']}), "
-                f"got {tuple(features.shape)}"
-            )
+        check_features(features, self.config["n_features"])
         x = context_window(self.normalize(features), self.n_context)
         x = self.dropout(self.layer_1(x))
         x = self.dropout(self.layer_2(x))
@@ -137,11 +134,24 @@ class DeepSpeech(nn.Module):
 
     @torch.no_grad()
     def decode_ids(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> list:
-        """Greedy CTC decoding to symbol indices, one list per utterance."""
+        """Greedy CTC decoding to symbol indices, one list per utterance.
+
+        ``lengths`` (B,) are the valid frames of each utterance, integers in [1, T].
+        """
+        check_features(features, self.config["n_features"])
+        if lengths is not None:
+            lengths = check_lengths(lengths, features.shape[0], features.shape[1])
         return ctc_greedy_decode(self.forward(features), lengths, blank=0)
 
     @torch.no_grad()
     def posteriors(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
         """Per-frame output probabilities (T, n_classes) for one utterance's features (T, F)."""
+        if torch.is_tensor(features):
+            features = features.detach().cpu().numpy()
+        if not isinstance(features, np.ndarray) or features.ndim != 2:
+            raise ArgumentError(
+                f"features must be one utterance's (T, {self.config['n_features']}) array, got "
+                f"{getattr(features, 'shape', type(features).__name__)}"
+            )
         x = torch.as_tensor(np.asarray(features, dtype=np.float32)).unsqueeze(0)
         return self.forward(x).softmax(dim=-1)[0].numpy()

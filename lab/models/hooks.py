@@ -21,6 +21,8 @@ def layer_names(model: nn.Module) -> list[str]:
     >>> layer_names(nn.Sequential(nn.Linear(2, 3), nn.ReLU()))
     ['0', '1']
     """
+    if not isinstance(model, nn.Module):
+        raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return [name for name, _ in model.named_modules() if name]
 
 
@@ -90,8 +92,12 @@ def activations(
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a module, ``layers`` is not a sequence of names, or ``call`` is
+        not callable.
     ValueError
-        If a name is not a layer of ``model``; the message lists the valid names.
+        If ``layers`` is empty or a name is not a layer of ``model`` (the
+        message lists the valid names).
 
     Examples
     --------
@@ -102,8 +108,17 @@ def activations(
     >>> bool((acts["1"] >= 0).all()), tuple(acts["0"].shape)
     (True, (1, 3))
     """
+    if not isinstance(model, nn.Module):
+        raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(layers, str):
         layers = [layers]
+    if not isinstance(layers, Sequence) or not all(isinstance(n, str) for n in layers):
+        raise ArgumentTypeError(f"layers must be a layer name or a list of names, got {layers!r}")
+    if not layers:
+        raise ArgumentError(f"layers must name at least one layer; valid: {layer_names(model)}")
+    layers = list(dict.fromkeys(layers))  # a repeated name is recorded once
+    if call is not None and not callable(call):
+        raise ArgumentTypeError(f"call must be callable, got {type(call).__name__}")
     modules = dict(model.named_modules())
     unknown = [name for name in layers if name not in modules or not name]
     if unknown:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import numpy as np
 import torch
@@ -10,8 +10,15 @@ from torch import nn
 
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.models.ctc import ctc_greedy_decode
+from lab.runtime import evaluating
 
 __all__ = ["as_features", "ctc_posteriors", "predict_keyword", "transcribe"]
+
+
+def _check_model(model: object) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return model
 
 
 def as_features(model: nn.Module, audio, *, sr: int = 16000) -> np.ndarray:
@@ -19,32 +26,71 @@ def as_features(model: nn.Module, audio, *, sr: int = 16000) -> np.ndarray:
 
     The kind of feature is the model's ``feature_kind`` attribute (``"mfcc"`` when absent;
     ``"log_mel"`` and ``"log_power"`` are the others), computed with :mod:`lab.audio`.
+    Waveforms pass :func:`lab.audio.as_waveform`, so integer PCM (e.g. int16) is scaled to
+    [-1, 1]; they must be 16 kHz (``sr``).
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``model`` is not a module, or ``audio`` is not a path, array or tensor.
+    ArgumentError
+        ``sr`` is not 16000, the array is neither 1-D nor 2-D, features are empty or
+        non-finite, or the model's ``feature_kind`` is unknown.
+    lab.audio.AudioError
+        The file cannot be loaded, or the waveform is empty, non-finite or of a dtype that
+        holds no audio.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lab.models import DeepSpeech
+    >>> pcm16 = (np.sin(np.arange(16000) / 5) * 8000).astype(np.int16)
+    >>> as_features(DeepSpeech(n_hidden=8), pcm16).shape
+    (51, 26)
     """
     import lab.audio
 
+    _check_model(model)
     kind = getattr(model, "feature_kind", "mfcc")
-    if isinstance(audio, str | Path):
+    if kind not in ("mfcc", "log_mel", "log_power"):
+        raise ArgumentError(
+            f"model.feature_kind must be 'mfcc', 'log_mel' or 'log_power', got {kind!r}"
+        )
+    if isinstance(audio, str | os.PathLike):
         audio = lab.audio.load(audio, sr=16000)
         sr = 16000
-    array = np.asarray(audio.detach().cpu() if torch.is_tensor(audio) else audio, np.float32)
-    if array.ndim == 2:
-        return array
-    if array.ndim != 1:
+    if isinstance(audio, list | tuple):
+        audio = np.asarray(audio, dtype=np.float32)
+    if torch.is_tensor(audio):
+        audio = audio.detach().cpu()
+        audio = audio.float().numpy() if audio.dtype == torch.bfloat16 else audio.numpy()
+    if not isinstance(audio, np.ndarray):
+        raise ArgumentTypeError(
+            "waveform_or_features must be a path, a waveform (n,) or features (T, F) as an "
+            f"array or tensor, got {type(audio).__name__}"
+        )
+    if audio.ndim == 2:
+        if not np.issubdtype(audio.dtype, np.floating) or audio.size == 0:
+            raise ArgumentError(
+                f"features must be a non-empty float array (T, F), got dtype {audio.dtype} "
+                f"and shape {audio.shape}"
+            )
+        if not np.isfinite(audio).all():
+            raise ArgumentError("features contain NaN or infinite values")
+        return np.ascontiguousarray(audio, dtype=np.float32)
+    if audio.ndim != 1:
         raise ArgumentError(
             "waveform_or_features must be a path, a waveform of shape (n,) or features of "
-            f"shape (T, F); got an array of shape {array.shape}"
+            f"shape (T, F); got an array of shape {audio.shape}"
         )
-    if sr != 16000:
-        raise ArgumentError(f"sr must be 16000 (resample with lab.audio.load), got {sr}")
+    if isinstance(sr, bool) or sr != 16000:
+        raise ArgumentError(f"sr must be 16000 (resample with lab.audio.load), got {sr!r}")
+    array = lab.audio.as_waveform(audio, "waveform_or_features")
     if kind == "mfcc":
-        return lab.audio.mfcc(array, sr=sr)
+        return lab.audio.mfcc(array, sr=16000)
     if kind == "log_mel":
-        return lab.audio.log_mel(array, sr=sr)
-    if kind == "log_power":
-        return lab.audio.log_power_spectrogram(array)[0]
-    raise ArgumentError(
-        f"model.feature_kind must be 'mfcc', 'log_mel' or 'log_power', got {kind!r}"
-    )
+        return lab.audio.log_mel(array, sr=16000)
+    return lab.audio.log_power_spectrogram(array)[0]
 
 
 def _batch(features: np.ndarray) -> torch.Tensor:
@@ -62,9 +108,10 @@ def transcribe(model: nn.Module, waveform_or_features, *, sr: int = 16000) -> st
         ``model(features (1, T, F))`` returns logits (1, T, V) with blank 0 and the
         alphabet of :class:`lab.data.CharTokenizer`.
     waveform_or_features : str, Path, ndarray or Tensor
-        An audio file, a 16 kHz waveform (n,), or features (T, F).
+        An audio file, a 16 kHz waveform (n,) — float in [-1, 1] or integer PCM, which is
+        scaled — or features (T, F).
     sr : int
-        Sample rate of a waveform.
+        Sample rate of a waveform; must be 16000.
 
     Returns
     -------
@@ -73,23 +120,20 @@ def transcribe(model: nn.Module, waveform_or_features, *, sr: int = 16000) -> st
     """
     from lab.data import CharTokenizer
 
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(_check_model(model)):
         x = _batch(as_features(model, waveform_or_features, sr=sr))
         if hasattr(model, "decode_ids"):
             ids = model.decode_ids(x)[0]
         else:
             logits = model(x)
-            if logits.ndim != 3:
+            if not torch.is_tensor(logits) or logits.ndim != 3:
                 raise ArgumentTypeError(
                     f"model must be an ASR model (with decode_ids, or returning CTC logits of "
-                    f"shape (1, T, V)); {type(model).__name__} returned shape "
-                    f"{tuple(logits.shape)} (use predict_keyword for a classifier)"
+                    f"shape (1, T, V)); {type(model).__name__} returned "
+                    f"{tuple(logits.shape) if torch.is_tensor(logits) else type(logits)} "
+                    "(use predict_keyword for a classifier)"
                 )
             ids = ctc_greedy_decode(logits, blank=0)[0]
-    finally:
-        model.train(was_training)
     return CharTokenizer().decode(ids)
 
 
@@ -100,16 +144,13 @@ def ctc_posteriors(model: nn.Module, waveform_or_features, *, sr: int = 16000) -
     ``model(x)`` must give CTC logits (1, T, V), or the model has a ``ctc_logits(x)`` method
     returning ``(logits, lengths)`` like the Transducer's auxiliary CTC head (T = encoder frames).
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(_check_model(model)):
         x = _batch(as_features(model, waveform_or_features, sr=sr))
         logits = model.ctc_logits(x)[0] if hasattr(model, "ctc_logits") else model(x)
-    finally:
-        model.train(was_training)
-    if logits.ndim != 3:
+    if not torch.is_tensor(logits) or logits.ndim != 3:
         raise ArgumentError(
-            f"model must return CTC logits of shape (1, T, V), got {tuple(logits.shape)}"
+            f"model must return CTC logits of shape (1, T, V), got "
+            f"{tuple(logits.shape) if torch.is_tensor(logits) else type(logits).__name__}"
         )
     return logits.softmax(dim=-1)[0].numpy()
 
@@ -119,10 +160,14 @@ def predict_keyword(model: nn.Module, waveform_or_features, *, sr: int = 16000) 
     """The keyword a classifier hears in one clip (``lab.data.KEYWORDS[argmax]``)."""
     from lab.data import KEYWORDS
 
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(_check_model(model)):
         logits = model(_batch(as_features(model, waveform_or_features, sr=sr)))
-    finally:
-        model.train(was_training)
+    if not torch.is_tensor(logits) or tuple(logits.shape) != (1, len(KEYWORDS)):
+        raise ArgumentError(
+            f"model must be a keyword classifier returning logits of shape "
+            f"(1, {len(KEYWORDS)}), got "
+            f"{tuple(logits.shape) if torch.is_tensor(logits) else type(logits).__name__}"
+        )
+    if torch.isnan(logits).any():
+        raise ArgumentError("the model returned NaN logits; no keyword can be chosen")
     return KEYWORDS[int(logits[0].argmax())]

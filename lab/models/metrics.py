@@ -21,7 +21,15 @@ def edit_distance(reference: Sequence, hypothesis: Sequence) -> int:
     >>> edit_distance(["a", "b"], [])
     2
     """
-    ref, hyp = list(reference), list(hypothesis)
+    if isinstance(reference, bytes) or isinstance(hypothesis, bytes):
+        raise ArgumentTypeError("reference and hypothesis must be str or sequences, not bytes")
+    try:
+        ref, hyp = list(reference), list(hypothesis)
+    except TypeError:
+        raise ArgumentTypeError(
+            f"reference and hypothesis must be sequences, got {type(reference).__name__} and "
+            f"{type(hypothesis).__name__}"
+        ) from None
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, start=1):
         diagonal, row[0] = row[0], i
@@ -34,6 +42,15 @@ def _error_rate(references: Sequence[str], hypotheses: Sequence[str], split) -> 
     if isinstance(references, str) or isinstance(hypotheses, str):
         raise ArgumentTypeError(
             "references and hypotheses must be sequences of strings, not one string"
+        )
+    try:
+        references, hypotheses = list(references), list(hypotheses)
+    except TypeError:
+        raise ArgumentTypeError("references and hypotheses must be sequences of strings") from None
+    bad = [x for x in references + hypotheses if not isinstance(x, str)]
+    if bad:
+        raise ArgumentTypeError(
+            f"references and hypotheses must hold strings, got {type(bad[0]).__name__} {bad[0]!r}"
         )
     if len(references) != len(hypotheses):
         raise ArgumentError(

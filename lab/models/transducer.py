@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from lab.errors import ArgumentError
+from lab.errors import ArgumentError, ArgumentTypeError
+from lab.models._checks import check_features, check_lengths
 from lab.models.normalize import FeatureNormalizer
 
 __all__ = ["CausalSubsampler", "Transducer", "TransducerStream"]
@@ -146,13 +147,11 @@ class Transducer(nn.Module):
         self, features: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder output (B, T', encoder_hidden) and its valid lengths ``ceil(lengths / 2)``."""
-        if features.ndim != 3 or features.shape[-1] != self.config["n_features"]:
-            raise ArgumentError(
-                f"features must have shape (B, T, {self.config['n_features']}), "
-                f"got {tuple(features.shape)}"
-            )
+        check_features(features, self.config["n_features"])
         if lengths is None:
             lengths = torch.full((features.shape[0],), features.shape[1], dtype=torch.long)
+        else:
+            lengths = check_lengths(lengths, features.shape[0], features.shape[1])
         out, _ = self.encoder(self.subsample(self.normalize(features)))
         return out, (torch.as_tensor(lengths) + 1) // 2
 
@@ -165,6 +164,19 @@ class Transducer(nn.Module):
 
     def predict(self, tokens: torch.Tensor) -> torch.Tensor:
         """Prediction network over ``[blank] + tokens``: (B, U) → (B, U + 1, predictor_hidden)."""
+        if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2:
+            raise ArgumentError(
+                f"tokens must be a (B, U) tensor of symbol ids, got "
+                f"{tuple(tokens.shape) if torch.is_tensor(tokens) else type(tokens).__name__}"
+            )
+        if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
+            raise ArgumentTypeError(f"tokens must be integer ids, got dtype {tokens.dtype}")
+        n_classes = self.config["n_classes"]
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= n_classes):
+            raise ArgumentError(
+                f"tokens must lie in [0, {n_classes - 1}], got values in "
+                f"[{int(tokens.min())}, {int(tokens.max())}]"
+            )
         context = self.config["predictor_context"]
         start = torch.full((tokens.shape[0], max(1, context)), self.blank, dtype=torch.long)
         embedded = self.predictor_dropout(self.embedding(torch.cat([start, tokens.long()], 1)))
@@ -270,12 +282,23 @@ class TransducerStream:
     @torch.no_grad()
     def accept(self, chunk: np.ndarray | torch.Tensor) -> list[int]:
         """Consume feature frames (n, n_features); return the hypothesis so far."""
+        if torch.is_tensor(chunk):
+            chunk = chunk.detach().cpu().numpy()
+        if not isinstance(chunk, np.ndarray) or not (
+            np.issubdtype(chunk.dtype, np.floating) or np.issubdtype(chunk.dtype, np.integer)
+        ):
+            raise ArgumentTypeError(
+                f"chunk must be a real-valued array or tensor, got "
+                f"{getattr(chunk, 'dtype', type(chunk).__name__)}"
+            )
         x = torch.as_tensor(np.asarray(chunk, dtype=np.float32))
         if x.ndim != 2 or x.shape[1] != self.model.config["n_features"]:
             raise ArgumentError(
                 f"chunk must have shape (n, {self.model.config['n_features']}), "
                 f"got {tuple(x.shape)}"
             )
+        if not torch.isfinite(x).all():
+            raise ArgumentError("chunk contains NaN or infinite values")
         frames, self.buffer = self.model.subsample.step(
             self.buffer, self.model.normalize(x).unsqueeze(0)
         )
