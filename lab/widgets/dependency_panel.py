@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import html
+import numbers
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import ipywidgets as widgets
+import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
 from torch import nn
 
 from lab import streaming
-from lab.errors import ArgumentError
+from lab.errors import ArgumentError, ArgumentTypeError
+from lab.widgets.base import Panel
+from lab.widgets.jobs import PanelJob
 from lab.widgets.render import array_to_png
 
 __all__ = ["DependencyPanel"]
@@ -26,9 +32,10 @@ _EXAMPLES = {
     "chunked attention": "chunked_attention",
 }
 _ZOO = "transducer encoder (zoo)"
-# white = independent, red = depends, as in lab.streaming.plot_dependency_matrix
-# (a Colormap object, not a registered name: the lab never touches matplotlib's global registry)
-_CMAP = ListedColormap(["white", "red"], name="lab_dependency_white_red")
+# white = independent (0), red = depends (1), as in lab.streaming.plot_dependency_matrix;
+# light grey (0.5) = not computed (after a Stop). A Colormap object, not a registered name:
+# the lab never touches matplotlib's global registry.
+_CMAP = ListedColormap(["white", "lightgray", "red"], name="lab_dependency_white_grey_red")
 _USER = "your model"
 
 
@@ -63,8 +70,24 @@ def _load_zoo_encoder() -> tuple[nn.Module, int, str]:
     return _TransducerEncoder(transducer).eval(), n_features, note
 
 
-class DependencyPanel(widgets.VBox):
+@dataclass(frozen=True)
+class _Request:
+    """What one computation is for; compared to tell a current result from a stale one."""
+
+    choice: str
+    seq_len: int
+    method: str
+    chunk_size: int
+    left_context: int
+
+
+class DependencyPanel(Panel):
     """Pick a model, see its input/output dependency matrix and whether it can stream.
+
+    Every change of model, length or method recomputes the matrix in a background thread
+    (:class:`lab.widgets.jobs.PanelJob`): the progress bar follows it, Stop ends it (the part
+    computed so far is drawn, the rest grey), and a change made meanwhile replaces it. The
+    allowed-lookahead slider only re-reads the matrix on display.
 
     Parameters
     ----------
@@ -77,21 +100,38 @@ class DependencyPanel(widgets.VBox):
         ``"subsampling_conv"``, ``"lstm"``, ``"bilstm"``, ``"chunked_attention"`` (ignored
         when ``model`` is given).
     seq_len : int
-        Initial probe length in frames.
+        Initial probe length in frames (8 to 200).
     method : {"perturb", "jacobian", "loop"}
         Initial inference method (see :func:`lab.streaming.infer_dependency_matrix`).
     max_lookahead : int
-        Initial allowed lookahead for the "streamable" badge.
+        Initial allowed lookahead for the "streamable" badge (0 to 32).
     image_size : int
         Heatmap size in pixels.
+    background : bool
+        Recompute in a background thread when a control changes (True, for notebooks);
+        False recomputes before the control's change returns (scripts, tests, benchmarks).
+        The first matrix is always computed in the constructor.
 
     Attributes
     ----------
-    deps : torch.BoolTensor
-        The matrix currently shown.
-    summary : lab.streaming.DependencySummary
+    widget : ipywidgets.VBox
+        The panel; parts carry CSS classes ``lab-dep-<part>`` (``model``, ``seqlen``,
+        ``method``, ``chunk``, ``left``, ``max-lookahead``, ``heatmap``, ``lookahead``,
+        ``left-context``, ``badge``, ``status``, ``run``, ``stop``, ``progress``), the root
+        ``lab-dependency-panel``.
+    deps : torch.BoolTensor or None
+        The matrix on display; None while it is being computed, after a stop or an error.
+    summary : lab.streaming.DependencySummary or None
         Its summary.
+    partial : lab.streaming.DependencyInferenceInterrupted or None
+        After a Stop: the partial matrix (``.partial``) and which entries are final
+        (``.computed``).
+    job : lab.widgets.jobs.PanelJob
+        The Recompute/Stop buttons, the progress bar and the worker thread.
     """
+
+    css = "lab-dep"
+    root_css = "lab-dependency-panel"
 
     def __init__(
         self,
@@ -103,84 +143,94 @@ class DependencyPanel(widgets.VBox):
         method: str = "perturb",
         max_lookahead: int = 0,
         image_size: int = 320,
+        background: bool = True,
     ):
-        if method not in streaming.METHODS:
+        super().__init__()
+        if not isinstance(method, str) or method not in streaming.METHODS:
             raise ArgumentError(f"method must be one of {streaming.METHODS}, got {method!r}")
         keys = {v: k for k, v in _EXAMPLES.items()}
-        if example not in keys:
+        if not isinstance(example, str) or example not in keys:
             raise ArgumentError(f"example must be one of {sorted(keys)}, got {example!r}")
+        if model is not None and not callable(model):
+            raise ArgumentTypeError(
+                f"model must be a callable (B, T, F) -> (B, T', F') or None, got "
+                f"{type(model).__name__}"
+            )
+        n_features = _int_in(n_features, "n_features", 1, None)
+        seq_len = _int_in(seq_len, "seq_len", 8, 200)
+        max_lookahead = _int_in(max_lookahead, "max_lookahead", 0, 32)
+        image_size = _int_in(image_size, "image_size", 16, 4096)
         self._user_model = model
         self._n_features = n_features
-        self._models: dict[str, tuple[Callable, int]] = {}
+        self._models: dict[str, tuple[Callable, int, str]] = {}
         self._image_size = image_size
+        self.background = bool(background)
         self.deps: torch.Tensor | None = None
         self.summary: streaming.DependencySummary | None = None
+        self.partial: streaming.DependencyInferenceInterrupted | None = None
+        self._wanted: _Request | None = None
+        self._model_lock = threading.Lock()
 
         options = list(_EXAMPLES)
         if _zoo_available():
             options.append(_ZOO)
         if model is not None:
             options.append(_USER)
-        self.model_picker = widgets.Dropdown(
+        tag = self.tagged
+        self.model_picker = tag(widgets.Dropdown(
             options=options, value=_USER if model is not None else keys[example],
             description="model",
-        )
-        self.seq_len = widgets.IntSlider(
+        ), "model")
+        self.seq_len = tag(widgets.IntSlider(
             value=seq_len, min=8, max=200, step=4, description="frames", continuous_update=False
-        )
-        self.method = widgets.ToggleButtons(options=list(streaming.METHODS), value=method)
-        self.chunk_size = widgets.IntSlider(
+        ), "seqlen")
+        self.method = tag(widgets.ToggleButtons(options=list(streaming.METHODS), value=method),
+                          "method")
+        self.chunk_size = tag(widgets.IntSlider(
             value=8, min=1, max=32, description="chunk size", continuous_update=False
-        )
-        self.left_context = widgets.IntSlider(
+        ), "chunk")
+        self.left_context = tag(widgets.IntSlider(
             value=16, min=0, max=64, description="left context", continuous_update=False
-        )
-        self.max_lookahead = widgets.IntSlider(
+        ), "left")
+        self.max_lookahead = tag(widgets.IntSlider(
             value=max_lookahead, min=0, max=32, description="allowed ahead",
             continuous_update=False,
-        )
-        self.image = widgets.Image(format="png", width=image_size, height=image_size)
-        self.lookahead_label = widgets.HTML()
-        self.left_context_label = widgets.HTML()
-        self.badge = widgets.HTML()
-        self.status = widgets.HTML()
+        ), "max-lookahead")
+        self.image = tag(widgets.Image(format="png", width=image_size, height=image_size),
+                         "heatmap")
+        self.lookahead_label = tag(widgets.HTML(), "lookahead")
+        self.left_context_label = tag(widgets.HTML(), "left-context")
+        self.badge = tag(widgets.HTML(), "badge")
+        self.status = tag(widgets.HTML(), "status")
+        self._use_error_display(self.status)
         self._attention_box = widgets.HBox([self.chunk_size, self.left_context])
-
-        for w, cls in [
-            (self.model_picker, "lab-dep-model"),
-            (self.seq_len, "lab-dep-seqlen"),
-            (self.method, "lab-dep-method"),
-            (self.chunk_size, "lab-dep-chunk"),
-            (self.left_context, "lab-dep-left"),
-            (self.max_lookahead, "lab-dep-max-lookahead"),
-            (self.image, "lab-dep-heatmap"),
-            (self.lookahead_label, "lab-dep-lookahead"),
-            (self.left_context_label, "lab-dep-left-context"),
-            (self.badge, "lab-dep-badge"),
-            (self.status, "lab-dep-status"),
-        ]:
-            w.add_class(cls)
+        self.job = PanelJob(tag, run_label="Recompute", on_error=self._failed)
+        self.run_button, self.stop_button = self.job.run_button, self.job.stop_button
+        self.progress = self.job.progress
 
         axes = widgets.HTML(
             "<small>x: input frame →, y: output frame ↑ (frame 0 bottom left); "
-            "red: the output frame depends on the input frame</small>"
+            "red: the output frame depends on the input frame; grey: not computed</small>"
         )
         readouts = widgets.VBox(
             [self.badge, self.lookahead_label, self.left_context_label, self.status, axes]
         )
-        super().__init__(
+        self._set_root(widgets.VBox(
             [
                 widgets.HBox([self.model_picker, self.seq_len]),
                 widgets.HBox([self.method, self.max_lookahead]),
                 self._attention_box,
+                self.job.controls,
                 widgets.HBox([self.image, readouts]),
             ]
-        )
-        self.add_class("lab-dependency-panel")
+        ))
         for w in (self.model_picker, self.seq_len, self.method, self.chunk_size,
-                  self.left_context, self.max_lookahead):
+                  self.left_context):
             w.observe(self._on_change, names="value")
-        self.update()
+        # the allowed lookahead does not change the matrix: re-read it, never recompute
+        self.max_lookahead.observe(lambda _c: self._show_verdict(), names="value")
+        self.run_button.on_click(lambda _b: self.update(wait=False))
+        self.update(wait=True)
 
     def __repr__(self) -> str:
         shown = "" if self.summary is None else f", lookahead={self.summary.lookahead}"
@@ -190,54 +240,116 @@ class DependencyPanel(widgets.VBox):
         )
 
     # -- model handling ---------------------------------------------------------------------
-    def _current_model(self) -> tuple[Callable, int, str]:
-        choice = self.model_picker.value
-        if choice == _USER:
-            return self._user_model, self._n_features, ""
-        if choice == _ZOO:
-            if _ZOO not in self._models:
-                enc, n_feat, note = _load_zoo_encoder()
-                self._models[_ZOO] = (enc, n_feat, note)
-            return self._models[_ZOO]
-        if choice not in self._models:
-            model = streaming.example_model(_EXAMPLES[choice], n_features=self._n_features)
-            self._models[choice] = (model, self._n_features, "")
-        model, n_feat, note = self._models[choice]
+    def _model_for(self, request: _Request) -> tuple[Callable, int, str]:
+        choice = request.choice
+        with self._model_lock:  # a worker and the main thread may both ask for a new model
+            if choice == _USER:
+                return self._user_model, self._n_features, ""
+            if choice not in self._models:
+                if choice == _ZOO:
+                    self._models[_ZOO] = _load_zoo_encoder()
+                else:
+                    model = streaming.example_model(_EXAMPLES[choice],
+                                                    n_features=self._n_features)
+                    self._models[choice] = (model, self._n_features, "")
+            model, n_feat, note = self._models[choice]
         if isinstance(model, streaming.ChunkedAttention):
-            # attributes, not constructor arguments: the weights stay the same while sliding
-            model.chunk_size = self.chunk_size.value
-            model.left_context = self.left_context.value
+            # attributes, not constructor arguments: the weights stay the same while sliding;
+            # one computation at a time, so no other thread reads them meanwhile
+            model.chunk_size = request.chunk_size
+            model.left_context = request.left_context
         return model, n_feat, note
 
-    def _on_change(self, change) -> None:
-        self.update()
+    def _current_model(self) -> tuple[Callable, int, str]:
+        """The model the controls select now, with the attention sliders applied."""
+        return self._model_for(self._request())
 
-    # -- drawing ----------------------------------------------------------------------------
-    def update(self) -> None:
-        """Recompute the matrix for the current settings and refresh heatmap and readouts."""
+    def _request(self) -> _Request:
+        return _Request(self.model_picker.value, self.seq_len.value, self.method.value,
+                        self.chunk_size.value, self.left_context.value)
+
+    def _on_change(self, change) -> None:
+        self.update(wait=not self.background)
+
+    # -- computing --------------------------------------------------------------------------
+    def update(self, wait: bool = True) -> torch.Tensor | None:
+        """Recompute the matrix for the current settings and refresh heatmap and readouts.
+
+        ``wait=False`` computes in the background (a computation still running is stopped
+        and replaced) and returns None; ``wait=True`` returns the matrix (None after an error
+        or a stop, which the panel shows).
+        """
         is_attention = self.model_picker.value == "chunked attention"
         self._attention_box.layout.display = None if is_attention else "none"
+        request = self._request()
+        self._wanted = request
+        # what is on display no longer matches the controls: say so until the new one lands
+        self.deps, self.summary, self.partial = None, None, None
+        self.clear_error()
+        self._set_badge("computing…", "lab-dep-badge-busy")
+        self.lookahead_label.value = self.left_context_label.value = ""
+        self.status.value = f"<small>computing ({request.method})…</small>"
+        return self.job.replace(lambda: self._work(request), wait=wait)
+
+    def _work(self, request: _Request) -> torch.Tensor | None:
+        t0 = time.perf_counter()
         try:
-            model, n_feat, note = self._current_model()
-            t0 = time.perf_counter()
+            model, n_feat, note = self._model_for(request)
             deps = streaming.infer_dependency_matrix(
-                model, (1, self.seq_len.value, n_feat), method=self.method.value
+                model, (1, request.seq_len, n_feat), method=request.method,
+                on_progress=self.job.report, should_stop=self.job.should_stop,
             )
-            elapsed = time.perf_counter() - t0
             summary = streaming.dependency_summary(deps)
-            bad = streaming.lookahead_violations(deps, self.max_lookahead.value)
-        except (ValueError, TypeError, RuntimeError) as err:
-            self._set_badge("error", "lab-dep-badge-error")
-            self.status.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
-            return
+        except streaming.DependencyInferenceInterrupted as stopped:
+            if request == self._wanted:
+                self._show_partial(stopped)
+            return None
+        except Exception:
+            if request != self._wanted:  # an error of settings nobody looks at any more
+                return None
+            raise  # PanelJob hands it to _failed, which shows it
+        elapsed = time.perf_counter() - t0
+        if request != self._wanted:  # the controls moved on while this ran
+            return None
         self.deps, self.summary = deps, summary
-        # rows = output frames with frame 0 at the bottom, as in plot_dependency_matrix
-        self.image.value = array_to_png(
-            deps.T.numpy().astype(float), cmap=_CMAP, vmin=0.0, vmax=1.0, origin="lower",
-            width=self._image_size, height=self._image_size,
-        )
+        self.image.value = self._png(deps.T.numpy().astype(float))
         self.lookahead_label.value = f"lookahead: <b>{summary.lookahead}</b> frames"
         self.left_context_label.value = f"left context: <b>{summary.left_context}</b> frames"
+        self._show_verdict()
+        extra = f" · {html.escape(note)}" if note else ""
+        self.status.value = (
+            f"<small>{summary.n_dependencies} dependencies · {deps.shape[0]} in × "
+            f"{deps.shape[1]} out frames · {request.method} {elapsed:.2f} s{extra}</small>"
+        )
+        return deps
+
+    def stop(self) -> None:
+        """Stop a running computation; the part computed so far is shown."""
+        self.job.stop()
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _png(self, image) -> bytes:
+        # rows = output frames with frame 0 at the bottom, as in plot_dependency_matrix
+        return array_to_png(image, cmap=_CMAP, vmin=0.0, vmax=1.0, origin="lower",
+                            width=self._image_size, height=self._image_size)
+
+    def _show_partial(self, stopped: streaming.DependencyInferenceInterrupted) -> None:
+        self.partial = stopped
+        shown = stopped.partial.float()
+        shown[~stopped.computed] = 0.5  # grey: not computed
+        self.image.value = self._png(shown.T.numpy())
+        done, total = int(stopped.computed.sum()), stopped.computed.numel()
+        self._set_badge("stopped", "lab-dep-badge-error")
+        self.status.value = (
+            f"<small>stopped: {done} of {total} entries computed (grey: not computed); "
+            "press Recompute for the whole matrix</small>"
+        )
+
+    def _show_verdict(self) -> None:
+        """Badge for the matrix on display and the allowed lookahead."""
+        if self.deps is None or self.summary is None:
+            return
+        bad = streaming.lookahead_violations(self.deps, self.max_lookahead.value)
         if bad:
             j, i, ahead = bad[0]
             self._set_badge(
@@ -246,21 +358,27 @@ class DependencyPanel(widgets.VBox):
             )
         else:
             self._set_badge(
-                "streamable (causal)" if summary.causal else
-                f"streamable with {summary.lookahead} frames of lookahead",
+                "streamable (causal)" if self.summary.causal else
+                f"streamable with {self.summary.lookahead} frames of lookahead",
                 "lab-dep-badge-ok",
             )
-        extra = f" · {html.escape(note)}" if note else ""
-        self.status.value = (
-            f"<small>{summary.n_dependencies} dependencies · {deps.shape[0]} in × "
-            f"{deps.shape[1]} out frames · {self.method.value} {elapsed:.2f} s{extra}</small>"
-        )
+
+    def _failed(self, error: Exception) -> None:
+        self.show_error(error)
+
+    def _on_error(self, text: str) -> None:
+        # nothing on display belongs to the current settings any more
+        self.deps, self.summary = None, None
+        self.image.value = self._png(np.full((1, 1), 0.5))
+        self.lookahead_label.value = self.left_context_label.value = ""
+        self._set_badge("error", "lab-dep-badge-error")
 
     def _set_badge(self, text: str, cls: str) -> None:
         colours = {
             "lab-dep-badge-ok": "#1a7f37",
             "lab-dep-badge-bad": "#cf222e",
             "lab-dep-badge-error": "#6e7781",
+            "lab-dep-badge-busy": "#0969da",
         }
         for c in colours:
             self.badge.remove_class(c)
@@ -269,3 +387,14 @@ class DependencyPanel(widgets.VBox):
             f"<span style='background:{colours[cls]};color:white;padding:2px 8px;"
             f"border-radius:4px;font-weight:bold'>{html.escape(text)}</span>"
         )
+
+
+def _int_in(value, name: str, low: int, high: int | None) -> int:
+    """An int in [low, high] (the slider's range) or a clear error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentTypeError(f"{name} must be an int, got {type(value).__name__}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        span = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ArgumentError(f"{name} must be an int {span}, got {value}")
+    return value

@@ -1,9 +1,14 @@
 """PanelJob: the Run and Stop buttons, the progress bar and the worker thread of a panel action.
 
-A panel's long computation (an optimization, a search) runs in a background thread when started
-from its Run button, so the Stop button and the rest of the notebook stay responsive; scripts
-and tests run the same work synchronously with ``wait=True``. The work is handed
-``should_stop`` (poll it) and ``report(done, total)`` (feed it progress).
+A panel's long computation (an optimization, a search, a dependency matrix) runs in a
+background thread when started from its Run button or a control, so the Stop button and the
+rest of the notebook stay responsive; scripts and tests run the same work synchronously with
+``wait=True``. The work is handed ``should_stop`` (poll it, or pass it as a
+:mod:`lab.runtime` stop token) and ``report(done, total)`` (feed it progress, or pass it as
+``on_progress``).
+
+Whatever the work raises reaches ``on_error`` (the panel shows it), so a failed run never
+leaves a panel saying "computing…"; the progress bar turns red.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ class PanelJob:
         ``stop``, ``progress``), so every panel keeps its own class names.
     run_label : str
         Text of the Run button.
+    on_error : callable, optional
+        ``on_error(exception)`` for an exception raised by the work (any ``Exception``); the
+        run then returns None. Without it the exception propagates (``wait=True``) or is
+        reported by the thread.
 
     Attributes
     ----------
@@ -36,7 +45,8 @@ class PanelJob:
         Run is disabled while the work runs, Stop only then. The panel wires Run's click to its
         own method (which calls :meth:`start`); Stop is wired here.
     progress : ipywidgets.IntProgress
-        ``max`` and ``value`` follow :meth:`report`.
+        ``max`` and ``value`` follow :meth:`report`; blue while running (the busy
+        indicator), green when done, red after an error.
     controls : ipywidgets.HBox
         The three widgets in a row.
 
@@ -53,15 +63,25 @@ class PanelJob:
     'done'
     >>> job.progress.value, job.progress.max, job.run_button.disabled, job.running
     (4, 4, False, False)
+    >>> failed = PanelJob(lambda widget, part: widget, on_error=lambda exc: print("shown:", exc))
+    >>> failed.start(lambda: 1 / 0) is None
+    shown: division by zero
+    True
+    >>> failed.progress.bar_style
+    'danger'
     """
 
-    def __init__(self, tag: Callable[[W.Widget, str], W.Widget], *, run_label: str = "Run"):
+    def __init__(self, tag: Callable[[W.Widget, str], W.Widget], *, run_label: str = "Run",
+                 on_error: Callable[[Exception], object] | None = None):
         self.run_button = tag(W.Button(description=run_label, button_style="primary"), "run")
         self.stop_button = tag(W.Button(description="Stop", disabled=True), "stop")
         self.progress = tag(W.IntProgress(value=0, min=0, max=1), "progress")
         self.controls = W.HBox([self.run_button, self.stop_button, self.progress])
+        self.on_error = on_error
         self._stop = threading.Event()
         self._busy = threading.Lock()  # held while work runs, in whichever thread runs it
+        self._lock = threading.Lock()  # guards _next
+        self._next: tuple[Callable[[], object], int] | None = None
         self._thread: threading.Thread | None = None
         self.stop_button.on_click(lambda _b: self.stop())
 
@@ -99,36 +119,84 @@ class PanelJob:
 
         Returns
         -------
-        The work's result when ``wait``; otherwise None.
+        The work's result when ``wait``; otherwise None (also when the work failed and
+        ``on_error`` showed why).
         """
         if not self._busy.acquire(blocking=False):
             return None
+        self._begin(total)
+        if wait:
+            return self._body(work)
+        self._thread = threading.Thread(target=self._chain, args=(work,), daemon=True)
+        self._thread.start()
+        return None
+
+    def replace(self, work: Callable[[], T], *, wait: bool = True,
+                total: int = 1) -> T | None:
+        """Run ``work()`` instead of whatever runs now: the latest request wins.
+
+        A run still going is asked to stop; with ``wait=False`` ``work`` starts in the same
+        worker thread as soon as that run ends (a later :meth:`replace` before then replaces
+        it in turn), with ``wait=True`` this waits for the run to end and then runs ``work``
+        here. Controls whose every change recomputes (sliders) use this.
+        """
+        with self._lock:
+            if self.running and not wait:
+                self._next = (work, total)
+                self._stop.set()
+                return None
+            self._next = None
+        if self.running:
+            self._stop.set()
+            self.wait()
+        return self.start(work, wait=wait, total=total)
+
+    def stop(self) -> None:
+        """Ask the running work to stop; it finishes with what it has."""
+        with self._lock:
+            self._next = None  # Stop means stop: nothing queued starts afterwards
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background run to end; True when nothing runs any more."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        return not self.running
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _begin(self, total: int) -> None:
         self._stop.clear()
+        self.progress.bar_style = "info"
         self.progress.max = max(1, int(total))
         self.progress.value = 0
         self.run_button.disabled = True
         self.stop_button.disabled = False
 
-        def body() -> T:
-            try:
-                return work()
-            finally:
-                self.run_button.disabled = False
-                self.stop_button.disabled = True
-                self._busy.release()
+    def _body(self, work: Callable[[], T]) -> T | None:
+        failed = False
+        try:
+            return work()
+        except Exception as exc:
+            failed = True
+            if self.on_error is None:
+                raise
+            self.on_error(exc)
+            return None
+        finally:
+            self.progress.bar_style = "danger" if failed else "success"
+            self.run_button.disabled = False
+            self.stop_button.disabled = True
+            self._busy.release()
 
-        if wait:
-            return body()
-        self._thread = threading.Thread(target=body, daemon=True)
-        self._thread.start()
-        return None
-
-    def stop(self) -> None:
-        """Ask the running work to stop; it finishes with what it has."""
-        self._stop.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a background run to end; True when nothing runs any more."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.running
+    def _chain(self, work: Callable[[], object]) -> None:
+        """Thread body: run ``work``, then whatever :meth:`replace` queued meanwhile."""
+        while True:
+            self._body(work)
+            with self._lock:
+                queued, self._next = self._next, None
+                if queued is None or not self._busy.acquire(blocking=False):
+                    return
+                work, total = queued
+                self._begin(total)
