@@ -9,16 +9,21 @@ from lab.errors import ArgumentError, ArgumentTypeError
 
 
 def check_features(x: object, n_features: int, name: str = "features") -> torch.Tensor:
-    """``x`` as a finite floating (B >= 1, T >= 1, n_features) tensor, else a clear error."""
+    """``x`` as a finite floating (B >= 1, T >= 1, n_features) tensor, else a clear error.
+
+    Integer tensors are converted to float32 (their values are exact); bool and complex ones
+    are refused.
+    """
     if not isinstance(x, torch.Tensor):
         raise ArgumentTypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 3 or x.shape[-1] != n_features or x.shape[0] == 0 or x.shape[1] == 0:
         raise ArgumentError(
             f"{name} must have shape (B, T, {n_features}) with B, T >= 1, got {tuple(x.shape)}"
         )
+    if x.is_complex() or x.dtype == torch.bool:
+        raise ArgumentTypeError(f"{name} must be real numbers, got dtype {x.dtype}")
     if not x.is_floating_point():
-        # integer features would be silently promoted (or refused deep inside a layer)
-        raise ArgumentTypeError(f"{name} must be floating point, got dtype {x.dtype}")
+        x = x.float()
     if not torch.isfinite(x).all():
         raise ArgumentError(f"{name} contain NaN or infinite values")
     return x

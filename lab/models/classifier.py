@@ -129,7 +129,7 @@ class KeywordClassifier(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Log-power spectrograms (B, T, n_bins) → feature map (B, dim, T', F')."""
-        check_features(x, self.config["n_bins"], name="x (log-power spectrograms)")
+        x = check_features(x, self.config["n_bins"], name="x (log-power spectrograms)")
         x = self.front_end(x)
         if self.config["per_clip_mean"]:
             x = _subtract_clip_mean(x)

@@ -95,11 +95,12 @@ def ctc_greedy_decode(
     >>> ctc_greedy_decode(posteriors)
     [[1, 2]]
     """
-    if not isinstance(scores, torch.Tensor | np.ndarray):
+    try:
+        scores = torch.as_tensor(scores)
+    except (TypeError, ValueError, RuntimeError) as err:
         raise ArgumentTypeError(
-            f"scores must be a tensor or numpy array, got {type(scores).__name__}"
-        )
-    scores = torch.as_tensor(scores)
+            f"scores must be a tensor or array of numbers, got {type(scores).__name__}: {err}"
+        ) from None
     if scores.is_complex() or scores.dtype == torch.bool:
         raise ArgumentTypeError(f"scores must be real numbers, got dtype {scores.dtype}")
     if scores.ndim == 2:

@@ -119,7 +119,7 @@ class DeepSpeech(nn.Module):
 
         The LSTM runs left to right, so padding after an utterance never changes its outputs.
         """
-        check_features(features, self.config["n_features"])
+        features = check_features(features, self.config["n_features"])
         x = context_window(self.normalize(features), self.n_context)
         x = self.dropout(self.layer_1(x))
         x = self.dropout(self.layer_2(x))
@@ -138,7 +138,7 @@ class DeepSpeech(nn.Module):
 
         ``lengths`` (B,) are the valid frames of each utterance, integers in [1, T].
         """
-        check_features(features, self.config["n_features"])
+        features = check_features(features, self.config["n_features"])
         if lengths is not None:
             lengths = check_lengths(lengths, features.shape[0], features.shape[1])
         return ctc_greedy_decode(self.forward(features), lengths, blank=0)

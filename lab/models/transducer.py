@@ -147,7 +147,7 @@ class Transducer(nn.Module):
         self, features: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder output (B, T', encoder_hidden) and its valid lengths ``ceil(lengths / 2)``."""
-        check_features(features, self.config["n_features"])
+        features = check_features(features, self.config["n_features"])
         if lengths is None:
             lengths = torch.full((features.shape[0],), features.shape[1], dtype=torch.long)
         else:

@@ -7,7 +7,7 @@ from pathlib import Path
 from lab.checkpoints import load_checkpoint
 from lab.models.pretrained import export_checkpoint
 from lab.training.evaluation import evaluate_model, load_split
-from lab.training.tasks import TASKS
+from lab.training.tasks import get_task
 
 __all__ = ["SUBSET_SIZE", "export_run", "split_items"]
 
@@ -17,7 +17,7 @@ SUBSET_SIZE = 20
 
 def split_items(task_name: str, *, subset: bool = False) -> list:
     """The test split as a task sees it (keyword clips only for the classifier)."""
-    task = TASKS[task_name]
+    task = get_task(task_name)
     return load_split("test", task.features, keywords_only=task.keywords_only,
                       limit=SUBSET_SIZE if subset else None)
 
@@ -27,7 +27,7 @@ def export_run(task_name: str, run_dir: str | Path | None = None, *,
     """Evaluate ``runs/<task>/best.pt`` on the test split and write the shipped checkpoint."""
     from lab.data import corpus_version
 
-    task = TASKS[task_name]
+    task = get_task(task_name)
     run_dir = Path(run_dir or Path("runs") / task_name)
     best = load_checkpoint(run_dir / "best.pt", keys=("state_dict", "epoch", "metrics"))
     last = load_checkpoint(run_dir / "last.pt", keys=("state",))

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError
 from lab.models import DeepSpeech, KeywordClassifier, Transducer
 from lab.training.augment import mask_bands, other_voices_log_power, warp_cepstra
 
-__all__ = ["RNNT_CTC_WEIGHT", "TASKS", "Task"]
+__all__ = ["RNNT_CTC_WEIGHT", "TASKS", "Task", "get_task"]
 
 #: Weight of the transducer's auxiliary CTC loss.
 RNNT_CTC_WEIGHT = 0.5
@@ -109,3 +110,16 @@ TASKS: dict[str, Task] = {
         learning_rate=3e-3, metric="accuracy", augment=_augment_log_power,
     ),
 }
+
+
+def get_task(name: str) -> Task:
+    """The task called ``name``; an unknown name is an error listing the known ones.
+
+    Examples
+    --------
+    >>> get_task("classifier").metric
+    'accuracy'
+    """
+    if not isinstance(name, str) or name not in TASKS:
+        raise ArgumentError(f"task must be one of {sorted(TASKS)}, got {name!r}")
+    return TASKS[name]

@@ -14,8 +14,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lab.checkpoints import load_checkpoint, save_checkpoint
+from lab.errors import ArgumentError, ArgumentTypeError
 from lab.training.evaluation import evaluate_model, load_split
-from lab.training.tasks import TASKS, Task
+from lab.training.tasks import Task, get_task
 
 __all__ = ["TrainConfig", "build_model", "epoch_batches", "train", "training_step"]
 
@@ -49,6 +50,11 @@ def epoch_batches(lengths: list[int], batch_size: int, *, seed: int, epoch: int)
     >>> b == epoch_batches([5, 1, 4, 2, 3, 6], 2, seed=0, epoch=0)
     True
     """
+    for label, value, low in (("batch_size", batch_size, 1), ("seed", seed, -(2**62)),
+                              ("epoch", epoch, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            # batch_size 0 or negative would give no batches at all, silently
+            raise ArgumentError(f"{label} must be an int >= {low}, got {value!r}")
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
     order = torch.randperm(len(lengths), generator=generator).tolist()
     pool = batch_size * 8
@@ -111,7 +117,15 @@ def train(config: TrainConfig) -> dict:
     """
     from lab.data import collate
 
-    task = TASKS[config.task]
+    if not isinstance(config, TrainConfig):
+        raise ArgumentTypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    task = get_task(config.task)
+    for label, value, low in (("epochs", config.epochs, 1), ("limit", config.limit, 1),
+                              ("threads", config.threads, 1), ("seed", config.seed, -(2**62))):
+        if value is None and label in ("epochs", "limit"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ArgumentError(f"config.{label} must be an int >= {low}, got {value!r}")
     _limit_threads(config.threads)
     torch.use_deterministic_algorithms(True)
     run_dir = config.resolved_run_dir()
