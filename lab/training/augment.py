@@ -11,6 +11,9 @@ import math
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError, ArgumentTypeError
+from lab.models._checks import check_features, check_lengths
+
 __all__ = [
     "mask_bands",
     "other_voices_log_power",
@@ -19,6 +22,29 @@ __all__ = [
     "warp_cepstra",
     "warp_frequency",
 ]
+
+
+def _batch(features: object) -> torch.Tensor:
+    if not isinstance(features, torch.Tensor):
+        raise ArgumentTypeError(f"features must be a torch.Tensor, got {type(features).__name__}")
+    if features.ndim != 3:
+        raise ArgumentError(f"features must have shape (B, T, F), got {tuple(features.shape)}")
+    return check_features(features, features.shape[-1])
+
+
+def _amount(value: object, name: str, high: float) -> float:
+    """A finite number in [0, high): a NaN or an out-of-range amount would poison the batch."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ArgumentError(f"{name} must be a finite number in [0, {high:g}), got {value!r}")
+    if not 0 <= value < high:
+        raise ArgumentError(f"{name} must be in [0, {high:g}), got {value!r}")
+    return float(value)
+
+
+def _count(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ArgumentError(f"{name} must be an int >= 0, got {value!r}")
+    return value
 
 
 def mask_bands(
@@ -46,6 +72,15 @@ def mask_bands(
     >>> out.shape, bool((out == 0).any()), bool((out == 1).any())
     (torch.Size([2, 30, 8]), True, True)
     """
+    features = _batch(features)
+    for name, value in (("time_masks", time_masks), ("max_time", max_time),
+                        ("feature_masks", feature_masks), ("max_features", max_features)):
+        _count(value, name)
+    if not isinstance(fill, torch.Tensor) or fill.shape != features.shape[-1:]:
+        raise ArgumentError(
+            f"fill must be a tensor of shape ({features.shape[-1]},), got "
+            f"{tuple(fill.shape) if torch.is_tensor(fill) else type(fill).__name__}"
+        )
     out = features.clone()
     batch, frames, dims = features.shape
     for b in range(batch):
@@ -73,6 +108,8 @@ def random_gain_log_power(features: torch.Tensor, *, max_db: float = 6.0) -> tor
     >>> torch.allclose(out, x)
     True
     """
+    features = _batch(features)
+    max_db = _amount(max_db, "max_db", 60.0)
     db = (torch.rand(features.shape[0], 1, 1) * 2 - 1) * max_db
     power_gain = 10.0 ** (db / 10.0)
     return torch.log1p(torch.expm1(features) * power_gain)
@@ -93,6 +130,8 @@ def warp_frequency(features: torch.Tensor, *, max_warp: float = 0.1) -> torch.Te
     >>> torch.equal(warp_frequency(x, max_warp=0.0), x)
     True
     """
+    features = _batch(features)
+    max_warp = _amount(max_warp, "max_warp", 1.0)  # alpha must stay positive
     batch, _, bins = features.shape
     alpha = 1 + (torch.rand(batch, 1) * 2 - 1) * max_warp
     source = (torch.arange(bins, dtype=features.dtype) / alpha).clamp(max=bins - 1)  # (B, F)
@@ -125,6 +164,9 @@ def stretch_time(
     >>> n.tolist(), out[0, :, 0].tolist()
     ([4], [0.0, 1.0, 2.0, 3.0])
     """
+    features = _batch(features)
+    lengths = check_lengths(lengths, features.shape[0], features.shape[1])
+    max_rate = _amount(max_rate, "max_rate", 1.0)
     rates = 1 + (torch.rand(features.shape[0]) * 2 - 1) * max_rate
     new_lengths = (lengths.to(torch.float32) * rates).round().clamp(min=1).long()
     out = features.new_zeros(features.shape[0], int(new_lengths.max()), features.shape[2])
@@ -182,6 +224,13 @@ def warp_cepstra(features: torch.Tensor, *, n_bands: int = 40, max_warp: float =
     >>> torch.allclose(warp_cepstra(x, max_warp=0.0), x, atol=1e-5)
     True
     """
+    features = _batch(features)
+    if isinstance(n_bands, bool) or not isinstance(n_bands, int) or n_bands < features.shape[-1]:
+        # fewer bands than coefficients: the DCT rows are no longer orthonormal and the
+        # round trip would silently change unwarped features
+        raise ArgumentError(
+            f"n_bands must be an int >= the {features.shape[-1]} coefficients, got {n_bands!r}"
+        )
     dct = _dct_matrix(features.shape[-1], n_bands)
     bands = features @ dct  # orthonormal rows: the transpose is the pseudo-inverse
     return warp_frequency(bands, max_warp=max_warp) @ dct.T
