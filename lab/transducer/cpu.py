@@ -173,7 +173,7 @@ def _lse_from_softmax(x, g, r, hint):
 def lattice_kernel(
     x, lse, targets, logit_lengths, target_lengths, offsets, strides, blank, modified,
     fastemit_lambda, probs, derive_lse, batch_scale, coef, sub_blank, sub_label, label, valid,
-    row_scale, costs, want_grad,
+    row_scale, costs, want_grad, fused,
 ):
     """alpha/beta per utterance (parallel over b) and per-node gradient coefficients.
 
@@ -182,7 +182,10 @@ def lattice_kernel(
     ``probs`` (N, V), the softmax of ``x``. Writes per node row: ``coef`` (softmax multiplier),
     ``sub_blank``/``sub_label`` (edge posteriors subtracted at blank / at the label),
     ``label`` (-1 when none), ``valid`` and ``row_scale`` (``batch_scale[b]``, the reduction
-    factor); writes ``costs[b] = -log P``.
+    factor); writes ``costs[b] = -log P``, or NaN when a row inside the utterance is not a
+    usable distribution (``fused``: its log-sum-exp is NaN or infinite, i.e. it holds NaN or
+    +inf or only -inf; otherwise: a used log-prob is NaN or +inf); such an utterance gets no
+    gradient, and the caller reports it.
     """
     B = logit_lengths.shape[0]
     for b in prange(B):
@@ -192,14 +195,24 @@ def lattice_kernel(
         st = strides[b]
         lpb = np.empty((T, U + 1))
         lpl = np.empty((T, U))
+        bad = False
         for t in range(T):
             for u in range(U + 1):
                 r = base + t * st + u
                 if derive_lse:
                     lse[r] = _lse_from_softmax(x, probs, r, blank)
+                if fused and not abs(lse[r]) < np.inf:
+                    bad = True
                 lpb[t, u] = x[r, blank] - lse[r]
+                if not lpb[t, u] < np.inf:
+                    bad = True
                 if u < U:
                     lpl[t, u] = x[r, targets[b, u]] - lse[r]
+                    if not lpl[t, u] < np.inf:
+                        bad = True
+        if bad:
+            costs[b] = np.nan
+            continue
         alpha, beta, logp = utterance_dp(lpb, lpl, modified)
         costs[b] = -logp
         if not want_grad:
@@ -303,6 +316,13 @@ def viterbi(lpb, lpl, modified):
     nodes[k, 1] = u
     while k > 0:
         how = back[t, u]
+        # Whatever the scores (NaN compares false everywhere), never step off the lattice:
+        # node k lies on front k (t + u == k; t == k when modified), so at k > 0 one of
+        # the two moves always stays inside.
+        if how == 1 and u == 0:
+            how = 0
+        elif how == 0 and t == 0:
+            how = 1
         if how == 1:
             u -= 1
             if modified:
@@ -370,7 +390,7 @@ def rnnt_rows(
         x.numpy(), lse, targets, logit_lengths, target_lengths, offsets, strides, blank,
         modified, float(fastemit_lambda), g.numpy() if g is not None else x.numpy(), derive_lse,
         np.asarray(batch_scale, dtype=np_dtype),
-        coef, sub_blank, sub_label, label, valid, row_scale, costs, want_grad,
+        coef, sub_blank, sub_label, label, valid, row_scale, costs, want_grad, fused,
     )
     if want_grad:
         gradient_kernel(

@@ -24,6 +24,7 @@ Definitions used throughout:
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -41,6 +42,10 @@ _INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 # ----------------------------------------------------------------------------- validation
 
+# fused_log_softmax=False promises log-probabilities: a row's logsumexp is 0 (or below, for
+# a distribution over a subset). Raw logits land far above; this much is rounding of halves.
+_LOG_PROB_TOL = 0.1
+
 
 def _check_tensor(name: str, value, ndim: int, integer: bool) -> None:
     if not isinstance(value, torch.Tensor):
@@ -56,17 +61,91 @@ def _check_tensor(name: str, value, ndim: int, integer: bool) -> None:
                          f"{tuple(value.shape)}")
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
+
+
+def check_options(*, blank=-1, clamp=-1.0, reduction="mean", backend="auto",
+                  fastemit_lambda=0.0, **flags) -> None:
+    """Check the non-tensor arguments of the loss (also used by the modules' constructors).
+
+    Raises :class:`~lab.errors.ArgumentTypeError` / :class:`~lab.errors.ArgumentError`
+    naming the argument; ``flags`` are booleans such as ``fused_log_softmax``.
+
+    Examples
+    --------
+    >>> check_options(clamp=float("nan"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lab.errors.ArgumentError: clamp must be a number that is not NaN ..., got nan
+    """
+    if not isinstance(blank, (int, np.integer)) or isinstance(blank, (bool, np.bool_)):
+        raise ArgumentTypeError(f"blank must be an int, got {type(blank).__name__}")
+    if not _is_number(clamp):
+        raise ArgumentTypeError(f"clamp must be a number, got {type(clamp).__name__}")
+    if math.isnan(clamp):
+        raise ArgumentError("clamp must be a number that is not NaN (<= 0 disables clipping), "
+                            f"got {clamp!r}")
+    if not _is_number(fastemit_lambda):
+        raise ArgumentTypeError(
+            f"fastemit_lambda must be a number, got {type(fastemit_lambda).__name__}")
+    if not (math.isfinite(fastemit_lambda) and fastemit_lambda >= 0):
+        raise ArgumentError(f"fastemit_lambda must be a finite number >= 0, "
+                            f"got {fastemit_lambda!r}")
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ArgumentError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ArgumentError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ArgumentTypeError(f"{name} must be a bool, got {type(value).__name__}")
+
+
+@dataclass
+class _Checked:
+    """What validation learnt, on the host: blank index and lengths (int64 CPU tensors)."""
+
+    blank: int
+    lt: torch.Tensor
+    ut: torch.Tensor
+
+
+def _host_copy(logits, targets, logit_lengths, target_lengths, packed, fused):
+    """Lengths, targets and a few rows' logsumexp in one device-to-host copy (one sync).
+
+    The rows are each utterance's first node (t=0, u=0), read only when ``fused`` is False
+    to check that the input holds log-probabilities.
+    """
+    B, U = targets.shape
+    parts = [logit_lengths.detach().to(torch.float64), target_lengths.detach().to(torch.float64),
+             targets.detach().reshape(-1).to(torch.float64)]
+    if not fused and logits.shape[-1] > 0 and logits.numel() > 0:
+        if packed:
+            sizes = logit_lengths.detach().long() * (target_lengths.detach().long() + 1)
+            first = (torch.cumsum(sizes, 0) - sizes).clamp(0, logits.shape[0] - 1)
+            rows = logits.detach()[first]
+        else:
+            rows = logits.detach()[:, 0, 0] if logits.shape[1] and logits.shape[2] else None
+        if rows is not None:
+            parts.append(torch.logsumexp(rows.to(torch.float64), dim=-1))
+    host = torch.cat([p.reshape(-1) for p in parts]).cpu()
+    lt, ut = host[:B], host[B:2 * B]
+    tg = host[2 * B:2 * B + B * U].reshape(B, U)
+    lse = host[2 * B + B * U:]
+    return lt, ut, tg, lse
+
+
 def _validate(logits, targets, logit_lengths, target_lengths, blank, clamp, reduction,
-              backend, fastemit_lambda, packed: bool) -> int:
-    """Check every argument; return the non-negative blank index."""
+              backend, fastemit_lambda, packed: bool, fused: bool = True,
+              **flags) -> _Checked:
+    """Check every argument; return the non-negative blank index and host lengths."""
     _check_tensor("logits", logits, 2 if packed else 4, integer=False)
     _check_tensor("targets", targets, 2, integer=True)
     _check_tensor("logit_lengths", logit_lengths, 1, integer=True)
     _check_tensor("target_lengths", target_lengths, 1, integer=True)
-    if reduction not in REDUCTIONS:
-        raise ArgumentError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if backend not in BACKENDS:
-        raise ArgumentError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    check_options(blank=blank, clamp=clamp, reduction=reduction, backend=backend,
+                  fastemit_lambda=fastemit_lambda, fused_log_softmax=fused, **flags)
     devices = {t.device for t in (logits, targets, logit_lengths, target_lengths)}
     if len(devices) > 1:
         raise ArgumentError(
@@ -74,10 +153,6 @@ def _validate(logits, targets, logit_lengths, target_lengths, blank, clamp, redu
             f"got {logits.device}, {targets.device}, {logit_lengths.device}, "
             f"{target_lengths.device}"
         )
-    if not isinstance(clamp, (int, float)):
-        raise ArgumentTypeError(f"clamp must be a number, got {type(clamp).__name__}")
-    if not isinstance(fastemit_lambda, (int, float)) or fastemit_lambda < 0:
-        raise ArgumentError(f"fastemit_lambda must be a number >= 0, got {fastemit_lambda!r}")
     B = targets.shape[0]
     for name, t in (("logit_lengths", logit_lengths), ("target_lengths", target_lengths)):
         if t.shape[0] != B:
@@ -88,13 +163,14 @@ def _validate(logits, targets, logit_lengths, target_lengths, blank, clamp, redu
     if B == 0:
         raise ArgumentError("targets must hold at least one utterance, got batch size 0")
     V = logits.shape[-1]
-    if not isinstance(blank, (int, np.integer)) or isinstance(blank, bool):
-        raise ArgumentTypeError(f"blank must be an int, got {type(blank).__name__}")
+    if V < 1:
+        raise ArgumentError("logits.size(-1) (the classes V) must be >= 1, got 0")
     if not -V <= blank < V:
         raise ArgumentError(f"blank must be in [-{V}, {V}) for V={V} classes, got {blank}")
     blank = int(blank) % V
-    lt = logit_lengths.detach().cpu().long()
-    ut = target_lengths.detach().cpu().long()
+    lt_f, ut_f, tg_f, lse = _host_copy(logits, targets, logit_lengths, target_lengths,
+                                       packed, fused)
+    lt, ut = lt_f.long(), ut_f.long()
     if (lt <= 0).any():
         raise ArgumentError(f"logit_lengths must be positive, got {lt.tolist()}")
     if (ut < 0).any():
@@ -115,16 +191,36 @@ def _validate(logits, targets, logit_lengths, target_lengths, blank, clamp, redu
         if logits.shape[2] < umax + 1:
             raise ArgumentError(f"logits.size(2)={logits.shape[2]} is smaller than "
                              f"max(target_lengths)+1={umax + 1}")
-    tg = targets.detach().cpu().long()[:, :umax]
+    tg = tg_f[:, :umax]
     inside = torch.arange(umax)[None, :] < ut[:, None]
     used = tg[inside]
     if ((used < 0) | (used >= V)).any():
         raise ArgumentError(f"targets must be in [0, {V}) within target_lengths, got values "
-                         f"{sorted(set(used[(used < 0) | (used >= V)].tolist()))[:5]}")
+                         f"{sorted(set(used[(used < 0) | (used >= V)].long().tolist()))[:5]}")
     if (used == blank).any():
         raise ArgumentError(f"targets must not contain the blank index {blank} within "
                          "target_lengths")
-    return blank
+    if lse.numel():
+        if torch.isnan(lse).any():
+            _raise_non_finite(lse)
+        bad = torch.nonzero(~(lse <= _LOG_PROB_TOL)).flatten()
+        if bad.numel():
+            b = int(bad[0])
+            raise ArgumentError(
+                "logits must hold log-probabilities when fused_log_softmax=False (each row's "
+                f"logsumexp <= 0), but utterance {b}'s first row has logsumexp {float(lse[b]):.4g}"
+                "; pass raw logits with fused_log_softmax=True, or log_softmax them first")
+    return _Checked(blank, lt, ut)
+
+
+def _raise_non_finite(costs, what: str = "logits") -> None:
+    """A NaN loss means NaN/+inf (or all -inf) inputs inside the lattice: say so."""
+    costs = torch.as_tensor(costs)
+    bad = torch.nonzero(torch.isnan(costs.reshape(-1))).flatten().tolist()
+    if bad:
+        raise ArgumentError(
+            f"{what} must be finite (-inf allowed) inside logit_lengths x (target_lengths + 1)"
+            f"; utterance(s) {bad[:10]} hold NaN or +inf there (or a row of only -inf)")
 
 
 def _resolve_backend(backend: str, logits: torch.Tensor) -> str:
@@ -169,10 +265,14 @@ class _RNNTRows(torch.autograd.Function):
             backend, x, targets, logit_lengths, target_lengths, offsets, strides,
             blank=options["blank"], fused=options["fused"], modified=options["modified"],
             fastemit_lambda=options["fastemit_lambda"], clamp=options["clamp"],
-            batch_scale=scale, want_grad=rows.requires_grad,
+            batch_scale=scale, want_grad=rows.requires_grad, **options["extra"],
         )
-        costs = torch.as_tensor(costs, device=rows.device).to(torch.float32 if in_dtype in (
-            torch.float16, torch.bfloat16) else in_dtype)
+        costs = torch.as_tensor(costs, device=rows.device)
+        if not costs.is_cuda:
+            # Free on the host; on a GPU it would cost a sync, so there a NaN loss reports it.
+            _raise_non_finite(costs)
+        costs = costs.to(torch.float32 if in_dtype in (torch.float16, torch.bfloat16)
+                         else in_dtype)
         if zero_infinity:
             costs = torch.where(torch.isinf(costs), torch.zeros_like(costs), costs)
         ctx.grad = grad
@@ -192,24 +292,36 @@ class _RNNTRows(torch.autograd.Function):
         go = grad_output.to(device=grad.device, dtype=grad.dtype)
         if ctx.reduction == "none":
             grad.mul_(go[ctx.row_batch].unsqueeze(1))
-        elif bool(go != 1):
+        elif grad.is_cuda or bool(go != 1):  # on a GPU, reading go would block the host
             grad.mul_(go)
         return grad.to(ctx.in_dtype), None, None, None, None, None, None, None
 
 
-def _kernel_loss(rows, targets, logit_lengths, target_lengths, offsets, strides, row_batch,
-                 backend, reduction, **options):
-    dev_int = {"device": "cpu", "dtype": torch.int64}
-    if backend == "cuda" and rows.is_cuda:
-        dev_int["device"] = rows.device
-    as_np = backend == "cpu" or not rows.is_cuda
-    conv = (lambda t: t.detach().to(**dev_int).contiguous().numpy()) if as_np else (
-        lambda t: t.detach().to(**dev_int).contiguous())
+def _kernel_loss(rows, targets, logit_lengths, target_lengths, checked, offsets, strides,
+                 row_batch, backend, reduction, padded_box, **options):
+    """Run the CPU or CUDA kernels; integer inputs go where the kernels read them.
+
+    CUDA: device tensors built on the device (a host-to-device copy would block), plus the
+    host maxima validation already read. CPU: int64 numpy arrays, lengths from the host copy.
+    """
     # Padding targets may hold anything; the kernels read only positions < target_lengths.
     tg = targets.detach().long().clamp(0, rows.shape[-1] - 1)
+    if backend == "cuda":
+        def conv(t):
+            return t.detach().to(device=rows.device, dtype=torch.int64).contiguous()
+
+        lt, ut = conv(logit_lengths), conv(target_lengths)
+        options["extra"] = dict(t_max=int(checked.lt.max()), u_max=int(checked.ut.max()),
+                                padded_box=padded_box)
+    else:
+        def conv(t):
+            return t.detach().to(device="cpu", dtype=torch.int64).contiguous().numpy()
+
+        lt, ut = conv(checked.lt), conv(checked.ut)
+        options["extra"] = {}
     options.update(backend=backend, reduction=reduction)
-    return _RNNTRows.apply(rows, conv(tg), conv(logit_lengths), conv(target_lengths),
-                           conv(offsets), conv(strides), options, row_batch)
+    return _RNNTRows.apply(rows, conv(tg), lt, ut, conv(offsets), conv(strides), options,
+                           row_batch)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -273,27 +385,34 @@ def rnnt_loss(
     2.6027
     >>> loss.backward()
     """
-    blank = _validate(logits, targets, logit_lengths, target_lengths, blank, clamp, reduction,
-                      backend, fastemit_lambda, packed=False)
+    checked = _validate(logits, targets, logit_lengths, target_lengths, blank, clamp,
+                        reduction, backend, fastemit_lambda, packed=False,
+                        fused=fused_log_softmax, one_sym_per_frame=one_sym_per_frame,
+                        zero_infinity=zero_infinity)
+    blank = checked.blank
     backend = _resolve_backend(backend, logits)
     options = dict(fused_log_softmax=fused_log_softmax, one_sym_per_frame=one_sym_per_frame,
                    fastemit_lambda=float(fastemit_lambda), zero_infinity=zero_infinity)
     if backend == "reference":
         loss = _ref.rnnt_loss_reference(logits, targets, logit_lengths.long(),
-                                        target_lengths.long(), blank, clamp=clamp,
+                                        target_lengths.long(), blank, clamp=float(clamp),
                                         reduction=reduction, **options)
+        if not loss.is_cuda:
+            _raise_non_finite(loss)
         out_dtype = logits.dtype if logits.dtype in (torch.float32, torch.float64) \
             else torch.float32
         return loss.to(out_dtype)
     B, T, U1, V = logits.shape
-    offsets = torch.arange(B, dtype=torch.int64) * (T * U1)
-    strides = torch.full((B,), U1, dtype=torch.int64)
+    dev = logits.device if backend == "cuda" else torch.device("cpu")
+    offsets = torch.arange(B, dtype=torch.int64, device=dev) * (T * U1)
+    strides = torch.full((B,), U1, dtype=torch.int64, device=dev)
     row_batch = torch.arange(B, device=logits.device).repeat_interleave(T * U1)
     rows = logits.reshape(B * T * U1, V)
-    loss = _kernel_loss(rows, targets, logit_lengths, target_lengths, offsets, strides,
-                        row_batch, backend, reduction, blank=blank, fused=fused_log_softmax,
-                        modified=one_sym_per_frame, fastemit_lambda=float(fastemit_lambda),
-                        clamp=float(clamp), zero_infinity=zero_infinity)
+    loss = _kernel_loss(rows, targets, logit_lengths, target_lengths, checked, offsets,
+                        strides, row_batch, backend, reduction, (T, U1), blank=blank,
+                        fused=fused_log_softmax, modified=one_sym_per_frame,
+                        fastemit_lambda=float(fastemit_lambda), clamp=float(clamp),
+                        zero_infinity=zero_infinity)
     return loss
 
 
@@ -327,11 +446,13 @@ def rnnt_loss_packed(
     >>> round(loss.item(), 4)
     2.6027
     """
-    blank = _validate(logits, targets, logit_lengths, target_lengths, blank, clamp, reduction,
-                      backend, fastemit_lambda, packed=True)
+    checked = _validate(logits, targets, logit_lengths, target_lengths, blank, clamp,
+                        reduction, backend, fastemit_lambda, packed=True,
+                        fused=fused_log_softmax, one_sym_per_frame=one_sym_per_frame,
+                        zero_infinity=zero_infinity)
+    blank = checked.blank
     backend = _resolve_backend(backend, logits)
-    lt = logit_lengths.detach().cpu().long()
-    ut = target_lengths.detach().cpu().long()
+    lt, ut = checked.lt, checked.ut
     sizes = lt * (ut + 1)
     if backend == "reference":
         T, U1, V = int(lt.max()), int(ut.max()) + 1, logits.shape[1]
@@ -344,13 +465,20 @@ def rnnt_loss_packed(
                          clamp, reduction, fused_log_softmax, one_sym_per_frame=one_sym_per_frame,
                          fastemit_lambda=fastemit_lambda, zero_infinity=zero_infinity,
                          backend="reference")
+    if backend == "cuda":
+        # Built from the device lengths: copying host-built tensors up would block.
+        sizes = logit_lengths.detach().long() * (target_lengths.detach().long() + 1)
+        strides = target_lengths.detach().long() + 1
+    else:
+        strides = ut + 1
     offsets = torch.cumsum(sizes, 0) - sizes
-    strides = ut + 1
-    row_batch = torch.arange(len(lt)).repeat_interleave(sizes).to(logits.device)
-    return _kernel_loss(logits, targets, logit_lengths, target_lengths, offsets, strides,
-                        row_batch, backend, reduction, blank=blank, fused=fused_log_softmax,
-                        modified=one_sym_per_frame, fastemit_lambda=float(fastemit_lambda),
-                        clamp=float(clamp), zero_infinity=zero_infinity)
+    row_batch = torch.arange(len(lt), device=sizes.device).repeat_interleave(
+        sizes, output_size=logits.shape[0]).to(logits.device)
+    return _kernel_loss(logits, targets, logit_lengths, target_lengths, checked, offsets,
+                        strides, row_batch, backend, reduction, None, blank=blank,
+                        fused=fused_log_softmax, modified=one_sym_per_frame,
+                        fastemit_lambda=float(fastemit_lambda), clamp=float(clamp),
+                        zero_infinity=zero_infinity)
 
 
 # ----------------------------------------------------------------------------- alignment
@@ -414,11 +542,12 @@ def rnnt_alignment(
     """
     from . import cpu as _cpu
 
-    if backend not in ("cpu", "reference"):
+    if not isinstance(backend, str) or backend not in ("cpu", "reference"):
         raise ArgumentError(f"backend must be 'cpu' or 'reference' for rnnt_alignment, "
                          f"got {backend!r}")
     blank = _validate(logits, targets, logit_lengths, target_lengths, blank, -1.0, "none",
-                      "auto", 0.0, packed=False)
+                      "auto", 0.0, packed=False, fused=fused_log_softmax,
+                      one_sym_per_frame=one_sym_per_frame).blank
     x = logits.detach().cpu().double()
     B, T, U1, _ = x.shape
     lt = logit_lengths.cpu().long()
@@ -439,6 +568,13 @@ def rnnt_alignment(
             torch.where(feasible, logp, 0.0).sum().backward()
             ref_post = (lpb_r.grad, lpl_r.grad)
     lpb, lpl = lpb.detach(), lpl.detach()
+    # NaN or +inf inside the lattice (a fused row with NaN/+inf or only -inf, or such a used
+    # log-prob) would make every posterior and the best path meaningless.
+    bad = [b for b in range(B) if not bool(
+        (lpb[b, :int(lt[b]), :int(ut[b]) + 1] < math.inf).all()
+        and (lpl[b, :int(lt[b]), :int(ut[b])] < math.inf).all())]
+    if bad:
+        _raise_non_finite(torch.tensor([math.nan if b in bad else 0.0 for b in range(B)]))
     occupancy = torch.zeros(B, T, U1, dtype=torch.float64)
     label_probs = torch.zeros(B, T, U1 - 1, dtype=torch.float64)
     log_prob = torch.zeros(B, dtype=torch.float64)
