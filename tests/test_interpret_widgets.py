@@ -269,3 +269,38 @@ def test_mask_panel_never_shows_a_search_of_the_previous_utterance(model, source
     panel.job._thread.join(30)
     assert not panel.job.running
     assert panel.result is None and "press Run" in panel.status.value
+
+
+def test_mask_panel_worker_exception_of_any_type_is_shown(model, sources, monkeypatch):
+    from lab.widgets import mask_panel
+
+    panel = MaskPanel(model, sources)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory (simulated)")
+
+    monkeypatch.setattr(mask_panel.interpret, "importance_mask", broken)
+    panel.run(wait=False)
+    assert panel.job.wait(timeout=30)
+    assert "RuntimeError: out of memory (simulated)" in panel.status.value
+    assert "searching" not in panel.status.value and panel.progress.bar_style == "danger"
+    assert not panel.run_button.disabled and panel.result is None
+
+
+def test_mask_panel_new_utterance_clears_the_previous_animation(model, sources):
+    two = dict(sources, again=sources["tone"])
+    panel = MaskPanel(model, two, method="greedy")
+    panel.run()
+    assert panel.player.n_frames > 1
+    panel.source.value = "again"
+    assert panel.player.n_frames == 1 and panel.player.titles == ["press Run"]
+    assert panel.result is None
+
+
+def test_mask_panel_bad_upload_names_the_file_without_object_reprs(model, sources):
+    panel = MaskPanel(model, sources)
+    panel._on_upload({"new": [{"name": "junk.wav", "content": b"not audio"}]})
+    assert "Cannot use junk.wav:" in panel.status.value
+    assert "object at 0x" not in panel.status.value and "bytes of audio" not in \
+        panel.status.value
+    assert list(panel.source.options) == ["tone"]

@@ -15,9 +15,9 @@ from typing import ClassVar, TypeVar
 
 import ipywidgets as W
 
-from lab.errors import ArgumentError, ArgumentTypeError, LabError
+from lab.errors import LabError
 
-__all__ = ["Panel", "check_sources", "describe_error"]
+__all__ = ["Panel", "describe_error"]
 
 Wid = TypeVar("Wid", bound=W.Widget)
 
@@ -149,37 +149,3 @@ class Panel:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-def check_sources(sources, name: str = "sources") -> dict:
-    """A non-empty ``{label: path or bytes}`` dict from a mapping; a clear error otherwise.
-
-    Examples
-    --------
-    >>> check_sources({"a": b"RIFF"})
-    {'a': b'RIFF'}
-    >>> check_sources(["a.wav"])
-    Traceback (most recent call last):
-    ...
-    lab.errors.ArgumentTypeError: sources must be a mapping of label → path or bytes, got list
-    """
-    from collections.abc import Mapping
-    from os import PathLike
-
-    if not isinstance(sources, Mapping):
-        raise ArgumentTypeError(
-            f"{name} must be a mapping of label → path or bytes, got {type(sources).__name__}"
-        )
-    out = dict(sources)
-    if not out:
-        raise ArgumentError(f"{name} is empty; give at least one label → path/bytes")
-    for label, source in out.items():
-        if not isinstance(label, str):
-            raise ArgumentTypeError(
-                f"{name} labels must be str, got {type(label).__name__} {label!r}"
-            )
-        if not isinstance(source, str | bytes | bytearray | memoryview | PathLike):
-            raise ArgumentTypeError(
-                f"{name}[{label!r}] must be a path or bytes, got {type(source).__name__}"
-            )
-    return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import numbers
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from torch import nn
 from lab import streaming
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.base import Panel
+from lab.widgets.checks import check_int
 from lab.widgets.jobs import PanelJob
 from lab.widgets.render import array_to_png
 
@@ -156,10 +156,10 @@ class DependencyPanel(Panel):
                 f"model must be a callable (B, T, F) -> (B, T', F') or None, got "
                 f"{type(model).__name__}"
             )
-        n_features = _int_in(n_features, "n_features", 1, None)
-        seq_len = _int_in(seq_len, "seq_len", 8, 200)
-        max_lookahead = _int_in(max_lookahead, "max_lookahead", 0, 32)
-        image_size = _int_in(image_size, "image_size", 16, 4096)
+        n_features = check_int(n_features, "n_features", 1, None)
+        seq_len = check_int(seq_len, "seq_len", 8, 200)
+        max_lookahead = check_int(max_lookahead, "max_lookahead", 0, 32)
+        image_size = check_int(image_size, "image_size", 16, 4096)
         self._user_model = model
         self._n_features = n_features
         self._models: dict[str, tuple[Callable, int, str]] = {}
@@ -388,13 +388,3 @@ class DependencyPanel(Panel):
             f"border-radius:4px;font-weight:bold'>{html.escape(text)}</span>"
         )
 
-
-def _int_in(value, name: str, low: int, high: int | None) -> int:
-    """An int in [low, high] (the slider's range) or a clear error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ArgumentTypeError(f"{name} must be an int, got {type(value).__name__}")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        span = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ArgumentError(f"{name} must be an int {span}, got {value}")
-    return value

@@ -16,8 +16,15 @@ import ipywidgets as W
 import numpy as np
 
 from lab import audio, interpret
-from lab.errors import ArgumentError
 from lab.widgets.animation import AnimationPlayer
+from lab.widgets.base import Panel
+from lab.widgets.checks import (
+    check_choice,
+    check_int,
+    check_model,
+    check_number,
+    check_sources,
+)
 from lab.widgets.jobs import PanelJob
 from lab.widgets.render import array_to_png, wav_bytes, waveform_to_png
 from lab.widgets.sources import UtterancePicker, corpus_sources
@@ -28,7 +35,7 @@ AudioSource = str | os.PathLike | bytes
 ROW_TITLES = ["binary importance mask (black = 0, white = 1)", "mask x MFCC", "MFCC"]
 
 
-class MaskPanel(UtterancePicker):
+class MaskPanel(UtterancePicker, Panel):
     """Pick or upload an utterance, Run a mask search, mute what the mask calls unimportant.
 
     Parameters
@@ -39,12 +46,15 @@ class MaskPanel(UtterancePicker):
         Utterances for the dropdown (default: the test split, ``limit`` of them).
     method : {"optimize", "greedy"}
     sparsity_weight : float
-        Passed to :func:`lab.interpret.importance_mask` (optimize); its default is the
-        library's.
+        Passed to :func:`lab.interpret.importance_mask` (optimize), in the slider's range
+        [0.1, 100].
     threshold : float
-        Initial mute threshold on the per-frame mask mean.
+        Initial mute threshold on the per-frame mask mean, in [0, 1].
     run : bool
         Compute the first mask right away (synchronously).
+
+    Errors of the search (of any type) and of loading audio appear in the status line; a
+    new utterance clears the previous one's mask and animation.
 
     Attributes
     ----------
@@ -56,6 +66,8 @@ class MaskPanel(UtterancePicker):
     job : lab.widgets.jobs.PanelJob
         Owns the Run/Stop buttons, the progress bar and the search thread.
     """
+
+    css = "lab-mask"
 
     def __init__(
         self,
@@ -70,17 +82,19 @@ class MaskPanel(UtterancePicker):
         seed: int = 0,
         run: bool = False,
     ) -> None:
+        super().__init__()
+        method = check_choice(method, "method", ("optimize", "greedy"))
+        sparsity_weight = check_number(sparsity_weight, "sparsity_weight", 0.1, 100.0)
+        threshold = check_number(threshold, "threshold", 0.0, 1.0)
+        seed = check_int(seed, "seed")
         if model is None:
             from lab.models import load_pretrained
 
             model = load_pretrained("deepspeech")
-        self.model = model
+        self.model = check_model(model)
         if sources is None:
-
-            sources = corpus_sources(split, limit=limit)
-        self._sources = dict(sources)
-        if not self._sources:
-            raise ArgumentError("sources is empty; give at least one label → path/bytes")
+            sources = corpus_sources(split, limit=check_int(limit, "limit", 1))
+        self._sources = check_sources(sources)
         self.seed = seed
         self.sr = audio.SAMPLE_RATE
         self.result: interpret.MaskResult | None = None
@@ -88,10 +102,7 @@ class MaskPanel(UtterancePicker):
         self.features = np.zeros((1, 1), dtype=np.float32)
         self.muted = self.waveform
 
-        def tagged(widget, part):
-            widget.add_class(f"lab-mask-{part}")
-            return widget
-
+        tagged = self.tagged
         self.source = tagged(W.Dropdown(options=list(self._sources), description="utterance",
                                         layout=W.Layout(width="420px")), "source")
         self.upload = tagged(W.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False,
@@ -100,13 +111,14 @@ class MaskPanel(UtterancePicker):
                              "method")
         self.sparsity = tagged(W.FloatLogSlider(value=sparsity_weight, base=10, min=-1, max=2,
                                                 description="sparsity"), "sparsity")
-        self.job = PanelJob(tagged)
+        self.job = PanelJob(tagged, on_error=self.show_error)
         self.run_button, self.stop_button = self.job.run_button, self.job.stop_button
         self.progress = self.job.progress
         self.status = tagged(W.HTML(), "status")
+        self._use_error_display(self.status)
         self.transcript = tagged(W.HTML(), "transcript")
-        self.player = AnimationPlayer([[np.ones((2, 2))] * 3], cmap=["gray", "coolwarm",
-                                                                    "coolwarm"],
+        self.player = AnimationPlayer(self._placeholder(), cmap=["gray", "coolwarm",
+                                                                 "coolwarm"],
                                       row_titles=ROW_TITLES, titles=["press Run"],
                                       width=520, row_height=90)
         self.threshold = tagged(W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01,
@@ -117,7 +129,7 @@ class MaskPanel(UtterancePicker):
         self.original_audio = tagged(W.Audio(format="wav", autoplay=False), "audio-original")
         self.muted_audio = tagged(W.Audio(format="wav", autoplay=False), "audio-muted")
         self.muted_transcript = tagged(W.HTML(), "muted-transcript")
-        self.widget = tagged(W.VBox([
+        self._set_root(W.VBox([
             W.HBox([self.source, self.upload]),
             W.HBox([self.method, self.sparsity]),
             self.job.controls,
@@ -132,41 +144,48 @@ class MaskPanel(UtterancePicker):
             W.HBox([W.VBox([W.HTML("original"), self.original_audio]),
                     W.VBox([W.HTML("muted"), self.muted_audio])]),
             self.muted_transcript,
-        ]), "panel")
+        ]))
         self.source.observe(self._on_source, names="value")
         self.upload.observe(self._on_upload, names="value")
         self.threshold.observe(lambda _c: self.refresh(), names="value")
         self.run_button.on_click(lambda _b: self.run(wait=False))
-        self.load(self._sources[self.source.value])
+        self.load(self._sources[self.source.value], self.source.value)
         if run:
             self.run()
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = repr(self)
-        return bundle
 
     def __repr__(self) -> str:
         return f"MaskPanel({len(self._sources)} utterances, showing {self.source.value!r})"
 
+    @staticmethod
+    def _placeholder() -> list:
+        return [[np.ones((2, 2))] * 3]
+
     def load(self, source: AudioSource, label: str | None = None) -> bool:
-        """Load an utterance (clears the mask until Run; stops a running search first)."""
+        """Load an utterance (clears the mask until Run; stops a running search first).
+
+        On audio the model cannot use, the status says why (naming ``label``) and the
+        previous utterance stays; returns whether it loaded.
+        """
         if self.job.running:
             # The search belongs to the old utterance: end it before its features go away.
             self.job.stop()
             self.job.wait(timeout=30)
-        try:
-            waveform = audio.load(source, sr=self.sr)
-        except (audio.AudioError, ValueError) as exc:
-            self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
-            return False
         from lab.models import as_features
 
+        try:
+            waveform = audio.load(source, sr=self.sr)
+            features = as_features(self.model, waveform)
+            text = interpret.transcribe(self.model, waveform)
+        except Exception as exc:  # any failure of the audio or the model is shown, not raised
+            self.show_error(exc, f"Cannot use {label or 'this audio'}")
+            return False
+        self.clear_error()
         self.waveform = waveform
-        self.features = as_features(self.model, waveform)
+        self.features = features
         self.result = None
+        # the previous utterance's mask animation must not stay on screen
+        self.player.update(self._placeholder(), titles=["press Run"])
         self.original_audio.value = wav_bytes(waveform, self.sr)
-        text = interpret.transcribe(self.model, waveform)
         self.transcript.value = f"transcript: <b>{html.escape(text) or '∅'}</b>"
         self.status.value = f"{self.features.shape[0]} frames × {self.features.shape[1]} " \
                             "features · press Run"
@@ -182,6 +201,7 @@ class MaskPanel(UtterancePicker):
         if self.job.running:
             return None
         method, features = self.method.value, self.features
+        self.clear_error()
         self.status.value = f"searching a mask ({method})…"
         return self.job.start(lambda: self._work(method, features), wait=wait)
 
@@ -196,9 +216,10 @@ class MaskPanel(UtterancePicker):
                 sparsity_weight=self.sparsity.value, seed=self.seed, progress=False,
                 should_stop=self.job.should_stop, on_progress=self.job.report,
             )
-        except ValueError as exc:
-            self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
-            return None
+        except Exception:
+            if features is not self.features:  # a failure for an utterance no longer shown
+                return None
+            raise  # PanelJob hands it to show_error: the status never stays "searching…"
         if features is self.features:  # not if another utterance was loaded meanwhile
             self.show(result)
         return result
@@ -238,4 +259,4 @@ class MaskPanel(UtterancePicker):
 
     def _on_source(self, change) -> None:
         if not self._quiet and change["new"] is not None and change["new"] in self._sources:
-            self.load(self._sources[change["new"]])
+            self.load(self._sources[change["new"]], change["new"])

@@ -40,7 +40,9 @@ class UtterancePicker:
 
     The panel provides ``self.source`` (Dropdown over the keys of ``self._sources``),
     ``self.upload`` (FileUpload observed with :meth:`_on_upload`) and
-    ``load(source, label) -> bool``, which shows an error and returns False for bad audio.
+    ``load(source, label) -> bool``, which shows an error naming ``label`` (the file's name)
+    and returns False for bad audio. An upload that carries no readable file is reported
+    through the panel's ``show_error`` (see :class:`lab.widgets.base.Panel`).
     """
 
     _quiet = False
@@ -59,9 +61,17 @@ class UtterancePicker:
         if not files:
             return
         upload = files[-1]
-        name, content = upload["name"], bytes(upload["content"])
         # Clear the upload so that choosing the same file again fires another change.
         self.upload.value = ()
+        try:
+            name, content = str(upload["name"]), bytes(upload["content"])
+        except (KeyError, TypeError, ValueError) as exc:
+            show = getattr(self, "show_error", None)
+            if show is None:
+                raise
+            show(f"the upload carries no readable file ({type(exc).__name__}: {exc})",
+                 "Cannot use the upload")
+            return
         if not self.load(content, name):
             return
         label = f"⬆ {name}"
