@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from lab.errors import CheckpointError
 from lab.models.pretrained import checkpoint_info
 from lab.piq.interpreter import VARIANTS, PIQInterpreter, pretrained_path, sha256_of
 from lab.piq.train import VARIANT_SETTINGS
@@ -33,5 +34,5 @@ def test_corrupted_decoder_is_refused(tmp_path):
     data[-10] ^= 0xFF
     path.write_bytes(bytes(data))
     path.with_suffix(".sha256").write_text(pretrained_path("piq").with_suffix(".sha256").read_text())
-    with pytest.raises(ValueError, match="SHA-256"):
+    with pytest.raises(CheckpointError, match=f"checkpoint {path} has sha256"):
         PIQInterpreter.from_pretrained(path=path)

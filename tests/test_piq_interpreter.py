@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from lab.errors import CheckpointError
 from lab.models.classifier import KeywordClassifier
 from lab.piq.interpreter import PIQInterpreter, oracle_mask, threshold_mask
 
@@ -200,7 +201,7 @@ def test_save_load_roundtrip_and_digest_check(piq, classifier, tmp_path):
     piq.psi.eval()
     torch.testing.assert_close(loaded.soft_masks(x), piq.soft_masks(x))
     path.with_suffix(".sha256").write_text("0" * 64 + "\n")
-    with pytest.raises(ValueError, match="SHA-256"):
+    with pytest.raises(CheckpointError, match=f"checkpoint {path} has sha256"):
         PIQInterpreter.from_pretrained(classifier, path=path)
 
 
@@ -236,3 +237,46 @@ def test_interpret_waveform(piq):
 def test_bad_inputs(piq, call, error, match):
     with pytest.raises(error, match=match):
         call(piq)
+
+
+def _lr(piq):
+    return [g["lr"] for g in piq._optimizer.param_groups]
+
+
+def test_optimizer_runs_at_the_latest_learning_rate(piq):
+    # the optimizer used to keep the rate of its first call forever
+    x, lengths = _batch()
+    piq.train_step(x, lengths, lr=5e-3)
+    piq.train_step(x, lengths, lr=1e-3)
+    assert _lr(piq) == [1e-3]
+    piq.fit([{"features": x, "feature_lengths": lengths}], epochs=1, lr=3e-4, progress=False)
+    assert _lr(piq) == [3e-4]
+
+
+def test_resume_keeps_the_saved_rate_unless_told_otherwise(piq, classifier, tmp_path):
+    # load_checkpoint used to build the optimizer at a hard-coded 2e-3, and a resumed fit kept
+    # the checkpoint's rate whatever lr it was given
+    x, lengths = _batch()
+    batches = [{"features": x, "feature_lengths": lengths}]
+    ckpt = tmp_path / "run.pt"
+    piq.fit(batches, epochs=1, lr=5e-3, checkpoint=ckpt, progress=False)
+    again = PIQInterpreter(classifier, codes_per_class=4, shared_keys=2, decoder_channels=16)
+    again.load_checkpoint(ckpt)
+    assert _lr(again) == [5e-3]
+    again.load_checkpoint(ckpt, lr=7e-4)
+    assert _lr(again) == [7e-4]
+    third = PIQInterpreter(classifier, codes_per_class=4, shared_keys=2, decoder_channels=16)
+    third.fit(batches, epochs=2, lr=1e-3, checkpoint=ckpt, progress=False)
+    assert third.epoch == 2 and _lr(third) == [1e-3]
+
+
+def test_fit_takes_an_event_as_should_stop(piq):
+    import threading
+
+    x, lengths = _batch()
+    stop = threading.Event()
+    stop.set()
+    calls = []
+    piq.fit([{"features": x, "feature_lengths": lengths}] * 3, epochs=2, should_stop=stop,
+            progress=False, on_progress=lambda d, t: calls.append((d, t)))
+    assert piq.step == 0 and calls[-1] == (6, 6)

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lab.errors import ArgumentError
+from lab.errors import ArgumentError, ArgumentTypeError
+from lab.interpret._checks import finite, integer, real
 from lab.piq.interpreter import (
     PRETRAINED_PATH,
     VARIANTS,
@@ -32,6 +33,7 @@ from lab.piq.interpreter import (
     pretrained_path,
     threshold_mask,
 )
+from lab.runtime import ProgressHook, StopToken, Task, evaluating
 
 __all__ = ["mask_metrics", "saliency_mask", "random_mask", "evaluate", "markdown_table"]
 
@@ -40,8 +42,12 @@ RESULTS_PATH = PRETRAINED_PATH.with_name("results.json")
 
 
 def _probs(classifier, x: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
+    with torch.no_grad(), evaluating(classifier):
         return classifier.classify(classifier.embed(x)).softmax(-1)  # the only softmax
+
+
+def _check_area(area, x: torch.Tensor) -> int:
+    return integer("area", area, minimum=0, maximum=x.numel())
 
 
 def mask_metrics(classifier, x: torch.Tensor, mask: torch.Tensor) -> dict:
@@ -57,11 +63,15 @@ def mask_metrics(classifier, x: torch.Tensor, mask: torch.Tensor) -> dict:
     >>> m["kept"], m["p_in"] == m["p_x"], m["area"]
     (True, True, 1.0)
     """
-    if x.dim() != 3 or mask.shape != x.shape:
+    if not isinstance(x, torch.Tensor) or not isinstance(mask, torch.Tensor):
+        raise ArgumentTypeError("x and mask must be torch tensors")
+    if x.dim() != 3 or x.shape[0] != 1 or mask.shape != x.shape:
         raise ArgumentError(
             f"x must be (1, T, F) and mask the same shape, got {tuple(x.shape)}, "
             f"{tuple(mask.shape)}"
         )
+    finite("x", x)
+    finite("mask", mask)
     mask = mask.to(x.dtype)
     p = _probs(classifier, torch.cat([x, mask * x, (1 - mask) * x]))
     c = int(p[0].argmax())
@@ -86,8 +96,10 @@ def _top_k(score: torch.Tensor, k: int) -> torch.Tensor:
 
 def saliency_mask(classifier, x: torch.Tensor, area: int) -> torch.Tensor:
     """The ``area`` bins with the largest gradient × input for the top-1 class's logit."""
+    area = _check_area(area, x)
+    finite("x", x)
     x = x.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
+    with torch.enable_grad(), evaluating(classifier):
         logits = classifier.classify(classifier.embed(x))
         c = int(logits[0].argmax())
         (grad,) = torch.autograd.grad(logits[0, c], x)
@@ -96,6 +108,11 @@ def saliency_mask(classifier, x: torch.Tensor, area: int) -> torch.Tensor:
 
 def random_mask(x: torch.Tensor, area: int, generator: torch.Generator) -> torch.Tensor:
     """``area`` bins chosen uniformly at random."""
+    area = _check_area(area, x)
+    if not isinstance(generator, torch.Generator):
+        raise ArgumentTypeError(
+            f"generator must be a torch.Generator, got {type(generator).__name__}"
+        )
     return _top_k(torch.rand(x.shape, generator=generator), area)
 
 
@@ -120,34 +137,52 @@ def evaluate(
     threshold: float | None = None,
     seed: int = 0,
     progress: bool = True,
+    should_stop: StopToken = None,
+    on_progress: ProgressHook | None = None,
 ) -> dict:
     """Compare PIQ, gradient × input and random masks of equal area on ``utterances``.
 
     ``utterances`` yields (T, F) log-power spectrograms (one utterance each, unpadded).
+    ``should_stop`` (an Event or a callable, polled per utterance) or Ctrl-C ends the run
+    early; the metrics then cover the utterances done and ``interrupted`` is True.
     """
-    from tqdm.auto import tqdm
-
+    if not isinstance(interpreter, PIQInterpreter):
+        raise ArgumentTypeError(
+            f"interpreter must be a PIQInterpreter, got {type(interpreter).__name__}"
+        )
+    threshold = real("threshold", threshold, minimum=0.0, maximum=1.0, allow_none=True)
     threshold = interpreter.config["threshold"] if threshold is None else threshold
+    seed = integer("seed", seed, minimum=0)
     classifier = interpreter.classifier
     generator = torch.Generator().manual_seed(seed)
     rows: dict[str, list[dict]] = {m: [] for m in METHODS}
-    for features in tqdm(utterances, desc="PIQ evaluation", disable=not progress):
-        x = interpreter._check_features(torch.as_tensor(features))[:1]
-        soft = interpreter.soft_masks(x)[0].numpy()
-        piq = torch.from_numpy(threshold_mask(soft, threshold).astype(np.float32))[None]
-        area = int(piq.sum())
-        masks = {
-            "piq": piq,
-            "grad_x_input": saliency_mask(classifier, x, area),
-            "random": random_mask(x, area, generator),
-        }
-        for name, mask in masks.items():
-            rows[name].append(mask_metrics(classifier, x, mask))
-    return {
+    total = len(utterances) if hasattr(utterances, "__len__") else 0
+    task = Task(total, desc="PIQ evaluation", progress=progress, on_progress=on_progress,
+                should_stop=should_stop)
+    with task, task.run_guard():
+        for features in utterances:
+            if task.stopped:
+                break
+            x = interpreter._check_features(features)[:1]
+            soft = interpreter.soft_masks(x)[0].cpu().numpy()
+            piq = torch.from_numpy(threshold_mask(soft, threshold).astype(np.float32))[None]
+            area = int(piq.sum())
+            masks = {
+                "piq": piq,
+                "grad_x_input": saliency_mask(classifier, x, area),
+                "random": random_mask(x, area, generator),
+            }
+            for name, mask in masks.items():
+                rows[name].append(mask_metrics(classifier, x, mask))
+            task.advance()
+    out = {
         "n_utterances": len(rows["piq"]),
         "threshold": threshold,
         "methods": {name: _summary(r) for name, r in rows.items()},
     }
+    if task.interrupted:
+        out["interrupted"] = True
+    return out
 
 
 def markdown_table(results: dict) -> str:

@@ -1,20 +1,22 @@
-"""Train a PSI decoder on a frozen classifier and turn its decisions into listenable masks.
+"""The PIQ interpreter: a PSI decoder on a frozen classifier, turning decisions into masks.
 
 The classifier must expose ``embed(x) -> (B, C, T', F')`` and ``classify(h) -> (B, n_classes)``
 on time-major log-power spectrograms ``x`` of shape (B, T, 257). The decoder sees the
 representation quantized with the codes of the predicted class only, and learns to output a
 mask over the spectrogram's time-frequency bins.
+
+This module holds the class (construction and the forward passes); the jobs around it live
+in their own modules: :mod:`lab.piq.losses`, :mod:`lab.piq.training` (optimizer and loop),
+:mod:`lab.piq.persistence` (files, through :mod:`lab.checkpoints`), :mod:`lab.piq.targets`
+(oracle and thresholded masks) and :mod:`lab.piq.interpretation` (the result and its input).
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import math
 import os
-import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +24,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lab.errors import ArgumentError, ArgumentTypeError
+from lab.checkpoints import sha256_file as sha256_of
+from lab.errors import ArgumentError, ArgumentTypeError, CheckpointError
+from lab.interpret._checks import finite, flag, integer, numeric_array, real
+from lab.piq import persistence, training
+from lab.piq.interpretation import Interpretation, listen, spectrogram_of
+from lab.piq.losses import classifier_terms, decoder_losses, training_mask
 from lab.piq.networks import VectorQuantizedPSI_Audio
+from lab.piq.persistence import PRETRAINED_PATH, VARIANTS, pretrained_path
+from lab.piq.targets import frame_mask, oracle_mask, threshold_mask
+from lab.runtime import ProgressHook, StopToken, evaluating, model_device
 
 __all__ = [
     "PIQInterpreter",
@@ -36,147 +46,25 @@ __all__ = [
     "sha256_of",
 ]
 
-#: Shipped decoder weights (trained on lab's keyword classifier) and their recorded digest.
-PRETRAINED_PATH = Path(__file__).with_name("checkpoints") / "piq.pt"
-#: Shipped variants: "piq" is trained with the PIQ loss only; "piq_fidelity" adds the
-#: masked-in classifier term (``fidelity_weight``), a lab extension.
-VARIANTS = ("piq", "piq_fidelity")
 
-
-def pretrained_path(variant: str = "piq") -> Path:
-    """Path of a shipped decoder variant (see :data:`VARIANTS`)."""
-    if variant not in VARIANTS:
-        raise ArgumentError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    return PRETRAINED_PATH.with_name(f"{variant}.pt")
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex SHA-256 digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _frame_mask(lengths: torch.Tensor | None, batch: int, frames: int) -> torch.Tensor:
-    """(B, T) boolean mask of the frames that are not padding."""
-    if lengths is None:
-        return torch.ones(batch, frames, dtype=torch.bool)
-    return torch.arange(frames)[None, :] < torch.as_tensor(lengths).reshape(-1, 1)
-
-
-def oracle_mask(
-    log_power: torch.Tensor, lengths: torch.Tensor | None = None, *, ratio: float = 0.35
-) -> torch.Tensor:
-    """Bins above ``ratio`` × each utterance's OWN maximum log-power (the decoder's target).
-
-    Parameters
-    ----------
-    log_power : torch.Tensor, shape (B, T, F)
-        Padded log-power spectrograms.
-    lengths : torch.Tensor, shape (B,), optional
-        Valid frames per utterance; padding never counts towards the maximum nor the mask.
-    ratio : float
-        Fraction of the per-utterance maximum.
-
-    Examples
-    --------
-    >>> x = torch.tensor([[[0.0, 1.0], [4.0, 2.0]], [[9.0, 3.0], [0.0, 0.0]]])
-    >>> oracle_mask(x).int().tolist()
-    [[[0, 0], [1, 1]], [[1, 0], [0, 0]]]
-    """
-    if log_power.dim() != 3:
-        raise ArgumentError(f"log_power must be (B, T, F), got shape {tuple(log_power.shape)}")
-    valid = _frame_mask(lengths, log_power.shape[0], log_power.shape[1]).to(log_power.device)
-    masked = log_power.masked_fill(~valid[..., None], float("-inf"))
-    peak = masked.flatten(1).amax(1).clamp_min(0.0)
-    return (log_power > ratio * peak[:, None, None]) & valid[..., None]
-
-
-def threshold_mask(soft_mask: np.ndarray, threshold: float) -> np.ndarray:
-    """Binary mask of the bins where ``soft_mask >= threshold × soft_mask.max()`` (one utterance).
-
-    The maximum is taken over this utterance only, never over a batch.
-
-    Examples
-    --------
-    >>> threshold_mask(np.array([[0.2, 0.8], [0.4, 0.1]]), 0.5).astype(int).tolist()
-    [[0, 1], [1, 0]]
-    """
-    if not 0.0 <= threshold <= 1.0:
-        raise ArgumentError(f"threshold must lie in [0, 1], got {threshold}")
-    soft_mask = np.asarray(soft_mask)
-    if soft_mask.ndim != 2:
-        raise ArgumentError(f"soft_mask must be (T, F) for one utterance, got {soft_mask.shape}")
-    peak = float(soft_mask.max()) if soft_mask.size else 0.0
-    return soft_mask >= threshold * peak
-
-
-@dataclass
-class Interpretation:
-    """What the classifier heard in one utterance.
-
-    Attributes
-    ----------
-    label : int
-        Predicted class (or the class asked for).
-    class_name : str
-    probabilities : np.ndarray, shape (n_classes,)
-        Softmax of the classifier's logits.
-    soft_mask : np.ndarray, shape (T, F)
-        Decoder output in [0, 1].
-    threshold : float
-        Relative threshold giving ``mask``.
-    mask : np.ndarray of bool, shape (T, F)
-    log_power : np.ndarray, shape (T, F)
-        The input log-power spectrogram.
-    interpreted_log_power : np.ndarray, shape (T, F)
-        ``mask × log_power``.
-    phase : np.ndarray or None, shape (T, F)
-        Phase of the input STFT (None when only features were given).
-    waveform : np.ndarray
-        Listenable interpretation (16 kHz), inverse STFT with the input phase
-        (Griffin-Lim when the phase is unknown).
-    length : int or None
-        Samples of the original audio.
-    """
-
-    label: int
-    class_name: str
-    probabilities: np.ndarray
-    soft_mask: np.ndarray
-    threshold: float
-    mask: np.ndarray
-    log_power: np.ndarray
-    interpreted_log_power: np.ndarray
-    phase: np.ndarray | None
-    waveform: np.ndarray = field(repr=False)
-    length: int | None = None
-
-    @property
-    def mask_area(self) -> float:
-        """Fraction of time-frequency bins kept by the mask."""
-        return float(self.mask.mean())
-
-    def with_threshold(self, threshold: float) -> Interpretation:
-        """The same interpretation re-thresholded (no network call); waveform recomputed."""
-        mask = threshold_mask(self.soft_mask, threshold)
-        interpreted = (mask * self.log_power).astype(np.float32)
-        return replace(
-            self, threshold=float(threshold), mask=mask, interpreted_log_power=interpreted,
-            waveform=_listen(interpreted, self.phase, self.length),
-        )
-
-
-def _listen(log_power: np.ndarray, phase: np.ndarray | None, length: int | None) -> np.ndarray:
-    from lab.audio import waveform_from_log_power
-
-    return waveform_from_log_power(log_power, phase, length=length)
-
-
-def _field(batch, name: str):
-    return batch[name] if isinstance(batch, dict) else getattr(batch, name)
+def _checked_options(*, codes_per_class, shared_keys, decoder_channels, ratio, beta, threshold,
+                     fidelity_weight, faithfulness_weight, straight_through, n_bins) -> dict:
+    """The constructor's options, each checked (names the option on failure)."""
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float | np.floating) or not (
+            0.0 < ratio < 1.0):
+        raise ArgumentError(f"ratio must lie in (0, 1), got {ratio!r}")
+    return dict(
+        codes_per_class=integer("codes_per_class", codes_per_class, minimum=1),
+        shared_keys=integer("shared_keys", shared_keys, minimum=0),
+        decoder_channels=integer("decoder_channels", decoder_channels, minimum=1),
+        ratio=float(ratio),
+        beta=real("beta", beta, minimum=0.0),
+        threshold=real("threshold", threshold, minimum=0.0, maximum=1.0),
+        fidelity_weight=real("fidelity_weight", fidelity_weight, minimum=0.0),
+        faithfulness_weight=real("faithfulness_weight", faithfulness_weight, minimum=0.0),
+        straight_through=flag("straight_through", straight_through),
+        n_bins=integer("n_bins", n_bins, minimum=2),
+    )
 
 
 class PIQInterpreter:
@@ -191,9 +79,9 @@ class PIQInterpreter:
         Names of the classifier's outputs (default: ``lab.data.KEYWORDS`` when the
         counts match, else the indices).
     codes_per_class : int
-        Codebook entries owned by each class.
+        Codebook entries owned by each class (>= 1).
     shared_keys : int
-        Codebook entries shared by all classes.
+        Codebook entries shared by all classes (>= 0).
     decoder_channels : int
         Channels of the decoder's first layer.
     ratio : float
@@ -201,7 +89,7 @@ class PIQInterpreter:
     beta : float
         Weight of the commitment loss.
     threshold : float
-        Default relative threshold of :meth:`interpret`.
+        Default relative threshold of :meth:`interpret`, in [0, 1].
     fidelity_weight : float
         (lab extension, default 0: the plain PIQ loss) Weight of a cross-entropy term asking
         the frozen classifier to keep its predicted class on the masked-in input
@@ -252,13 +140,18 @@ class PIQInterpreter:
                 raise ArgumentTypeError(
                     f"classifier must have an `{name}` method (see PIQInterpreter)"
                 )
-        if not 0.0 < ratio < 1.0:
-            raise ArgumentError(f"ratio must lie in (0, 1), got {ratio}")
+        options = _checked_options(
+            codes_per_class=codes_per_class, shared_keys=shared_keys,
+            decoder_channels=decoder_channels, ratio=ratio, beta=beta, threshold=threshold,
+            fidelity_weight=fidelity_weight, faithfulness_weight=faithfulness_weight,
+            straight_through=straight_through, n_bins=n_bins,
+        )
+        n_bins = options["n_bins"]
         self.classifier = classifier.eval()
         for p in self.classifier.parameters():
             p.requires_grad_(False)
         with torch.no_grad():
-            h = classifier.embed(torch.zeros(1, 64, n_bins))
+            h = classifier.embed(torch.zeros(1, 64, n_bins, device=model_device(classifier)))
             n_classes = int(classifier.classify(h).shape[-1])
         if class_names is None:
             try:
@@ -268,6 +161,8 @@ class PIQInterpreter:
             except ImportError:
                 names = []
             class_names = names if len(names) == n_classes else [str(i) for i in range(n_classes)]
+        if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
+            raise ArgumentTypeError(f"class_names must be a list of str, got {class_names!r}")
         if len(class_names) != n_classes:
             raise ArgumentError(
                 f"class_names has {len(class_names)} names but the classifier has "
@@ -281,19 +176,20 @@ class PIQInterpreter:
         up_time = max(0, round(math.log2(64 / h.shape[-2])))
         up_freq = max(0, round(math.log2(n_bins / h.shape[-1])))
         n_upsample = min(up_time, up_freq)
-        self.config = dict(
-            dim=int(h.shape[1]), numclasses=n_classes, codes_per_class=codes_per_class,
-            shared_keys=shared_keys, decoder_channels=decoder_channels, n_upsample=n_upsample,
-            ratio=ratio, beta=beta, threshold=threshold, fidelity_weight=fidelity_weight,
-            faithfulness_weight=faithfulness_weight, straight_through=bool(straight_through),
-            n_bins=n_bins,
-        )
+        self.config = dict(dim=int(h.shape[1]), numclasses=n_classes, n_upsample=n_upsample,
+                           **options)
+        # the historical key order (saved files list it so)
+        order = ("dim", "numclasses", "codes_per_class", "shared_keys", "decoder_channels",
+                 "n_upsample", "ratio", "beta", "threshold", "fidelity_weight",
+                 "faithfulness_weight", "straight_through", "n_bins")
+        self.config = {k: self.config[k] for k in order}
+        per_class, shared = options["codes_per_class"], options["shared_keys"]
         self.psi = VectorQuantizedPSI_Audio(
-            dim=self.config["dim"], K=codes_per_class * n_classes + shared_keys,
-            numclasses=n_classes, activate_class_partitioning=True, shared_keys=shared_keys,
+            dim=self.config["dim"], K=per_class * n_classes + shared,
+            numclasses=n_classes, activate_class_partitioning=True, shared_keys=shared,
             use_adapter=True, adapter_reduce_dim=False, n_upsample=n_upsample,
-            decoder_channels=decoder_channels,
-        )
+            decoder_channels=options["decoder_channels"],
+        ).to(model_device(classifier))
         self.history: list[dict] = []
         #: free-form strings saved with the weights (e.g. the classifier checkpoint's sha256)
         self.provenance: dict[str, str] = {}
@@ -307,18 +203,26 @@ class PIQInterpreter:
         return self.config["numclasses"]
 
     def _check_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.as_tensor(x, dtype=torch.float32)
+        if not isinstance(x, torch.Tensor):
+            x = torch.from_numpy(np.array(numeric_array("features", x)))
+        elif x.dtype == torch.bool or x.is_complex():
+            raise ArgumentTypeError(f"features must be a real tensor, got dtype {x.dtype}")
+        x = x.to(device=model_device(self.psi), dtype=torch.float32)
         if x.dim() == 2:
             x = x.unsqueeze(0)
-        if x.dim() != 3 or x.shape[-1] != self.config["n_bins"]:
+        if x.dim() != 3 or x.shape[-1] != self.config["n_bins"] or x.shape[1] < 1:
             raise ArgumentError(
                 f"features must be log-power spectrograms (B, T, {self.config['n_bins']}) "
                 f"or (T, {self.config['n_bins']}), got shape {tuple(x.shape)}"
             )
+        finite("features", x)
         return x
 
     def _check_labels(self, labels, batch: int) -> torch.Tensor:
-        labels = torch.as_tensor(labels).reshape(-1).long()
+        labels = torch.as_tensor(labels)
+        if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+            raise ArgumentTypeError(f"labels must be ints, got {labels!r}")
+        labels = labels.reshape(-1).long().to(model_device(self.psi))
         if labels.numel() != batch:
             raise ArgumentError(f"labels has {labels.numel()} entries for a batch of {batch}")
         if labels.numel() and (labels.min() < 0 or labels.max() >= self.num_classes):
@@ -329,10 +233,9 @@ class PIQInterpreter:
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities (B, n_classes) of log-power spectrograms (B, T, F); softmax once."""
-        with torch.no_grad():
-            return self.classifier.classify(self.classifier.embed(self._check_features(x))).softmax(
-                -1
-            )
+        x = self._check_features(x)
+        with torch.no_grad(), evaluating(self.classifier):
+            return self.classifier.classify(self.classifier.embed(x)).softmax(-1)
 
     def decode(
         self, x: torch.Tensor, labels: torch.Tensor | None = None
@@ -345,7 +248,7 @@ class PIQInterpreter:
         return mask_logits, labels, probs
 
     def _forward(self, x, labels):
-        with torch.no_grad():
+        with torch.no_grad(), evaluating(self.classifier):
             h = self.classifier.embed(x)
             probs = self.classifier.classify(h).softmax(-1)
         labels = probs.argmax(-1) if labels is None else self._check_labels(labels, x.shape[0])
@@ -361,57 +264,39 @@ class PIQInterpreter:
         ``faithfulness_weight > 0`` a ``faithfulness`` term (see the class docstring).
         """
         x = self._check_features(x)
+        valid_frames = frame_mask(lengths, x.shape[0], x.shape[1]).to(x.device)
         mask_logits, labels, _, hcat, z_q_x = self._forward(x, None)
         target = oracle_mask(x, lengths, ratio=self.config["ratio"]).float()
-        valid = _frame_mask(lengths, x.shape[0], x.shape[1])[..., None].expand_as(target)
-        bce = F.binary_cross_entropy_with_logits(mask_logits[valid], target[valid])
-        vq = F.mse_loss(z_q_x, hcat.detach())
-        commitment = F.mse_loss(hcat, z_q_x.detach())
-        total = bce + vq + self.config["beta"] * commitment
-        out = dict(total=total, bce=bce, vq=vq, commitment=commitment)
+        valid = valid_frames[..., None].expand_as(target)
+        out = decoder_losses(mask_logits, target, valid, hcat, z_q_x, self.config["beta"])
         w_in = self.config.get("fidelity_weight", 0.0)
         w_out = self.config.get("faithfulness_weight", 0.0)
         if w_in > 0 or w_out > 0:
             m = self._training_mask(mask_logits, valid[..., :1])
-            both = torch.cat([m * x, (1 - m) * x])  # one classifier call for both terms
-            logits = self.classifier.classify(self.classifier.embed(both))
-            logits_in, logits_out = logits[: x.shape[0]], logits[x.shape[0]:]
+            with evaluating(self.classifier):
+                terms = classifier_terms(self.classifier, x, m, labels, fidelity_weight=w_in,
+                                         faithfulness_weight=w_out)
             if w_in > 0:
-                out["fidelity"] = F.cross_entropy(logits_in, labels)
+                out["fidelity"] = terms["fidelity"]
                 out["total"] = out["total"] + w_in * out["fidelity"]
             if w_out > 0:
-                p_out = logits_out.softmax(-1).gather(1, labels[:, None]).squeeze(1)
-                out["faithfulness"] = -torch.log1p(-p_out.clamp(max=1 - 1e-6)).mean()
+                out["faithfulness"] = terms["faithfulness"]
                 out["total"] = out["total"] + w_out * out["faithfulness"]
         return out
 
     def _training_mask(self, mask_logits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """The mask the classifier terms see: soft, or binary with straight-through gradients."""
-        soft = mask_logits.sigmoid() * valid
-        if not self.config.get("straight_through", False):
-            return soft
-        # Same rule as threshold_mask: relative to each utterance's own maximum.
-        peak = soft.detach().flatten(1).amax(1)[:, None, None]
-        hard = (soft.detach() >= self.config["threshold"] * peak).to(soft.dtype) * valid
-        return hard + soft - soft.detach()
+        """The mask the classifier terms see (see :func:`lab.piq.losses.training_mask`)."""
+        return training_mask(mask_logits, valid, threshold=self.config["threshold"],
+                             straight_through=self.config.get("straight_through", False))
 
     # --------------------------------------------------------------- training
     def _make_optimizer(self, lr: float) -> torch.optim.Optimizer:
-        if self._optimizer is None:
-            self._optimizer = torch.optim.Adam(self.psi.parameters(), lr=lr)
-        return self._optimizer
+        return training.make_optimizer(self, lr)
 
     def train_step(self, x: torch.Tensor, lengths: torch.Tensor | None = None, *,
                    lr: float = 2e-3) -> dict:
-        """One optimizer step on a batch; returns the losses as floats."""
-        self.psi.train()
-        optimizer = self._make_optimizer(lr)
-        losses = self.loss(x, lengths)
-        optimizer.zero_grad()
-        losses["total"].backward()
-        optimizer.step()
-        self.step += 1
-        return {k: v.item() for k, v in losses.items()}
+        """One optimizer step on a batch at learning rate ``lr``; returns the losses."""
+        return training.train_step(self, x, lengths, lr=lr)
 
     def fit(
         self,
@@ -423,10 +308,12 @@ class PIQInterpreter:
         checkpoint: str | os.PathLike | None = None,
         resume: bool = True,
         max_steps: int | None = None,
-        stop: threading.Event | Callable[[], bool] | None = None,
+        stop: StopToken = None,
         progress: bool = True,
         augment: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
         | None = None,
+        should_stop: StopToken = None,
+        on_progress: ProgressHook | None = None,
     ) -> list[dict]:
         """Train the decoder; returns the per-epoch history.
 
@@ -437,13 +324,21 @@ class PIQInterpreter:
             (dicts or objects). Default: the keyword utterances of
             ``lab.data.Corpus("train", features="log_power")``, shuffled, through
             ``lab.data.collate``.
+        epochs, batch_size : int
+        lr : float
+            Adam's learning rate for every step of this call (also after resuming).
         checkpoint : path, optional
             Written after every epoch and on interruption; with ``resume=True`` an
             existing file is loaded first and training continues from its epoch.
         max_steps : int, optional
             Stop after this many optimizer steps in total.
-        stop : threading.Event or callable, optional
-            Checked between steps; when set, training stops after saving.
+        should_stop : threading.Event or callable, optional
+            Checked between steps; when set, training stops after saving. ``stop`` is its
+            older name.
+        progress : bool
+            Show a tqdm progress bar.
+        on_progress : callable, optional
+            ``on_progress(done, total)`` after every step (sized ``batches`` only count).
         augment : callable, optional
             ``(features, lengths) -> (features, lengths)`` applied to every training batch,
             e.g. ``lab.training.augment.other_voices_log_power``: a decoder that only saw the
@@ -451,111 +346,45 @@ class PIQInterpreter:
 
         KeyboardInterrupt also stops training after saving the checkpoint.
         """
-        from tqdm.auto import tqdm
-
-        if batches is None:
-            from torch.utils.data import DataLoader
-
-            from lab.data import Corpus, collate
-
-            generator = torch.Generator().manual_seed(self.epoch)
-            corpus = Corpus("train", features="log_power", keywords_only=True)
-            batches = DataLoader(corpus, batch_size=batch_size, shuffle=True,
-                                 collate_fn=collate, generator=generator)
-        if checkpoint is not None and resume and Path(checkpoint).exists():
-            self.load_checkpoint(checkpoint)
-        should_stop = stop.is_set if isinstance(stop, threading.Event) else stop
-        self._make_optimizer(lr)
-        try:
-            while self.epoch < epochs:
-                sums: dict[str, float] = {}
-                count = 0
-                bar = tqdm(batches, desc=f"PIQ epoch {self.epoch + 1}/{epochs}",
-                           disable=not progress, leave=False)
-                for batch in bar:
-                    if (max_steps is not None and self.step >= max_steps) or (
-                        should_stop is not None and should_stop()
-                    ):
-                        raise _Stop
-                    features = _field(batch, "features")
-                    lengths = _field(batch, "feature_lengths")
-                    if augment is not None:
-                        features, lengths = augment(features, lengths)
-                    losses = self.train_step(features, lengths, lr=lr)
-                    for k, v in losses.items():
-                        sums[k] = sums.get(k, 0.0) + v
-                    count += 1
-                    bar.set_postfix(loss=f"{losses['total']:.3f}", bce=f"{losses['bce']:.3f}")
-                self.epoch += 1
-                self.history.append(
-                    {"epoch": self.epoch, "step": self.step,
-                     **{k: v / max(count, 1) for k, v in sums.items()}}
-                )
-                if checkpoint is not None:
-                    self.save_checkpoint(checkpoint)
-        except (KeyboardInterrupt, _Stop):
-            if checkpoint is not None:
-                self.save_checkpoint(checkpoint)
-        finally:
-            self.psi.eval()
-        return self.history
+        if stop is not None and should_stop is not None:
+            raise ArgumentError("pass the stop token as should_stop= or stop=, not both")
+        return training.fit(
+            self, batches, epochs=epochs, batch_size=batch_size, lr=lr, checkpoint=checkpoint,
+            resume=resume, max_steps=max_steps, should_stop=should_stop or stop,
+            progress=progress, on_progress=on_progress, augment=augment,
+        )
 
     # ------------------------------------------------------------ persistence
     def state(self) -> dict:
         """Weights-only-loadable description of the trained decoder."""
-        return {
-            "format": "lab.piq/1",
-            "config": dict(self.config),
-            "class_names": list(self.class_names),
-            "psi": {k: v.detach().clone() for k, v in self.psi.state_dict().items()},
-            "history": [dict(h) for h in self.history],
-            "epoch": self.epoch,
-            "step": self.step,
-            "provenance": dict(self.provenance),
-        }
+        return persistence.state_of(self)
 
     def save(self, path: str | os.PathLike) -> str:
         """Save the decoder (weights and config, no optimizer); returns the file's SHA-256."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(self.state(), path)
-        return sha256_of(path)
+        return persistence.write_decoder(self, path)
 
-    def save_checkpoint(self, path: str | os.PathLike) -> None:
-        """Save decoder and optimizer so that :meth:`fit` can resume."""
-        state = self.state()
-        if self._optimizer is not None:
-            state["optimizer"] = self._optimizer.state_dict()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    def save_checkpoint(self, path: str | os.PathLike) -> str:
+        """Save decoder and optimizer so that :meth:`fit` can resume; returns the SHA-256."""
+        return persistence.write_decoder(self, path, optimizer=True)
 
     def load_state(self, state: dict) -> None:
-        if state.get("format") != "lab.piq/1":
-            raise ArgumentError("not a lab.piq checkpoint (missing format 'lab.piq/1')")
-        mismatched = {k: (v, self.config.get(k)) for k, v in state["config"].items()
-                      if k in ("dim", "numclasses", "codes_per_class", "shared_keys",
-                               "decoder_channels", "n_upsample", "n_bins")
-                      and self.config.get(k) != v}
-        if mismatched:
-            raise ArgumentError(f"checkpoint does not fit this classifier/config: {mismatched}")
-        self.config.update(state["config"])
-        self.class_names = list(state["class_names"])
-        self.psi.load_state_dict(state["psi"])
-        self.history = list(state.get("history", []))
-        self.provenance = dict(state.get("provenance", {}))
-        self.epoch = int(state.get("epoch", 0))
-        self.step = int(state.get("step", 0))
-        self.psi.eval()
+        """Load a :meth:`state` dict; a mismatch is a :class:`~lab.errors.CheckpointError`."""
+        persistence.apply_state(self, state)
 
-    def load_checkpoint(self, path: str | os.PathLike) -> None:
-        """Load a file written by :meth:`save` or :meth:`save_checkpoint` (weights_only)."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        self.load_state(state)
+    def load_checkpoint(self, path: str | os.PathLike, *, lr: float | None = None) -> None:
+        """Load a file written by :meth:`save` or :meth:`save_checkpoint` (weights_only).
+
+        The optimizer (when the file has one) resumes at the learning rate it was saved
+        with, or at ``lr`` when given. Every problem is a CheckpointError naming the file.
+        """
+        lr = real("lr", lr, minimum=0.0, strict=True, allow_none=True)
+        state = persistence.read_decoder(path)
+        source = f"checkpoint {Path(path)}"
+        persistence.apply_state(self, state, source)
         if "optimizer" in state:
-            self._make_optimizer(2e-3).load_state_dict(state["optimizer"])
+            persistence.load_optimizer(self, state, source)
+            if lr is not None:
+                training.make_optimizer(self, lr)
 
     @classmethod
     def from_pretrained(
@@ -567,33 +396,37 @@ class PIQInterpreter:
         ``variant`` picks a shipped file (:data:`VARIANTS`) unless ``path`` is given. The
         file's SHA-256 is checked against the digest recorded next to it (``<name>.sha256``,
         required for shipped files, optional for your own ``path``) before it is loaded
-        with ``weights_only=True``.
+        with ``weights_only=True``. Every problem with the file is a CheckpointError naming it.
         """
         shipped = path is None
         path = Path(path) if path is not None else pretrained_path(variant)
-        digest_file = path.with_suffix(".sha256")
-        if shipped and not digest_file.exists():
-            raise ArgumentError(f"{digest_file} is missing: the shipped decoder cannot be verified")
-        if digest_file.exists():
-            expected = digest_file.read_text().split()[0]
-            actual = sha256_of(path)
-            if actual != expected:
-                raise ArgumentError(
-                    f"{path} has SHA-256 {actual}, expected {expected} (recorded in "
-                    f"{digest_file.name}); the file is corrupt or was replaced"
-                )
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = persistence.read_decoder(path, verify=True if shipped else None)
+        source = f"checkpoint {path}"
+        if not isinstance(state["config"], dict) or not isinstance(state["class_names"], list):
+            raise CheckpointError(f"{source}: 'config' must be a dict and 'class_names' a list")
+        # The config holds every constructor argument (older files lack the newer ones, which
+        # then take their defaults); the rest of it is derived from the classifier.
+        arguments = set(inspect.signature(cls.__init__).parameters) - {"self", "classifier",
+                                                                         "class_names"}
+        settings = {k: v for k, v in state["config"].items() if k in arguments}
+        defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+                    if k in arguments}
+        try:
+            _checked_options(**{**defaults, **settings})
+        except (ArgumentError, ArgumentTypeError) as exc:
+            raise CheckpointError(f"{source}: bad config: {exc}") from None
         if classifier is None:
             from lab.models import load_pretrained
 
             classifier = load_pretrained("classifier")
-        # The config holds every constructor argument (older files lack the newer ones, which
-        # then take their defaults); the rest of it is derived from the classifier.
-        arguments = set(inspect.signature(cls.__init__).parameters) - {"self", "classifier"}
-        settings = {k: v for k, v in state["config"].items() if k in arguments}
-        interpreter = cls(classifier, **{**settings, "class_names": state["class_names"],
-                                         **kwargs})
-        interpreter.load_state(state)
+        try:
+            interpreter = cls(classifier, **{**settings, "class_names": state["class_names"],
+                                             **kwargs})
+        except (ArgumentError, ArgumentTypeError) as exc:
+            if "class_names" in str(exc) and "class_names" not in kwargs:
+                raise CheckpointError(f"{source} does not fit the classifier: {exc}") from None
+            raise
+        persistence.apply_state(interpreter, state, source)
         return interpreter
 
     def codes(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -602,8 +435,7 @@ class PIQInterpreter:
         ``labels=None`` uses the classifier's prediction, as in training.
         """
         x = self._check_features(x)
-        self.psi.eval()
-        with torch.no_grad():
+        with torch.no_grad(), evaluating(self.psi), evaluating(self.classifier):
             h = self.classifier.embed(x)
             if labels is None:
                 labels = self.classifier.classify(h).argmax(-1)
@@ -612,6 +444,7 @@ class PIQInterpreter:
 
     def class_block(self, label: int) -> range:
         """Codebook indices owned by class ``label`` (the shared entries are the last ones)."""
+        label = integer("label", label)
         per = self.config["codes_per_class"]
         if not 0 <= label < self.num_classes:
             raise ArgumentError(f"label must lie in [0, {self.num_classes}), got {label}")
@@ -620,8 +453,7 @@ class PIQInterpreter:
     # ---------------------------------------------------------- interpreting
     def soft_masks(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Decoder masks in [0, 1], (B, T, F), for the predicted (or given) classes."""
-        self.psi.eval()
-        with torch.no_grad():
+        with torch.no_grad(), evaluating(self.psi):
             mask_logits, _, _ = self.decode(x, labels)
         return mask_logits.sigmoid()
 
@@ -637,48 +469,32 @@ class PIQInterpreter:
 
         Parameters
         ----------
-        audio_or_features : np.ndarray, torch.Tensor, str or path
-            A 1-D 16 kHz waveform, an audio file, or a (T, n_bins) log-power spectrogram.
+        audio_or_features : np.ndarray, torch.Tensor, str, path or bytes
+            A 1-D waveform sampled at ``sr`` (integer PCM such as int16 is scaled to
+            [-1, 1]; another rate is resampled to 16 kHz), an audio file (resampled to
+            16 kHz), or a (T, n_bins) log-power spectrogram.
         label : int, optional
             Class to interpret; default the classifier's prediction.
         threshold : float, optional
             Relative threshold on this utterance's own mask maximum (default from config).
+        sr : int
+            Sample rate of a waveform array.
         """
-        from lab.audio import load, log_power_spectrogram
-
-        phase = None
-        length = None
-        data = audio_or_features
-        if isinstance(data, (str, os.PathLike)):
-            data = load(data, sr=sr)
-        data = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
-        if data.ndim == 1:
-            length = len(data)
-            log_power, phase = log_power_spectrogram(data.astype(np.float32))
-        elif data.ndim == 2:
-            log_power = data.astype(np.float32)
-        else:
-            raise ArgumentError(
-                "audio_or_features must be a 1-D waveform or a (T, n_bins) log-power "
-                f"spectrogram, got shape {data.shape}"
-            )
+        label = integer("label", label, allow_none=True)
+        threshold = real("threshold", threshold, minimum=0.0, maximum=1.0, allow_none=True)
+        log_power, phase, length = spectrogram_of(audio_or_features, sr)
         x = self._check_features(torch.from_numpy(log_power))
         labels = None if label is None else torch.tensor([label])
-        self.psi.eval()
-        with torch.no_grad():
+        with torch.no_grad(), evaluating(self.psi):
             mask_logits, used, probs = self.decode(x, labels)
-        soft = mask_logits.sigmoid()[0].numpy()
-        threshold = self.config["threshold"] if threshold is None else float(threshold)
+        soft = mask_logits.sigmoid()[0].cpu().numpy()
+        threshold = self.config["threshold"] if threshold is None else threshold
         mask = threshold_mask(soft, threshold)
         interpreted = (mask * log_power).astype(np.float32)
         c = int(used[0])
         return Interpretation(
-            label=c, class_name=self.class_names[c], probabilities=probs[0].numpy(),
+            label=c, class_name=self.class_names[c], probabilities=probs[0].cpu().numpy(),
             soft_mask=soft, threshold=threshold, mask=mask, log_power=log_power,
             interpreted_log_power=interpreted, phase=phase,
-            waveform=_listen(interpreted, phase, length), length=length,
+            waveform=listen(interpreted, phase, length), length=length,
         )
-
-
-class _Stop(Exception):
-    """Internal: leave the training loop (max_steps reached or stop requested)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from lab.checkpoints import write_sidecar
 from lab.piq.interpreter import PRETRAINED_PATH, VARIANTS, PIQInterpreter, pretrained_path
 
 #: What each shipped variant is trained with. ``piq`` is the issue's loss with the
@@ -32,10 +33,8 @@ VARIANT_SETTINGS: dict[str, dict] = {
 
 def ship(interpreter: PIQInterpreter, path: str | Path = PRETRAINED_PATH) -> str:
     """Write the decoder weights to ``path`` and the digest next to it; returns the digest."""
-    path = Path(path)
-    digest = interpreter.save(path)
-    path.with_suffix(".sha256").write_text(f"{digest}  {path.name}\n")
-    return digest
+    interpreter.save(path)
+    return write_sidecar(path)
 
 
 def main(argv: list[str] | None = None) -> PIQInterpreter:
