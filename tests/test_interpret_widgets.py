@@ -304,3 +304,21 @@ def test_mask_panel_bad_upload_names_the_file_without_object_reprs(model, source
     assert "object at 0x" not in panel.status.value and "bytes of audio" not in \
         panel.status.value
     assert list(panel.source.options) == ["tone"]
+
+
+def test_feature_viz_panel_worker_exception_and_stale_settings(model, monkeypatch):
+    from lab.widgets import feature_viz_panel
+
+    panel = FeatureVizPanel(model, [], steps=10, shape=(10, 26))
+    assert panel.run().steps_done == 10
+    panel.neurons.value = "4"  # the result on display is of other neurons now
+    assert "settings changed" in panel.status.value
+
+    def broken(*args, **kwargs):
+        raise KeyError("layer vanished")
+
+    monkeypatch.setattr(feature_viz_panel.interpret, "visualize_features", broken)
+    panel.run(wait=False)
+    assert panel.job.wait(timeout=30)
+    assert "KeyError" in panel.status.value and "optimizing" not in panel.status.value
+    assert not panel.run_button.disabled

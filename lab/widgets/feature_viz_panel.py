@@ -13,8 +13,10 @@ import ipywidgets as W
 import numpy as np
 
 from lab import interpret
-from lab.errors import ArgumentError
+from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.animation import AnimationPlayer
+from lab.widgets.base import Panel, describe_error
+from lab.widgets.checks import check_int, check_model, check_number
 from lab.widgets.jobs import PanelJob
 from lab.widgets.render import array_to_png, figure_to_png, new_figure, wav_bytes
 
@@ -29,6 +31,9 @@ def parse_neurons(text: str) -> list[int]:
     >>> parse_neurons("3, 7 12")
     [3, 7, 12]
     """
+    if not isinstance(text, str):
+        raise ArgumentTypeError(f"neurons must be a str such as '0, 1, 2', got "
+                                f"{type(text).__name__}")
     parts = [p for p in text.replace(",", " ").split() if p]
     try:
         out = [int(p) for p in parts]
@@ -53,7 +58,7 @@ def curves_png(result: interpret.FeatureVizResult, *, width: float = 3.6) -> byt
     return figure_to_png(fig)
 
 
-class FeatureVizPanel:
+class FeatureVizPanel(Panel):
     """Pick a layer, neurons and λ; Run optimizes an input (Stop keeps what was done).
 
     Parameters
@@ -75,6 +80,9 @@ class FeatureVizPanel:
     top_k : int
         Top examples shown.
 
+    Errors of the optimization (of any type) appear in the status line, those of the top
+    example scan in the examples tab.
+
     Attributes
     ----------
     widget : ipywidgets.Tab
@@ -86,6 +94,8 @@ class FeatureVizPanel:
     job : lab.widgets.jobs.PanelJob
         Owns the Run/Stop buttons, the progress bar and the optimization thread.
     """
+
+    css = "lab-fv"
 
     def __init__(
         self,
@@ -105,11 +115,35 @@ class FeatureVizPanel:
         top_k: int = 4,
         scan_limit: int = 200,
     ) -> None:
+        super().__init__()
+        parse_neurons(neurons)
+        shape = _check_shape(shape)
+        steps = check_int(steps, "steps", 10, 1000)  # the slider's range
+        tv_weight = check_number(tv_weight, "tv_weight", 1e-3, 1e2)
+        lr = check_number(lr, "lr", 0.0)
+        if lr == 0.0:
+            raise ArgumentError("lr must be > 0, got 0.0")
+        record_every = check_int(record_every, "record_every", 1)
+        init_std = check_number(init_std, "init_std", 0.0)
+        seed = check_int(seed, "seed")
+        top_k = check_int(top_k, "top_k", 1)
+        scan_limit = check_int(scan_limit, "scan_limit", 1)
+        if init is not None:
+            try:
+                start = np.asarray(init, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ArgumentTypeError(f"init must be an array, got {type(init).__name__}"
+                                        ) from None
+            if start.shape not in (shape, shape[1:]):
+                raise ArgumentError(f"init must have shape {shape} or {shape[1:]} (one frame), "
+                                    f"got {start.shape}")
+            if not np.isfinite(start).all():
+                raise ArgumentError("init must be finite, got NaN or inf entries")
         if model is None:
             from lab.models import load_pretrained
 
             model = load_pretrained("deepspeech")
-        self.model = model
+        self.model = check_model(model)
         self._dataset = dataset
         self.scan_limit = scan_limit
         self.shape = shape
@@ -122,10 +156,18 @@ class FeatureVizPanel:
             # Parameter-free children (normalizers, dropout) are not "layers" worth exciting.
             layers = [name for name, child in model.named_children()
                       if next(child.parameters(), None) is not None]
-
-        def tagged(widget, part):
-            widget.add_class(f"lab-fv-{part}")
-            return widget
+        if isinstance(layers, str) or not isinstance(layers, list | tuple):
+            raise ArgumentTypeError(f"layers must be a list of layer names, got "
+                                    f"{type(layers).__name__}")
+        known = dict(model.named_modules())
+        if not layers:
+            raise ArgumentError("layers is empty: the model has no child with parameters; "
+                                "give layer names, e.g. layers=['encoder']")
+        for name in layers:
+            if not isinstance(name, str) or name not in known:
+                raise ArgumentError(f"layers: unknown layer {name!r}; the model has "
+                                    f"{sorted(n for n in known if n)[:12]}")
+        tagged = self.tagged
 
         self.layer = tagged(W.Dropdown(options=layers, value=layers[0], description="layer"),
                             "layer")
@@ -134,10 +176,11 @@ class FeatureVizPanel:
                                                  description="λ (TV)"), "tv-weight")
         self.steps = tagged(W.IntSlider(value=steps, min=10, max=1000, step=10,
                                         description="steps"), "steps")
-        self.job = PanelJob(tagged)
+        self.job = PanelJob(tagged, on_error=self.show_error)
         self.run_button, self.stop_button = self.job.run_button, self.job.stop_button
         self.progress = self.job.progress
         self.status = tagged(W.HTML(), "status")
+        self._use_error_display(self.status)
         self.player = AnimationPlayer([np.zeros(shape, dtype=np.float32)], cmap="coolwarm",
                                       titles=["press Run"], width=420, row_height=160)
         self.curves = tagged(W.Image(format="png"), "curves")
@@ -152,16 +195,13 @@ class FeatureVizPanel:
         learned = W.VBox([controls, W.HBox([self.player, self.curves])])
         examples = W.VBox([W.HTML("Dataset utterances with the highest mean activation of the "
                                   "same neurons:"), self.scan_button, self.examples_box])
-        self.widget = tagged(W.Tab(children=[learned, examples]), "panel")
+        self._set_root(W.Tab(children=[learned, examples]))
         self.widget.set_title(0, "learned input")
         self.widget.set_title(1, "top examples")
         self.run_button.on_click(lambda _b: self.run(wait=False))
         self.scan_button.on_click(lambda _b: self.find_top_examples())
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = repr(self)
-        return bundle
+        for control in (self.layer, self.neurons, self.tv_weight, self.steps):
+            control.observe(self._on_settings, names="value")
 
     def __repr__(self) -> str:
         return f"FeatureVizPanel(layer={self.layer.value!r}, neurons={self.neurons.value!r})"
@@ -190,8 +230,9 @@ class FeatureVizPanel:
         try:
             neurons = parse_neurons(self.neurons.value)
         except ValueError as exc:
-            self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            self.show_error(exc)
             return None
+        self.clear_error()
         self.status.value = "optimizing…"
         return self.job.start(lambda: self._work(neurons), wait=wait, total=self.steps.value)
 
@@ -199,19 +240,28 @@ class FeatureVizPanel:
         """Ask a running optimization to stop; the partial result is shown."""
         self.job.stop()
 
+    def _on_settings(self, _change) -> None:
+        # the learned input on display was made with other settings: say so until Run
+        if self.result is not None and not self.job.running and not self._error_shown:
+            note = " · <i>settings changed: press Run</i>"
+            if note not in self.status.value:
+                self.status.value += note
+        if self.examples:
+            self.examples = []
+            self.examples_box.children = [W.HTML("settings changed: press "
+                                                 "<b>Find top examples</b> again")]
+
     def _on_frame(self, partial: interpret.FeatureVizResult) -> None:
         self.job.report(len(partial.activations) - 1, self.steps.value)
 
     def _work(self, neurons: list[int]) -> interpret.FeatureVizResult | None:
-        try:
-            result = interpret.visualize_features(
-                self.model, self.layer.value, neurons, shape=self.shape,
-                steps=self.steps.value, tv_weight=self.tv_weight.value, progress=False,
-                should_stop=self.job.should_stop, callback=self._on_frame, **self.options,
-            )
-        except ValueError as exc:
-            self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
-            return None
+        # any exception reaches PanelJob's on_error (show_error): the status never stays
+        # "optimizing…"
+        result = interpret.visualize_features(
+            self.model, self.layer.value, neurons, shape=self.shape,
+            steps=self.steps.value, tv_weight=self.tv_weight.value, progress=False,
+            should_stop=self.job.should_stop, callback=self._on_frame, **self.options,
+        )
         self.show(result)
         return result
 
@@ -238,8 +288,10 @@ class FeatureVizPanel:
             neurons = parse_neurons(self.neurons.value)
             self.examples = interpret.top_examples(self.model, self.layer.value, neurons,
                                                    self.dataset, k=self.top_k, progress=False)
-        except ValueError as exc:
-            self.examples_box.children = [W.HTML(html.escape(str(exc)))]
+        except Exception as exc:  # a failing dataset or model is shown in the tab, not raised
+            self.examples = []
+            self.examples_box.children = [W.HTML(f"<span style='color:#b00'>"
+                                                 f"{html.escape(describe_error(exc))}</span>")]
             return []
         rows = []
         base = getattr(self.dataset, "dataset", self.dataset)
@@ -261,3 +313,10 @@ class FeatureVizPanel:
             rows.append(W.HBox(parts))
         self.examples_box.children = rows
         return self.examples
+
+
+def _check_shape(shape) -> tuple[int, int]:
+    if isinstance(shape, str) or not isinstance(shape, list | tuple) or len(shape) != 2:
+        raise ArgumentError(f"shape must be (frames, features), two ints >= 1, got {shape!r}")
+    return (check_int(shape[0], "shape[0] (frames)", 1),
+            check_int(shape[1], "shape[1] (features)", 1))
