@@ -21,6 +21,8 @@ import numpy as np
 
 from lab import audio
 from lab.errors import ArgumentError, ArgumentTypeError
+from lab.widgets.base import Panel
+from lab.widgets.checks import check_int, check_sources
 from lab.widgets.render import array_to_png, wav_bytes, waveform_to_png
 from lab.widgets.sources import UtterancePicker, corpus_sources
 
@@ -47,7 +49,7 @@ class Transcription:
 Transcriber = Callable[[np.ndarray, int], "str | Transcription"]
 
 
-class MFCCPanel(UtterancePicker):
+class MFCCPanel(UtterancePicker, Panel):
     """Pick or upload an utterance; see its waveform and features, hear it, tune the framing.
 
     Parameters
@@ -73,6 +75,8 @@ class MFCCPanel(UtterancePicker):
         The current utterance at :data:`lab.audio.SAMPLE_RATE`.
     """
 
+    css = "lab-mfcc"
+
     def __init__(
         self,
         sources: Mapping[str, AudioSource] | None = None,
@@ -83,23 +87,24 @@ class MFCCPanel(UtterancePicker):
         image_width: int = 640,
         image_height: int = 200,
     ) -> None:
-        if feature not in FEATURES:
+        super().__init__()
+        if not isinstance(feature, str) or feature not in FEATURES:
             raise ArgumentError(f"feature must be one of {sorted(FEATURES)}, got {feature!r}")
-        self._sources: dict[str, AudioSource] = dict(
+        image_width = check_int(image_width, "image_width", 16, 4096)
+        image_height = check_int(image_height, "image_height", 16, 4096)
+        if transcribers is not None and not isinstance(transcribers, Mapping):
+            raise ArgumentTypeError(f"transcribers must be a mapping of name → callable, got "
+                                    f"{type(transcribers).__name__}")
+        self._sources: dict[str, AudioSource] = check_sources(
             corpus_sources(split) if sources is None else sources
         )
-        if not self._sources:
-            raise ArgumentError("sources is empty; give at least one label → path/bytes")
         self.sr = audio.SAMPLE_RATE
         self.image_size = (image_width, image_height)
         self.waveform = np.zeros(self.sr // 10, dtype=np.float32)
         self.transcribers: dict[str, Transcriber] = {}
         self.last_update_ms = 0.0
 
-        def tagged(widget: W.Widget, part: str) -> W.Widget:
-            widget.add_class(f"lab-mfcc-{part}")
-            return widget
-
+        tagged = self.tagged
         slider = dict(continuous_update=False, style={"description_width": "90px"},
                       layout=W.Layout(width="330px"))
         self.source = tagged(W.Dropdown(options=list(self._sources), description="Utterance",
@@ -121,9 +126,8 @@ class MFCCPanel(UtterancePicker):
                               "heatmap")
         self.player = tagged(W.Audio(format="wav", autoplay=False, loop=False), "audio")
         self.info = tagged(W.HTML(), "info")
-        self.error = tagged(W.Label(style={"text_color": "#b00020"}), "error")
         self.transcripts = tagged(W.VBox(), "transcripts")
-        self.widget = tagged(W.VBox([
+        self._set_root(W.VBox([
             W.HBox([self.source, self.upload]),
             self.error,
             self.waveform_image,
@@ -133,7 +137,7 @@ class MFCCPanel(UtterancePicker):
             self.heatmap,
             self.info,
             self.transcripts,
-        ]), "panel")
+        ]))
 
         self.source.observe(self._on_source, names="value")
         self.upload.observe(self._on_upload, names="value")
@@ -145,12 +149,6 @@ class MFCCPanel(UtterancePicker):
 
     # --- display ------------------------------------------------------------------------------
 
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        # The VBox's own text repr lists every option of every child: long and noisy.
-        bundle["text/plain"] = repr(self)
-        return bundle
-
     def __repr__(self) -> str:
         return f"MFCCPanel({len(self._sources)} utterances, showing {self.source.value!r})"
 
@@ -158,6 +156,8 @@ class MFCCPanel(UtterancePicker):
 
     def add_transcriber(self, name: str, fn: Transcriber) -> None:
         """Show ``fn(waveform, sr)``'s transcription (and posteriors) for every utterance."""
+        if not isinstance(name, str):
+            raise ArgumentTypeError(f"transcriber name must be a str, got {type(name).__name__}")
         if not callable(fn):
             raise ArgumentTypeError(
                 f"transcriber {name!r} must be callable, got {type(fn).__name__}"
@@ -197,16 +197,18 @@ class MFCCPanel(UtterancePicker):
 
     def load(self, source: AudioSource, label: str | None = None) -> bool:
         """Show ``source`` (path or bytes); on bad audio show the error and keep the old one."""
+        previous = self.waveform
         try:
             waveform = audio.load(source, sr=self.sr)
-        except audio.AudioError as exc:
-            self._show_error(f"Cannot use {label or 'this audio'}: {exc}")
+            self.waveform = waveform
+            self.refresh()  # features of this audio: fails before anything is drawn for it
+        except Exception as exc:  # shown in the panel, never raised into the notebook
+            self.waveform = previous
+            self.show_error(exc, f"Cannot use {label or 'this audio'}")
             return False
-        self.waveform = waveform
-        self._show_error("")
+        self.clear_error()
         self.waveform_image.value = waveform_to_png(waveform, width=self.image_size[0], height=70)
         self.player.value = wav_bytes(waveform, self.sr)
-        self.refresh()
         self._update_transcripts()
         return True
 
@@ -248,10 +250,15 @@ class MFCCPanel(UtterancePicker):
 
     def _on_params(self, change) -> None:
         if not self._quiet:
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception as exc:  # e.g. a window too short for this many MFCCs
+                self.show_error(exc, "Cannot compute these features")
+            else:
+                self.clear_error()
 
     def _show_error(self, message: str) -> None:
-        self.error.value = message
+        self.show_error(message) if message else self.clear_error()
 
     def _update_transcripts(self) -> None:
         if not self.transcribers:
@@ -260,7 +267,7 @@ class MFCCPanel(UtterancePicker):
         try:
             results = self.transcribe(self.waveform, self.sr)
         except Exception as exc:  # a model's failure must not break the panel
-            self._show_error(f"Transcription failed: {type(exc).__name__}: {exc}")
+            self.show_error(f"{type(exc).__name__}: {exc}", "Transcription failed")
             return
         rows = []
         for name, result in results.items():

@@ -15,7 +15,9 @@ import ipywidgets as W
 import numpy as np
 
 from lab import audio
-from lab.errors import ArgumentError
+from lab.errors import ArgumentTypeError
+from lab.widgets.base import Panel
+from lab.widgets.checks import check_int, check_number, check_sources
 from lab.widgets.render import array_to_png, wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
 
@@ -24,7 +26,7 @@ __all__ = ["PIQPanel"]
 AudioSource = str | os.PathLike | bytes
 
 
-class PIQPanel(UtterancePicker):
+class PIQPanel(UtterancePicker, Panel):
     """Pick or upload an utterance; see and hear what the classifier's decision rests on.
 
     Parameters
@@ -50,6 +52,8 @@ class PIQPanel(UtterancePicker):
         The interpretation on display.
     """
 
+    css = "lab-piq"
+
     def __init__(
         self,
         interpreter=None,
@@ -61,26 +65,34 @@ class PIQPanel(UtterancePicker):
         image_width: int = 260,
         image_height: int = 220,
     ) -> None:
+        super().__init__()
+        if threshold is not None:
+            threshold = check_number(threshold, "threshold", 0.0, 1.0)
+        top_k = check_int(top_k, "top_k", 1)
+        image_width = check_int(image_width, "image_width", 16, 4096)
+        image_height = check_int(image_height, "image_height", 16, 4096)
         if interpreter is None:
             from lab.piq import PIQInterpreter
 
             interpreter = PIQInterpreter.from_pretrained()
+        missing = [a for a in ("interpret", "config", "class_names")
+                   if not hasattr(interpreter, a)]
+        if missing:
+            raise ArgumentTypeError(
+                f"interpreter must be a lab.piq.PIQInterpreter (it lacks {', '.join(missing)}), "
+                f"got {type(interpreter).__name__}"
+            )
         self.interpreter = interpreter
-        self._sources: dict[str, AudioSource] = dict(
+        self._sources: dict[str, AudioSource] = check_sources(
             corpus_sources(split, keywords_only=True) if sources is None else sources
         )
-        if not self._sources:
-            raise ArgumentError("sources is empty; give at least one label → path/bytes")
         self.sr = audio.SAMPLE_RATE
         self.top_k = top_k
         self.image_size = (image_width, image_height)
         self.result = None
         self.waveform = np.zeros(0, dtype=np.float32)
         threshold = interpreter.config["threshold"] if threshold is None else threshold
-
-        def tagged(widget: W.Widget, part: str) -> W.Widget:
-            widget.add_class(f"lab-piq-{part}")
-            return widget
+        tagged = self.tagged
 
         def image(part: str) -> W.Image:
             return tagged(W.Image(format="png", width=image_width, height=image_height), part)
@@ -105,8 +117,7 @@ class PIQPanel(UtterancePicker):
         self.interpreted_audio = tagged(W.Audio(format="wav", autoplay=False, loop=False),
                                         "audio-interpreted")
         self.info = tagged(W.HTML(), "info")
-        self.error = tagged(W.Label(), "error")
-        self.widget = tagged(W.VBox([
+        self._set_root(W.VBox([
             W.HBox([self.source, self.upload]),
             self.error,
             W.HBox([self.probabilities, self.threshold]),
@@ -116,17 +127,12 @@ class PIQPanel(UtterancePicker):
             W.HBox([captioned("original", self.original_audio),
                     captioned("interpretation", self.interpreted_audio)]),
             self.info,
-        ]), "panel")
+        ]))
 
         self.source.observe(self._on_source, names="value")
         self.upload.observe(self._on_upload, names="value")
         self.threshold.observe(self._on_threshold, names="value")
         self.load(self._sources[self.source.value], self.source.value)
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = repr(self)
-        return bundle
 
     def __repr__(self) -> str:
         return f"PIQPanel({len(self._sources)} utterances, showing {self.source.value!r})"
@@ -138,10 +144,10 @@ class PIQPanel(UtterancePicker):
         try:
             waveform = audio.load(source, sr=self.sr)
             result = self.interpreter.interpret(waveform, threshold=self.threshold.value)
-        except (audio.AudioError, ValueError) as exc:
-            self.error.value = f"Cannot use {label or 'this audio'}: {exc}"
+        except Exception as exc:  # bad audio or a failing model: shown, never raised
+            self.show_error(exc, f"Cannot use {label or 'this audio'}")
             return False
-        self.error.value = ""
+        self.clear_error()
         self.waveform = waveform
         self.result = result
         self.original_audio.value = wav_bytes(waveform, self.sr)
