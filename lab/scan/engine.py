@@ -1,0 +1,362 @@
+"""Run a task over a dataset on Dask: ship the model once, shards of utterances, resume.
+
+Where the work runs (``client=``):
+
+- ``None`` — a :class:`distributed.LocalCluster` sized to this machine (one single-threaded
+  worker process per usable core, ``workers=`` to change), closed when the scan ends;
+- ``"tcp://host:8786"`` — an existing scheduler, used unchanged (the workers need ``lab``
+  installed, and the dataset's files at the same paths);
+- a :class:`distributed.Client` — used unchanged and left open;
+- ``"inprocess"`` — no Dask: the same shards, one after the other, in this process (the
+  baseline of ``bench/scan.py``, and handy for debugging a task).
+
+The model (or the task's payload built from it) and the dataset description are shipped to
+every worker once, by a worker plugin: a worker that joins later, or replaces a killed one,
+gets them on arrival. Each Dask task then names only a shard's utterance indices. The driver
+writes each shard's results as it arrives (:mod:`lab.scan.store`); a shard whose worker died
+is recomputed by Dask on another worker and written once, so nothing is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from distributed.diagnostics.plugin import WorkerPlugin
+from torch import nn
+
+from lab.errors import ArgumentError, ArgumentTypeError
+from lab.runtime import ProgressHook, StopToken, Task
+from lab.scan import store
+from lab.scan.identity import resolve_model
+from lab.scan.sources import as_source
+from lab.scan.tasks import get_task, process_shard
+
+__all__ = ["INPROCESS", "machine_workers", "run"]
+
+INPROCESS = "inprocess"
+
+# What the worker plugin unpacked on this (worker) process: scan key -> (payload, source).
+_SHIPPED: dict[str, tuple[Any, Any]] = {}
+
+
+def machine_workers() -> int:
+    """Usable CPU cores of this machine (the default number of local workers).
+
+    Examples
+    --------
+    >>> machine_workers() >= 1
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _positive(name: str, value: Any, *, optional: bool = False) -> int | None:
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ArgumentError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _ship(payload: Any, source: Any) -> bytes:
+    import cloudpickle
+
+    return cloudpickle.dumps((payload, source))
+
+
+class ShipScan(WorkerPlugin):
+    """Unpack a scan's model and dataset on each worker, once, and size torch's pool.
+
+    Registered with the scheduler, so a worker that joins later (or replaces a killed one)
+    runs :meth:`setup` on arrival too.
+    """
+
+    def __init__(self, key: str, blob: bytes, threads: int) -> None:
+        self.key, self.blob, self.threads = key, blob, threads
+        self.name = f"lab-scan-{key}"
+
+    def setup(self, worker) -> None:
+        _unpack(self.key, self.blob, self.threads)
+
+    def teardown(self, worker) -> None:
+        _SHIPPED.pop(self.key, None)
+
+
+def _unpack(key: str, blob: bytes, threads: int) -> None:
+    import cloudpickle
+
+    torch.set_num_threads(threads)
+    _SHIPPED[key] = cloudpickle.loads(blob)
+
+
+def _run_shard(key: str, task_name: str, params: dict, indices: list[int]) -> dict:
+    """One shard on a worker (the plugin has unpacked the payload there)."""
+    if key not in _SHIPPED:
+        raise store.ScanError(
+            f"this worker has no model for scan {key}: the lab.scan worker plugin did not run "
+            "(is lab installed on the workers?)"
+        )
+    payload, source = _SHIPPED[key]
+    return process_shard(get_task(task_name), payload, source, params, indices)
+
+
+def _connect(client: Any, workers: int | None):
+    """``(client, cluster_or_None, owns_client)`` for the ``client`` argument."""
+    from distributed import Client, LocalCluster
+
+    if isinstance(client, Client):
+        return client, None, False
+    if client is None:
+        import logging
+
+        cluster = LocalCluster(
+            n_workers=workers or machine_workers(), threads_per_worker=1, processes=True,
+            # A free port: several labs (or engineers) on one machine must not collide.
+            dashboard_address=":0", silence_logs=logging.ERROR,
+        )
+        return Client(cluster), cluster, True
+    if isinstance(client, str):
+        try:
+            return Client(client, timeout="20s"), None, True
+        except (OSError, TimeoutError) as err:
+            raise store.ScanError(f"cannot reach the Dask scheduler at {client}: {err}") from err
+    raise ArgumentTypeError(
+        f"client must be None (a local cluster), a scheduler address, a distributed.Client "
+        f"or {INPROCESS!r}, got {type(client).__name__}"
+    )
+
+
+def run(
+    task: str,
+    data: Any,
+    *,
+    model: str | nn.Module,
+    out: str | os.PathLike,
+    client: Any = None,
+    shard_size: int = 32,
+    resume: bool = True,
+    workers: int | None = None,
+    threads: int = 1,
+    limit: int | None = None,
+    keywords_only: bool = False,
+    manifest: str | os.PathLike | None = None,
+    progress: bool = True,
+    on_progress: ProgressHook | None = None,
+    should_stop: StopToken = None,
+    **options: Any,
+) -> store.Scan:
+    """Run ``task`` over every utterance of ``data`` and write the results to ``out``.
+
+    Parameters
+    ----------
+    task : {"activations", "evaluate", "masks", "piq"}
+        ``activations``: per-utterance mean and max of every neuron of the named layers
+        (``layers=``; default the model's top-level layers), ranked dataset-wide by
+        :meth:`Scan.top_utterances`. ``evaluate``: transcript, CER/WER and confidence per
+        utterance (or keyword, correctness and confidence for a classifier). ``masks``: an
+        importance mask per utterance (:func:`lab.interpret.importance_mask`; its keywords such
+        as ``method=``, ``seed=``, ``steps=`` pass through). ``piq``: PIQ interpretation metrics
+        per utterance (``variant=``, ``path=``, ``threshold=``).
+    data : str, os.PathLike, datasets.Dataset or Source
+        A corpus split (``"test"``), a folder of audio files (recursively; transcripts from
+        ``manifest=``), ``"hf:<saved dataset>"`` or a ``datasets.Dataset``
+        (see :func:`lab.scan.sources.as_source`).
+    model : str or torch.nn.Module
+        A zoo name (``"deepspeech"``, ``"transducer"``, ``"classifier"``; identified by its
+        checkpoint's sha256) or any module (identified by a hash of its state_dict, or its own
+        ``scan_identity``).
+    out : str or os.PathLike
+        The scan folder: manifest, one Parquet table (and compressed arrays) per shard.
+    client : None, str, distributed.Client or "inprocess"
+        Where to run (see :mod:`lab.scan.engine`): ``None`` starts a local cluster sized to
+        the machine; an address or a client is used unchanged.
+    shard_size : int
+        Utterances per shard: the unit of work, of writing and of resuming. Each utterance is
+        run on its own (batch of one), so results never depend on padding or sharding.
+    resume : bool
+        Keep the finished shards of an earlier run with the same task, model, dataset and
+        parameters (a different one is refused with an ArgumentError). ``False`` deletes the
+        old results in ``out`` first.
+    workers : int, optional
+        Worker processes of the local cluster (default: usable cores).
+    threads : int
+        Torch threads per worker (and in-process).
+    limit : int, optional
+        Scan the first ``limit`` utterances.
+    keywords_only : bool
+        Corpus splits: only the single command words.
+    manifest : path, optional
+        Folder datasets: the transcript manifest.
+    progress, on_progress, should_stop
+        As everywhere in the lab (:mod:`lab.runtime`), counted in utterances. A stop or Ctrl-C
+        keeps every finished shard on disk; run again to resume.
+    **options
+        The task's options (above).
+
+    Returns
+    -------
+    Scan
+        The scan folder read back; ``complete`` is False after a stop.
+
+    Raises
+    ------
+    ArgumentError
+        For a bad option, or an ``out`` that holds another scan's results.
+    ScanError
+        When a shard fails as a whole (a bug in a task, workers that keep dying); finished
+        shards stay on disk.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> scan = run("evaluate", "test", model="classifier", out=tempfile.mkdtemp(),
+    ...            client="inprocess", keywords_only=True, limit=6, shard_size=4,
+    ...            progress=False)
+    >>> scan.complete, len(scan.table()), sorted(scan.summary())
+    (True, 6, ['accuracy', 'confidence', 'failed', 'labelled', 'n'])
+    """
+    spec = get_task(task)
+    shard_size = _positive("shard_size", shard_size)
+    workers = _positive("workers", workers, optional=True)
+    threads = _positive("threads", threads)
+    if not isinstance(resume, bool):
+        raise ArgumentTypeError(f"resume must be True or False, got {type(resume).__name__}")
+    out = store._as_dir(out)
+    source = as_source(data, limit=limit, keywords_only=keywords_only, manifest=manifest)
+    module, identity = resolve_model(model)
+    module.eval()
+    params = spec.check(module, dict(options))
+    payload, extra_identity = spec.prepare(module, params)
+    n = len(source)
+    shards = [list(range(start, min(n, start + shard_size))) for start in range(0, n, shard_size)]
+    record = {
+        "format": store.FORMAT, "task": spec.name, "model": {**identity, **extra_identity},
+        "dataset": source.identity(), "params": params, "shard_size": shard_size,
+        "n_utterances": n, "n_shards": len(shards), "limit": limit,
+        "transcripts": str(getattr(source, "manifest", None) or "") or None,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        store.clear(out)
+    existing = store.check_manifest(out, record)
+    if existing is None:
+        store.write_json(out / store.MANIFEST,
+                         {**record, "created": datetime.now(UTC).isoformat(timespec="seconds")})
+    done = store.finished_shards(out)
+    todo = [(s, idx) for s, idx in enumerate(shards) if s not in done]
+    key = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+    key = key[:16]
+
+    bar = Task(n, desc=f"scan {spec.name}", progress=progress, on_progress=on_progress,
+               should_stop=should_stop)
+    bar.advance(sum(len(shards[s]) for s in done if s < len(shards)))
+    start = time.perf_counter()
+    written = 0
+    dashboard = None
+
+    def write(shard: int, result: dict) -> None:
+        nonlocal written
+        store.write_shard(out, shard, result)
+        written += 1
+        bar.advance(len(result["indices"]))
+
+    with bar:
+        if todo and client == INPROCESS:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(threads)  # what each worker uses: same numbers either way
+            try:
+                with bar.run_guard():
+                    for shard, indices in todo:
+                        if bar.stopped:
+                            break
+                        write(shard, process_shard(spec, payload, source, params, indices))
+            finally:
+                torch.set_num_threads(previous)
+        elif todo:
+            dashboard = _run_on_dask(client, workers, threads, key, spec, payload, source,
+                                     params, todo, bar, write, progress)
+    scan = store.Scan(out)
+    scan.interrupted = bar.interrupted
+    scan.dashboard_link = dashboard
+    scan.seconds = time.perf_counter() - start
+    scan.shards_computed = written
+    return scan
+
+
+def _run_on_dask(client, workers, threads, key, spec, payload, source, params, todo, bar,
+                 write, progress) -> str | None:
+    from distributed import as_completed
+
+    client, cluster, owns = _connect(client, workers)
+    plugin = ShipScan(key, _ship(payload, source), threads)
+    dashboard = client.dashboard_link
+    if progress and dashboard:
+        print(f"Dask dashboard: {dashboard}")
+    futures: dict = {}
+    written: set[int] = set()
+
+    def collect(future) -> None:
+        shard = futures[future]
+        if shard in written:
+            return
+        if future.status == "error":
+            error = future.exception()
+            raise store.ScanError(
+                f"shard {shard} of the {spec.name} scan failed: {type(error).__name__}: "
+                f"{error}. Finished shards are on disk; run the scan again to resume"
+            ) from error
+        write(shard, future.result())
+        written.add(shard)
+        future.release()
+
+    try:
+        client.register_plugin(plugin)
+        token = os.urandom(4).hex()  # fresh keys: an old run's cancelled tasks never answer
+        for shard, indices in todo:
+            future = client.submit(_run_shard, key, spec.name, params, indices, pure=False,
+                                   key=f"lab-scan-{spec.name}-{shard:05d}-{token}")
+            futures[future] = shard
+        pending = as_completed(list(futures))
+        with bar.run_guard():
+            while not pending.is_empty():
+                if bar.stopped:
+                    break
+                ready = pending.next_batch(block=False) if pending.has_ready() else []
+                if not ready:
+                    time.sleep(0.05)
+                for future in ready:
+                    collect(future)
+        if bar.interrupted:
+            # Shards that finished while we were stopping are finished work: keep them.
+            for future in list(futures):
+                if future.status == "finished":
+                    collect(future)
+    finally:
+        unfinished = [f for f in futures if not f.done()]
+        if unfinished:
+            client.cancel(unfinished)
+        if owns:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        else:
+            try:
+                client.unregister_worker_plugin(plugin.name)
+            except Exception:  # cleanup only: the scan's results are already written
+                pass
+    return dashboard
+
+
+def default_out(task: str, data: str) -> Path:
+    """A default scan folder name: ``scans/<task>-<dataset>``."""
+    return Path("scans") / f"{task}-{Path(str(data)).name or 'data'}"

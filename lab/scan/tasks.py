@@ -1,0 +1,427 @@
+"""The analyses a scan runs per utterance: activations, evaluate, masks, piq.
+
+Each task is a :class:`ScanTask` with three steps:
+
+- ``check(model, options) -> params`` (on the driver): validate the options and fill their
+  defaults, so that an explicit default and an omitted option record the same parameters;
+- ``prepare(model, params) -> (payload, identity)`` (on the driver): what is shipped to the
+  workers once (the model, or a PIQ interpreter around it) and what it adds to the model
+  identity (a PIQ decoder's hash);
+- ``process(payload, item, params) -> (row, arrays)`` (on a worker): one utterance's table row
+  and arrays.
+
+Everything per utterance goes through the lab's public API: :func:`lab.models.transcribe`,
+:func:`lab.models.ctc_posteriors`, :func:`lab.models.activations`,
+:func:`lab.interpret.importance_mask`, :class:`lab.piq.PIQInterpreter`.
+
+Examples
+--------
+>>> sorted(TASKS)
+['activations', 'evaluate', 'masks', 'piq']
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lab.errors import ArgumentError, ArgumentTypeError
+
+__all__ = ["TASKS", "ScanTask", "process_shard", "summarize"]
+
+
+@dataclass(frozen=True)
+class ScanTask:
+    """One analysis: ``check`` and ``prepare`` on the driver, ``process`` per utterance.
+
+    ``stacked`` arrays (one fixed-size vector per utterance, e.g. activation statistics) are
+    stored stacked per shard; the others (masks, whose shape follows the utterance) one per
+    utterance.
+    """
+
+    name: str
+    check: Callable[[nn.Module, dict], dict]
+    prepare: Callable[[nn.Module, dict], tuple[Any, dict]]
+    process: Callable[[Any, Any, dict], tuple[dict, dict]]
+    stacked: bool = True
+
+
+def _no_options(task: str, options: dict, allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ArgumentError(
+            f"{task} takes the options {list(allowed) or 'none'}; unknown: {unknown}"
+        )
+
+
+def _features(model: nn.Module, waveform: np.ndarray) -> torch.Tensor:
+    from lab.models import as_features
+
+    return torch.from_numpy(np.ascontiguousarray(as_features(model, waveform)))[None]
+
+
+def _is_classifier(model: nn.Module) -> bool:
+    return hasattr(model, "classify") and hasattr(model, "embed")
+
+
+def _plain(model: nn.Module, params: dict) -> tuple[Any, dict]:
+    return model, {}
+
+
+# ------------------------------------------------------------------------------- evaluate
+def _check_evaluate(model: nn.Module, options: dict) -> dict:
+    _no_options("evaluate", options, ())
+    return {"kind": "classifier" if _is_classifier(model) else "recognizer"}
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
+    from lab.data import KEYWORDS, CharTokenizer
+    from lab.models import ctc_greedy_decode, ctc_posteriors, edit_distance, transcribe
+
+    x = _features(model, item.waveform)
+    if params["kind"] == "classifier":
+        probs = model(x).softmax(-1)[0]
+        label = int(probs.argmax())
+        return {
+            "prediction": KEYWORDS[label] if label < len(KEYWORDS) else str(label),
+            "predicted_label": label,
+            "confidence": float(probs[label]),
+            "correct": bool(label == item.label) if item.label >= 0 else None,
+        }, {}
+    if hasattr(model, "decode_ids"):
+        hypothesis = transcribe(model, x[0])
+        posteriors = ctc_posteriors(model, x[0])
+    else:  # a plain CTC module: one forward pass gives both
+        logits = model(x)
+        if logits.ndim != 3:
+            raise ArgumentError(
+                f"evaluate needs a recognizer (CTC logits (1, T, V)) or a classifier; "
+                f"{type(model).__name__} returned shape {tuple(logits.shape)}"
+            )
+        hypothesis = CharTokenizer().decode(ctc_greedy_decode(logits, blank=0)[0])
+        posteriors = logits.softmax(-1)[0].numpy()
+    reference = item.text
+    chars, words = len(reference), len(reference.split())
+    # Without a transcript there is nothing to score (a folder scan without a manifest).
+    char_errors = edit_distance(reference, hypothesis) if reference else None
+    word_errors = edit_distance(reference.split(), hypothesis.split()) if reference else None
+    return {
+        "hypothesis": hypothesis,
+        "chars": chars,
+        "char_errors": char_errors,
+        "words": words,
+        "word_errors": word_errors,
+        "cer": char_errors / chars if reference else math.nan,
+        "wer": word_errors / words if reference and words else math.nan,
+        # Mean over frames of the best symbol's posterior: how sure the model was.
+        "confidence": float(posteriors.max(axis=-1).mean()),
+    }, {}
+
+
+# ---------------------------------------------------------------------------- activations
+def _probe_input(model: nn.Module) -> torch.Tensor:
+    rng = np.random.default_rng(0)
+    return _features(model, (0.1 * rng.standard_normal(16000)).astype(np.float32))
+
+
+def _call(model: nn.Module):
+    # The Transducer's forward needs transcripts; its CTC head runs the whole encoder.
+    return getattr(model, "ctc_logits", None) if not _is_classifier(model) else None
+
+
+def default_layers(model: nn.Module) -> list[str]:
+    """The top-level layers of ``model`` that run on a plain forward pass (dropout left out).
+
+    Examples
+    --------
+    >>> from lab.models import load_pretrained
+    >>> default_layers(load_pretrained("classifier"))
+    ['normalize', 'encoder', 'head']
+    """
+    from lab.models import activations
+
+    x = _probe_input(model)
+    names = []
+    with torch.no_grad():
+        for name, module in model.named_children():
+            if isinstance(module, nn.Dropout):
+                continue
+            try:
+                activations(model, x, [name], call=_call(model), detach=True)
+            except Exception:  # a layer that does not run (or cannot be read) on this path
+                continue
+            names.append(name)
+    return names
+
+
+def _check_activations(model: nn.Module, options: dict) -> dict:
+    from lab.models import layer_names
+
+    _no_options("activations", options, ("layers",))
+    layers = options.get("layers")
+    if layers is None:
+        layers = default_layers(model)
+    elif isinstance(layers, str):
+        layers = [layers]
+    layers = list(layers)
+    if not layers or not all(isinstance(name, str) for name in layers):
+        raise ArgumentError(f"layers must be a non-empty list of layer names, got {layers!r}")
+    unknown = [name for name in layers if name not in layer_names(model)]
+    if unknown:
+        raise ArgumentError(
+            f"layers {unknown} are not layers of {type(model).__name__}; valid names: "
+            f"{layer_names(model)}"
+        )
+    return {"layers": layers}
+
+
+def neuron_statistics(activation: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron mean and max of one utterance's activation (batch of one).
+
+    Layouts follow the lab's conventions: ``(1, T, C)`` is time-major (neurons last),
+    ``(1, C, H, W)`` is a conv map (neurons = channels), ``(1, C)`` has no time axis.
+
+    Examples
+    --------
+    >>> mean, peak = neuron_statistics(torch.tensor([[[1.0, 2.0], [3.0, 0.0]]]))
+    >>> mean.tolist(), peak.tolist()
+    ([2.0, 1.0], [3.0, 2.0])
+    """
+    a = activation.detach().to(torch.float32)[0]
+    if a.ndim == 1:
+        flat = a[None]
+    elif a.ndim == 2:
+        flat = a
+    elif a.ndim == 3:
+        flat = a.reshape(a.shape[0], -1).T
+    else:
+        raise ArgumentError(f"cannot summarize an activation of shape {tuple(activation.shape)}")
+    return flat.mean(0).numpy(), flat.max(0).values.numpy()
+
+
+@torch.no_grad()
+def _activations(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
+    from lab.models import activations
+
+    x = _features(model, item.waveform)
+    acts = activations(model, x, params["layers"], call=_call(model), detach=True)
+    arrays = {}
+    for name, value in acts.items():
+        arrays[f"{name}/mean"], arrays[f"{name}/max"] = neuron_statistics(value)
+    return {"frames": int(x.shape[1])}, arrays
+
+
+# ---------------------------------------------------------------------------------- masks
+_MASK_OPTIONS = ("method", "seed", "sparsity_weight", "steps", "lr", "margin", "batch_size",
+                 "polish", "budget", "rounds")
+
+
+def _check_masks(model: nn.Module, options: dict) -> dict:
+    _no_options("masks", options, _MASK_OPTIONS)
+    x = _probe_input(model)
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except TypeError as err:
+        raise ArgumentError(
+            f"masks needs a model whose model(features (1, T, F)) returns scores (1, T, V); "
+            f"{type(model).__name__} cannot be called that way ({err})"
+        ) from err
+    out = out[0] if isinstance(out, tuple) else out
+    if not isinstance(out, torch.Tensor) or out.ndim != 3:
+        raise ArgumentError(
+            f"masks needs per-frame scores (1, T, V) from the model (a CTC recognizer such "
+            f"as 'deepspeech'); {type(model).__name__} returned "
+            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}"
+        )
+    params = {"method": options.get("method", "optimize"), "seed": int(options.get("seed", 0))}
+    params.update({k: options[k] for k in _MASK_OPTIONS[2:] if k in options})
+    return params
+
+
+def _masks(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
+    from lab.data import CharTokenizer
+    from lab.interpret import importance_mask
+
+    x = _features(model, item.waveform)[0]
+    result = importance_mask(model, x, progress=False, **params)
+    target = result.transcript
+    text = (CharTokenizer().decode(list(target))
+            if all(isinstance(t, int | np.integer) for t in target) else str(target))
+    mask = np.asarray(result.mask, dtype=np.uint8)
+    return {
+        "transcript": text,
+        "frames": int(mask.shape[0]),
+        "bins": int(mask.shape[1]),
+        "sparsity": float(result.sparsity),
+        "kept": int(mask.sum()),
+        "preserved": bool(result.preserved),
+        "forward_passes": int(result.forward_passes),
+    }, {"mask": mask}
+
+
+# ------------------------------------------------------------------------------------ piq
+def _check_piq(model: nn.Module, options: dict) -> dict:
+    _no_options("piq", options, ("variant", "path", "threshold"))
+    if not _is_classifier(model):
+        raise ArgumentError(
+            f"piq interprets a keyword classifier (embed/classify, e.g. 'classifier'), "
+            f"got {type(model).__name__}"
+        )
+    threshold = options.get("threshold")
+    if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
+        raise ArgumentError(f"threshold must be in [0, 1], got {threshold!r}")
+    path = options.get("path")
+    return {"variant": options.get("variant", "piq"),
+            "path": None if path is None else str(path),
+            "threshold": None if threshold is None else float(threshold)}
+
+
+def _prepare_piq(model: nn.Module, params: dict) -> tuple[Any, dict]:
+    from lab.piq import PIQInterpreter
+    from lab.scan.identity import state_sha256
+
+    interpreter = PIQInterpreter.from_pretrained(model, params["path"], variant=params["variant"])
+    return interpreter, {"piq_decoder_sha256": state_sha256(interpreter.psi)}
+
+
+def _piq(interpreter, item, params: dict) -> tuple[dict, dict]:
+    interpretation = interpreter.interpret(item.waveform, threshold=params["threshold"])
+    x = torch.from_numpy(interpretation.log_power)[None]
+    m = torch.from_numpy(interpretation.mask.astype(np.float32))[None]
+    probs = interpreter.predict(torch.cat([x, m * x, (1 - m) * x]))
+    c = interpretation.label
+    p_x, p_in, p_out = (float(v) for v in probs[:, c])
+    codes = interpreter.codes(x)[0].flatten().numpy()
+    used = np.unique(codes)
+    return {
+        "prediction": interpretation.class_name,
+        "predicted_label": c,
+        "p_x": p_x,
+        "p_in": p_in,
+        "p_out": p_out,
+        # The metrics of lab.piq.evaluate, per utterance.
+        "kept": bool(int(probs[1].argmax()) == c),
+        "faithfulness": p_x - p_out,
+        "area": interpretation.mask_area,
+        "codes": [int(code) for code in used],
+        "n_codes": int(used.size),
+    }, {}
+
+
+TASKS: dict[str, ScanTask] = {
+    "activations": ScanTask("activations", _check_activations, _plain, _activations),
+    "evaluate": ScanTask("evaluate", _check_evaluate, _plain, _evaluate),
+    "masks": ScanTask("masks", _check_masks, _plain, _masks, stacked=False),
+    "piq": ScanTask("piq", _check_piq, _prepare_piq, _piq),
+}
+
+
+def get_task(name: str) -> ScanTask:
+    """The task called ``name``; a clear error listing the tasks otherwise."""
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"task must be a str, got {type(name).__name__}")
+    if name not in TASKS:
+        raise ArgumentError(f"task must be one of {sorted(TASKS)}, got {name!r}")
+    return TASKS[name]
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def process_shard(task: ScanTask, payload: Any, source, params: dict,
+                  indices: list[int]) -> dict:
+    """Run ``task`` on the utterances ``indices`` of ``source``: rows, arrays, errors.
+
+    An utterance that cannot be read or processed becomes an entry of ``errors`` (its index,
+    id, stage and message); the others are unaffected.
+    """
+    start = time.perf_counter()
+    rows, errors, kept = [], [], []
+    arrays: dict[str, list] = {}
+    for index in indices:
+        row = source.rows[index]
+        try:
+            item = source.item(index)
+        except Exception as err:  # a corrupt or missing file: report it, keep scanning
+            errors.append({"index": index, "id": row["id"], "stage": "load",
+                           "error": _describe(err)})
+            continue
+        try:
+            values, utterance_arrays = task.process(payload, item, params)
+        except Exception as err:
+            errors.append({"index": index, "id": row["id"], "stage": task.name,
+                           "error": _describe(err)})
+            continue
+        rows.append({"index": index, "id": item.id, "text": item.text, "label": item.label,
+                     "duration": round(len(item.waveform) / 16000, 4), **values})
+        kept.append(index)
+        for name, value in utterance_arrays.items():
+            if task.stacked:
+                arrays.setdefault(name, []).append(value)
+            else:
+                arrays[f"{name}:{index}"] = value
+    stored = {}
+    if arrays:
+        stored = ({name: np.stack(values) for name, values in arrays.items()}
+                  if task.stacked else dict(arrays))
+        stored["index"] = np.asarray(kept, dtype=np.int64)
+    return {"indices": list(indices), "rows": rows, "arrays": stored, "errors": errors,
+            "seconds": time.perf_counter() - start}
+
+
+def _mean(frame, column: str) -> float:
+    values = frame[column].dropna()
+    return float(values.mean()) if len(values) else math.nan
+
+
+def summarize(task: str, table, *, n_errors: int = 0) -> dict:
+    """Dataset-level numbers of a scan's table.
+
+    ``evaluate``: corpus CER/WER (total edits over total reference length, as
+    :func:`lab.models.cer`) and mean confidence, or accuracy over the labelled utterances;
+    ``masks``: mean sparsity and masks that kept the transcript; ``piq``: fidelity,
+    faithfulness and mask area as in :mod:`lab.piq.evaluate`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"chars": [10, 10], "char_errors": [1, 0], "words": [2, 2],
+    ...                       "word_errors": [1, 0], "confidence": [0.5, 0.7]})
+    >>> summarize("evaluate", table)["cer"]
+    0.05
+    """
+    out: dict[str, Any] = {"n": int(len(table)), "failed": int(n_errors)}
+    if len(table) == 0:
+        return out
+    if task == "evaluate" and "chars" in table:
+        out["confidence"] = _mean(table, "confidence")
+        table = table[table["chars"] > 0]
+        out["scored"] = int(len(table))
+        chars, words = int(table["chars"].sum()), int(table["words"].sum())
+        out["cer"] = float(table["char_errors"].sum() / chars) if chars else math.nan
+        out["wer"] = float(table["word_errors"].sum() / words) if words else math.nan
+    elif task == "evaluate":
+        labelled = table[table["label"] >= 0] if "label" in table else table.iloc[:0]
+        out["accuracy"] = float(labelled["correct"].astype(bool).mean()) if len(labelled) \
+            else math.nan
+        out["labelled"] = int(len(labelled))
+        out["confidence"] = _mean(table, "confidence")
+    elif task == "masks":
+        out["sparsity"] = _mean(table, "sparsity")
+        out["preserved"] = int(table["preserved"].sum())
+    elif task == "piq":
+        out["fidelity"] = float(table["kept"].astype(float).mean())
+        out["faithfulness"] = _mean(table, "faithfulness")
+        out["area"] = _mean(table, "area")
+    return out
