@@ -7,11 +7,12 @@ import html
 import ipywidgets as widgets
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
-from lab.errors import ArgumentError
+from lab.errors import ArgumentError, ArgumentTypeError
 from lab.transducer import rnnt_alignment, synthetic_logits
-from lab.widgets.render import figure_to_png
+from lab.widgets.base import Panel
+from lab.widgets.checks import check_int
+from lab.widgets.render import figure_to_png, new_figure
 
 __all__ = ["AlignmentPanel"]
 
@@ -24,7 +25,7 @@ def _tokenizer():
     return CharTokenizer()
 
 
-class AlignmentPanel(widgets.VBox):
+class AlignmentPanel(Panel):
     """See where an RNN-T lattice puts its probability mass for one utterance.
 
     Shows the (t, u) occupancy exp(alpha + beta - log P) with the Viterbi path drawn on it,
@@ -34,18 +35,26 @@ class AlignmentPanel(widgets.VBox):
     Parameters
     ----------
     logits : torch.Tensor, optional
-        Joint-network outputs: (T, U+1, V) for one utterance or (B, T, U+1, V) for several;
-        without them the panel shows synthetic examples (:func:`lab.transducer.synthetic_logits`).
+        Joint-network outputs: (T, U+1, V) for one utterance or (B, T, U+1, V) for several,
+        finite; without them the panel shows synthetic examples
+        (:func:`lab.transducer.synthetic_logits`).
     targets : torch.Tensor or list, optional
-        Label ids, (U,) or (B, U); required with ``logits``.
+        Label ids in ``[0, V)``, (U,) or (B, U); required with ``logits``.
     logit_lengths, target_lengths : torch.Tensor, optional
-        Lengths for batched ``logits`` (default: full lengths).
+        Lengths for batched ``logits`` (default: full lengths), within the padded sizes.
     labels : list of str, optional
         Names of the V classes for the axes (default: the lab character tokenizer's).
     blank : int
-        Initial blank index.
+        Initial blank index, in ``[0, V)``.
     n_frames : int
         Frames of the synthetic examples.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        The panel; parts carry CSS classes ``lab-alignment-<part>`` (``utterance``,
+        ``blank``, ``temperature``, ``heatmap``, ``labels``, ``loss``, ``error``), the root
+        ``lab-alignment-panel``.
 
     Examples
     --------
@@ -54,6 +63,8 @@ class AlignmentPanel(widgets.VBox):
     >>> panel.loss_value > 0
     True
     """
+
+    css = "lab-alignment"
 
     def __init__(
         self,
@@ -66,6 +77,11 @@ class AlignmentPanel(widgets.VBox):
         blank: int = 0,
         n_frames: int = 40,
     ) -> None:
+        super().__init__()
+        n_frames = check_int(n_frames, "n_frames", 1)
+        if labels is not None and (isinstance(labels, str) or not isinstance(labels, list | tuple)
+                                   or not all(isinstance(n, str) for n in labels)):
+            raise ArgumentTypeError(f"labels must be a list of str, got {labels!r}"[:200])
         tok = _tokenizer()
         self._utterances = []  # (name, logits (T, U+1, V), targets list)
         if logits is None:
@@ -80,28 +96,14 @@ class AlignmentPanel(widgets.VBox):
         else:
             if targets is None:
                 raise ArgumentError("targets is required when logits is given")
-            x = torch.as_tensor(logits).detach().float().cpu()
-            tg = torch.as_tensor(targets).cpu()
-            if x.dim() == 3:
-                x, tg = x[None], tg.reshape(1, -1)
-            if x.dim() != 4:
-                raise ArgumentError(f"logits must be (T, U+1, V) or (B, T, U+1, V), got "
-                                 f"{tuple(x.shape)}")
-            B = x.shape[0]
-            tl = (logit_lengths.cpu() if logit_lengths is not None
-                  else torch.full((B,), x.shape[1]))
-            ul = (target_lengths.cpu() if target_lengths is not None
-                  else torch.full((B,), tg.shape[1]))
-            for b in range(B):
-                T, U = int(tl[b]), int(ul[b])
-                self._utterances.append((f"utterance {b}", x[b, :T, :U + 1],
-                                         tg[b, :U].tolist()))
-            V = x.shape[-1]
+            self._utterances = _utterances_from(logits, targets, logit_lengths, target_lengths)
+            V = self._utterances[0][1].shape[-1]
             names = labels or [str(i) for i in range(V)]
+        blank = check_int(blank, "blank", 0, V - 1)  # the slider would clamp it silently
         self._names = names
         # One figure per image, kept for the panel's lifetime: slider moves only update the
         # artists, which keeps a redraw well under the 100 ms panel budget.
-        self._occ_fig = Figure(figsize=(5.0, 3.2))
+        self._occ_fig = new_figure(figsize=(5.0, 3.2))
         self._occ_ax = self._occ_fig.add_subplot()
         self._occ_im = self._occ_ax.imshow(np.zeros((2, 2)), origin="lower", aspect="auto",
                                            cmap="magma", vmin=0, vmax=1,
@@ -111,7 +113,7 @@ class AlignmentPanel(widgets.VBox):
         self._occ_ax.set_ylabel("labels emitted u")
         self._occ_ax.set_title("occupancy and best path", fontsize=9)
         self._occ_fig.subplots_adjust(left=0.14, right=0.97, bottom=0.15, top=0.9)
-        self._lab_fig = Figure(figsize=(4.2, 3.2))
+        self._lab_fig = new_figure(figsize=(4.2, 3.2))
         self._lab_ax = self._lab_fig.add_subplot()
         self._lab_fig.subplots_adjust(left=0.15, right=0.97, bottom=0.15, top=0.9)
         self._lab_key: tuple | None = None
@@ -129,22 +131,21 @@ class AlignmentPanel(widgets.VBox):
         self.heatmap = widgets.Image(format="png")
         self.label_image = widgets.Image(format="png")
         self.loss = widgets.HTML()
-        self.error = widgets.HTML()
-        for w, cls in ((self.utterance, "lab-alignment-utterance"),
-                       (self.blank, "lab-alignment-blank"),
-                       (self.temperature, "lab-alignment-temperature"),
-                       (self.heatmap, "lab-alignment-heatmap"),
-                       (self.label_image, "lab-alignment-labels"),
-                       (self.loss, "lab-alignment-loss"),
-                       (self.error, "lab-alignment-error")):
-            w.add_class(cls)
+        for w, part in ((self.utterance, "utterance"), (self.blank, "blank"),
+                        (self.temperature, "temperature"), (self.heatmap, "heatmap"),
+                        (self.label_image, "labels"), (self.loss, "loss")):
+            self.tagged(w, part)
         controls = widgets.HBox([self.utterance, self.blank, self.temperature])
-        super().__init__([controls, self.loss, self.error,
-                          widgets.HBox([self.heatmap, self.label_image])])
-        self.add_class("lab-alignment-panel")
+        self._set_root(widgets.VBox([controls, self.loss, self.error,
+                                     widgets.HBox([self.heatmap, self.label_image])]))
         for w in (self.utterance, self.blank, self.temperature):
             w.observe(self._on_change, names="value")
         self._redraw()
+
+    def __repr__(self) -> str:
+        name = self._utterances[self.utterance.value][0]
+        return (f"AlignmentPanel({len(self._utterances)} utterances, showing {name!r}, "
+                f"blank={self.blank.value})")
 
     def _on_change(self, _change) -> None:
         self._redraw()
@@ -156,10 +157,10 @@ class AlignmentPanel(widgets.VBox):
             al = rnnt_alignment((x / self.temperature.value)[None], torch.tensor([y]),
                                 torch.tensor([T]), torch.tensor([U1 - 1]),
                                 blank=self.blank.value)
-        except ValueError as err:
-            self.error.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
+        except Exception as err:  # e.g. a blank that is also a target: shown, not raised
+            self.show_error(err)
             return
-        self.error.value = ""
+        self.clear_error()
         self.loss_value = float(-al.log_prob[0])
         self.loss.value = (
             f"<b>{html.escape(name)}</b>: T={T} frames, U={U1 - 1} labels · "
@@ -201,3 +202,55 @@ class AlignmentPanel(widgets.VBox):
             for u, line in enumerate(self._lab_lines):
                 line.set_ydata(probs[:, u])
         return figure_to_png(self._lab_fig, close=False, tight=False)
+
+
+def _utterances_from(logits, targets, logit_lengths, target_lengths) -> list:
+    """(name, logits (T, U+1, V), targets) per utterance, after checking every argument."""
+    try:
+        x = torch.as_tensor(logits).detach().float().cpu()
+        tg = torch.as_tensor(targets).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ArgumentTypeError(f"logits and targets must be tensors or arrays ({exc})") from None
+    if x.dim() == 3:
+        x, tg = x[None], tg.reshape(1, -1)
+    if x.dim() != 4:
+        raise ArgumentError(f"logits must be (T, U+1, V) or (B, T, U+1, V), got "
+                            f"{tuple(x.shape)}")
+    B, T, U1, V = x.shape
+    if min(B, T, U1) < 1 or V < 2:
+        raise ArgumentError(f"logits must have B, T, U+1 >= 1 and V >= 2, got {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ArgumentError("logits must be finite, got NaN or inf entries")
+    if tg.dim() == 1 and B == 1:
+        tg = tg.reshape(1, -1)
+    if tg.dim() != 2 or tg.shape[0] != B:
+        raise ArgumentError(f"targets must be (U,) or (B, U) with B={B}, got {tuple(tg.shape)}")
+    if tg.is_floating_point() or tg.is_complex() or tg.dtype == torch.bool:
+        raise ArgumentTypeError(f"targets must hold integer label ids, got dtype {tg.dtype}")
+    if tg.numel() and (int(tg.min()) < 0 or int(tg.max()) >= V):
+        raise ArgumentError(f"targets must be label ids in [0, {V}), got values in "
+                            f"[{int(tg.min())}, {int(tg.max())}]")
+    tl = _lengths(logit_lengths, "logit_lengths", B, 1, T)
+    ul = _lengths(target_lengths, "target_lengths", B, 0, min(tg.shape[1], U1 - 1))
+    if target_lengths is None and tg.shape[1] != U1 - 1:
+        raise ArgumentError(f"targets have {tg.shape[1]} labels but logits have U+1={U1}: "
+                            "give target_lengths or logits with U+1 = len(targets) + 1")
+    return [(f"utterance {b}", x[b, :int(tl[b]), :int(ul[b]) + 1], tg[b, :int(ul[b])].tolist())
+            for b in range(B)]
+
+
+def _lengths(lengths, name: str, batch: int, low: int, high: int) -> torch.Tensor:
+    if lengths is None:
+        return torch.full((batch,), high)
+    try:
+        out = torch.as_tensor(lengths).detach().cpu()
+    except (TypeError, ValueError, RuntimeError):
+        raise ArgumentTypeError(f"{name} must be a (B,) tensor of ints, got "
+                                f"{type(lengths).__name__}") from None
+    if out.is_floating_point() or out.is_complex() or out.dtype == torch.bool:
+        raise ArgumentTypeError(f"{name} must hold ints, got dtype {out.dtype}")
+    if out.shape != (batch,):
+        raise ArgumentError(f"{name} must have shape ({batch},), got {tuple(out.shape)}")
+    if int(out.min()) < low or int(out.max()) > high:
+        raise ArgumentError(f"{name} must be in [{low}, {high}], got {out.tolist()}")
+    return out
