@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .functional import rnnt_loss
+from .functional import check_options, rnnt_loss
 
 
 class RNNTLoss(nn.Module):
@@ -34,6 +34,10 @@ class RNNTLoss(nn.Module):
         backend: str = "auto",
     ) -> None:
         super().__init__()
+        # Bad options fail here, naming the argument, not at the first batch.
+        check_options(blank=blank, clamp=clamp, reduction=reduction, backend=backend,
+                      fastemit_lambda=fastemit_lambda, fused_log_softmax=fused_log_softmax,
+                      one_sym_per_frame=one_sym_per_frame, zero_infinity=zero_infinity)
         self.blank = blank
         self.clamp = clamp
         self.reduction = reduction
@@ -78,6 +82,7 @@ class TransducerLoss(nn.Module):
 
     def __init__(self, blank: int = 0, reduction: str = "mean", backend: str = "auto") -> None:
         super().__init__()
+        check_options(blank=blank, reduction=reduction, backend=backend)
         self.blank = blank
         self.reduction = reduction
         self.backend = backend
