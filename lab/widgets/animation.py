@@ -13,9 +13,12 @@ from collections.abc import Sequence
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import Colormap
 from PIL import Image, ImageDraw
 
-from lab.errors import ArgumentError
+from lab.errors import ArgumentError, ArgumentTypeError
+from lab.widgets.checks import check_int
 from lab.widgets.render import array_to_png
 
 __all__ = ["AnimationPlayer", "render_rows"]
@@ -25,12 +28,32 @@ _TITLE_HEIGHT = 14
 
 def _rows_of(frame) -> list[np.ndarray]:
     if isinstance(frame, np.ndarray) and frame.ndim == 2:
-        return [frame]
-    rows = [np.asarray(r) for r in frame]
+        rows = [frame]
+    elif isinstance(frame, np.ndarray) and frame.ndim != 3:
+        raise ArgumentError(f"every frame must be a 2-D array (or a stack of them), got shape "
+                            f"{frame.shape}")
+    elif isinstance(frame, str | bytes) or not hasattr(frame, "__iter__"):
+        raise ArgumentTypeError(f"every frame must be a 2-D array or a list of them, got "
+                                f"{type(frame).__name__}")
+    else:
+        rows = [np.asarray(r) for r in frame]
     for r in rows:
         if r.ndim != 2:
             raise ArgumentError(f"every frame row must be a 2-D array, got shape {r.shape}")
+        if 0 in r.shape:
+            raise ArgumentError(f"every frame row must be non-empty, got shape {r.shape}")
+        if not np.issubdtype(r.dtype, np.number) and r.dtype != bool:
+            raise ArgumentTypeError(f"frame rows must hold numbers, got dtype {r.dtype}")
     return rows
+
+
+def _finite_limit(rows: list[np.ndarray], low: bool) -> float:
+    # inf or NaN entries must not set the colour scale (a single inf makes every frame black)
+    values = [r[np.isfinite(r)] for r in rows]
+    values = [v for v in values if v.size]
+    if not values:
+        return 0.0 if low else 1.0
+    return float(min(v.min() for v in values) if low else max(v.max() for v in values))
 
 
 def render_rows(
@@ -124,6 +147,14 @@ class AnimationPlayer(widgets.VBox):
         width: int = 480,
         row_height: int = 120,
     ):
+        interval = check_int(interval, "interval", 1)
+        width = check_int(width, "width", 1)
+        row_height = check_int(row_height, "row_height", 1)
+        for name in [cmap] if isinstance(cmap, str | Colormap) else list(cmap):
+            if not isinstance(name, Colormap) and (not isinstance(name, str)
+                                                   or name not in colormaps):
+                raise ArgumentError(f"cmap: unknown colormap {name!r}; use a matplotlib name "
+                                    "such as 'coolwarm', 'magma' or 'gray'")
         self._style = dict(cmap=cmap, row_titles=row_titles, vmin=vmin, vmax=vmax,
                            time_major=time_major, width=width, row_height=row_height)
         self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=int(interval),
@@ -160,6 +191,9 @@ class AnimationPlayer(widgets.VBox):
 
     def update(self, frames: Sequence, *, titles: Sequence[str] | None = None) -> None:
         """Replace the frames (same style); rewinds to the first frame."""
+        if isinstance(frames, str | bytes) or not hasattr(frames, "__iter__"):
+            raise ArgumentTypeError(f"frames must be a sequence of frames, got "
+                                    f"{type(frames).__name__}")
         frames = list(frames)
         if not frames:
             raise ArgumentError("frames must contain at least one frame")
@@ -176,8 +210,9 @@ class AnimationPlayer(widgets.VBox):
         highs = self._per_row(style["vmax"], n_rows, "vmax")
         limits = []
         for i in range(n_rows):
-            lo = lows[i] if lows[i] is not None else float(min(np.nanmin(r[i]) for r in rows))
-            hi = highs[i] if highs[i] is not None else float(max(np.nanmax(r[i]) for r in rows))
+            row = [r[i] for r in rows]
+            lo = lows[i] if lows[i] is not None else _finite_limit(row, low=True)
+            hi = highs[i] if highs[i] is not None else _finite_limit(row, low=False)
             limits.append((lo, hi))
         self.pngs = [
             render_rows(r, cmaps=cmaps, limits=limits, row_titles=style["row_titles"],
