@@ -1,0 +1,306 @@
+"""lab.scan in-process: sources, identity, persistence, resume, refusals, per-file errors, CLI."""
+
+import json
+import os
+import shutil
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from lab.data import corpus_dir, read_manifest
+from lab.errors import ArgumentError, ArgumentTypeError, LabError
+from lab.scan import (
+    INPROCESS,
+    FolderSource,
+    Scan,
+    ScanSourceError,
+    as_source,
+    load,
+    model_identity,
+    run,
+    state_sha256,
+)
+from lab.scan.__main__ import main
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _scan(task, out, *, model="deepspeech", data="test", limit=12, shard_size=4, **kw):
+    return run(task, data, model=model, out=out, client=INPROCESS, limit=limit,
+               shard_size=shard_size, progress=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def wav_folder(tmp_path_factory):
+    """Four corpus utterances in a nested folder, one corrupt file, one empty file."""
+    root = tmp_path_factory.mktemp("wavs")
+    rows = read_manifest(None, split="test")[:4]
+    (root / "nested" / "deeper").mkdir(parents=True)
+    names = ["a.flac", "nested/b.flac", "nested/deeper/c.flac", "d.flac"]
+    for name, row in zip(names, rows):
+        shutil.copy(corpus_dir() / row.path, root / name)
+    (root / "nested" / "broken.wav").write_bytes(b"RIFF\x00\x00garbage, not audio")
+    (root / "empty.flac").write_bytes(b"")
+    (root / "notes.txt").write_text("not audio, not scanned")
+    (root / "transcripts.csv").write_text(
+        "path,text\n" + "".join(f"{n},{r.text}\n" for n, r in zip(names, rows))
+    )
+    return root, rows
+
+
+# ------------------------------------------------------------------------------ sources
+def test_corpus_source_ids_text_and_labels():
+    source = as_source("test", keywords_only=True, limit=5)
+    assert len(source) == 5 and len(set(source.ids)) == 5
+    item = source.item(2)
+    assert item.text and item.label >= 0 and item.waveform.dtype == np.float32
+    assert as_source("test", limit=5).identity() != source.identity()
+
+
+def test_folder_source_recursive_sorted_with_manifest(wav_folder):
+    root, rows = wav_folder
+    source = FolderSource(root)
+    assert source.ids == sorted(source.ids)
+    assert "nested/deeper/c.flac" in source.ids and "notes.txt" not in source.ids
+    texts = {r["id"]: r["text"] for r in source.rows}
+    assert texts["nested/b.flac"] == rows[1].text and texts["nested/broken.wav"] == ""
+
+
+def test_folder_source_tsv_manifest(tmp_path, wav_folder):
+    root, rows = wav_folder
+    manifest = tmp_path / "t.tsv"
+    manifest.write_text(f"a.flac\t{rows[0].text}\n")
+    texts = {r["id"]: r["text"] for r in FolderSource(root, manifest=manifest).rows}
+    assert texts["a.flac"] == rows[0].text and texts["d.flac"] == ""
+    manifest.write_text("a.flac has no tab\n")
+    with pytest.raises(ScanSourceError, match="line 1"):
+        FolderSource(root, manifest=manifest)
+
+
+@pytest.mark.parametrize("make", ["missing", "empty", "file"])
+def test_bad_dataset_paths_are_clear_errors(tmp_path, make):
+    path = tmp_path / "data"
+    if make == "empty":
+        path.mkdir()
+    elif make == "file":
+        path.write_text("x")
+    with pytest.raises(ScanSourceError, match=str(path)):
+        as_source(path)
+    with pytest.raises(ScanSourceError):
+        _scan("evaluate", tmp_path / "out", data=str(path))
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ArgumentError, match="task must be one of"):
+        _scan("nope", "/tmp/unused")
+    with pytest.raises(ArgumentError, match="shard_size"):
+        _scan("evaluate", "/tmp/unused", shard_size=0)
+    with pytest.raises(ArgumentTypeError, match="data must be"):
+        as_source(42)
+    with pytest.raises(ArgumentError, match="unknown"):
+        _scan("evaluate", "/tmp/unused", layers=["layer_1"])
+
+
+def test_huggingface_dataset(tmp_path):
+    datasets = pytest.importorskip(
+        "datasets", reason="the optional 'datasets' package is not installed"
+    )
+    source = as_source("test", limit=3)
+    ds = datasets.Dataset.from_dict({
+        "audio": [{"array": source.waveform(i), "sampling_rate": 16000} for i in range(3)],
+        "text": [row["text"] for row in source.rows],
+    })
+    scan = _scan("evaluate", tmp_path / "hf", data=ds, limit=None)
+    expected = _scan("evaluate", tmp_path / "corpus", limit=3).table()
+    assert scan.table()["hypothesis"].tolist() == expected["hypothesis"].tolist()
+
+
+# ----------------------------------------------------------------------------- identity
+def test_model_identity_zoo_module_and_adapter():
+    assert model_identity("deepspeech")["kind"] == "zoo"
+    net = torch.nn.Linear(3, 2)
+    ident = model_identity(net)
+    assert ident["kind"] == "module" and ident["state_sha256"] == state_sha256(net)
+    with torch.no_grad():
+        net.weight[0, 0] += 1
+    assert model_identity(net) != ident
+    net.scan_identity = {"hub": "org/model", "revision": "abc"}
+    assert model_identity(net) == {"kind": "adapter", "hub": "org/model", "revision": "abc"}
+    with pytest.raises(ArgumentTypeError):
+        model_identity(3)
+
+
+# --------------------------------------------------------------------------- persistence
+def test_evaluate_writes_shards_manifest_and_loads(tmp_path):
+    scan = _scan("evaluate", tmp_path, limit=10)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["task"] == "evaluate" and manifest["n_shards"] == 3
+    assert manifest["model"]["sha256"] == model_identity("deepspeech")["sha256"]
+    assert manifest["dataset"]["kind"] == "corpus" and manifest["dataset"]["n"] == 10
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == [
+        f"0000{s}.{ext}" for s in range(3) for ext in ("json", "parquet")
+    ]
+    frame = load(tmp_path)
+    assert frame["index"].tolist() == list(range(10))
+    assert {"hypothesis", "cer", "confidence"} <= set(frame.columns)
+    assert frame["confidence"].between(0, 1).all()
+    # The summary's CER is the corpus CER (lab.models.cer) of the same transcripts.
+    from lab.models import cer
+
+    assert scan.summary()["cer"] == pytest.approx(cer(frame["text"], frame["hypothesis"]))
+
+
+def test_classifier_evaluate_matches_predict_keyword(tmp_path):
+    from lab.models import load_pretrained, predict_keyword
+
+    scan = _scan("evaluate", tmp_path, model="classifier", keywords_only=True, limit=6)
+    model, source = load_pretrained("classifier"), as_source("test", keywords_only=True)
+    expected = [predict_keyword(model, source.waveform(i)) for i in range(6)]
+    assert scan.table()["prediction"].tolist() == expected
+    assert scan.summary()["labelled"] == 6
+
+
+def test_activations_top_utterances_rank_the_stored_values(tmp_path):
+    scan = _scan("activations", tmp_path, layers=["layer_1", "rnn_output"], limit=9)
+    indices, values = scan.arrays("layer_1/max")
+    assert indices.tolist() == list(range(9)) and values.shape == (9, 256)
+    top = scan.top_utterances("layer_1", 5, k=3)
+    assert top["value"].tolist() == sorted(values[:, 5], reverse=True)[:3]
+    assert top["id"].tolist() == [as_source("test").ids[i] for i in top["index"]]
+    # The stored statistics are those of lab.models.activations on the same input.
+    from lab.models import activations, as_features, load_pretrained
+
+    model = load_pretrained("deepspeech")
+    x = torch.from_numpy(as_features(model, as_source("test").waveform(4)))[None]
+    with torch.no_grad():
+        act = activations(model, x, ["rnn_output"], detach=True)["rnn_output"][0]
+    np.testing.assert_allclose(scan.arrays("rnn_output/mean")[1][4], act.mean(0).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ArgumentError, match="not scanned"):
+        scan.top_utterances("layer_2", 0)
+
+
+def test_masks_are_stored_compressed_and_valid(tmp_path):
+    scan = _scan("masks", tmp_path, limit=3, shard_size=2, steps=4)
+    table = scan.table()
+    assert table["preserved"].all()
+    mask = scan.mask(1)
+    assert set(np.unique(mask)) <= {0.0, 1.0}
+    assert 1 - mask.mean() == pytest.approx(table.loc[1, "sparsity"])
+    with pytest.raises(ArgumentError, match="masks needs"):
+        _scan("masks", tmp_path / "clf", model="classifier")
+
+
+def test_piq_metrics_per_utterance(tmp_path):
+    scan = _scan("piq", tmp_path, model="classifier", keywords_only=True, limit=4)
+    table = scan.table()
+    assert (table["faithfulness"] == table["p_x"] - table["p_out"]).all()
+    assert table["area"].between(0, 1).all() and (table["n_codes"] > 0).all()
+    assert len(scan.manifest["model"]["piq_decoder_sha256"]) == 64
+
+
+# -------------------------------------------------------------------------------- resume
+def _mtimes(out):
+    return {p.name: p.stat().st_mtime_ns for p in (out / "shards").iterdir()}
+
+
+def test_stop_keeps_finished_shards_and_resume_skips_them(tmp_path):
+    stop = threading.Event()
+
+    def after_two_shards(done, total):
+        if done >= 8:
+            stop.set()
+
+    first = _scan("evaluate", tmp_path, on_progress=after_two_shards, should_stop=stop)
+    assert first.interrupted and not first.complete and first.n_done == 8
+    before = _mtimes(tmp_path)
+    resumed = _scan("evaluate", tmp_path)
+    assert resumed.complete and resumed.shards_computed == 1
+    after = _mtimes(tmp_path)
+    assert all(after[name] == when for name, when in before.items())  # untouched
+    fresh = _scan("evaluate", tmp_path / "fresh")
+    assert resumed.table().equals(fresh.table())
+
+
+def test_ctrl_c_keeps_finished_shards(tmp_path):
+    pressed = []
+
+    def interrupt(done, total):
+        if done >= 4 and not pressed:  # Ctrl-C, once
+            pressed.append(done)
+            raise KeyboardInterrupt
+
+    scan = _scan("evaluate", tmp_path, on_progress=interrupt)
+    assert scan.interrupted and scan.n_done == 4 and len(scan.table()) == 4
+    assert not list((tmp_path / "shards").glob("*.tmp")) and not list(
+        (tmp_path / "shards").glob(".*")
+    )
+
+
+def test_changed_model_or_parameters_are_refused(tmp_path):
+    _scan("activations", tmp_path, layers=["layer_1"], limit=4)
+    with pytest.raises(ArgumentError, match="another parameters.*layer_2"):
+        _scan("activations", tmp_path, layers=["layer_2"], limit=4)
+    with pytest.raises(ArgumentError, match="another model"):
+        _scan("activations", tmp_path, model="transducer", layers=["encoder"], limit=4)
+    with pytest.raises(ArgumentError, match="another dataset"):
+        _scan("activations", tmp_path, layers=["layer_1"], limit=5)
+    with pytest.raises(ArgumentError, match="another shard size"):
+        _scan("activations", tmp_path, layers=["layer_1"], limit=4, shard_size=2)
+    # A raw module whose weights changed is another model too.
+    from lab.models import load_pretrained
+
+    net = load_pretrained("deepspeech")
+    _scan("evaluate", tmp_path / "raw", model=net, limit=4)
+    with torch.no_grad():
+        net.layer_1[0].weight.mul_(1.01)  # a retrained model
+    with pytest.raises(ArgumentError, match="another model"):
+        _scan("evaluate", tmp_path / "raw", model=net, limit=4)
+    # resume=False starts over (and the old results are gone, not mixed).
+    scan = _scan("evaluate", tmp_path / "raw", model=net, limit=4, resume=False)
+    assert scan.complete and scan.shards_computed == 1
+
+
+def test_unreadable_files_are_listed_and_the_scan_continues(tmp_path, wav_folder):
+    root, rows = wav_folder
+    scan = _scan("evaluate", tmp_path, data=str(root), limit=None, shard_size=2)
+    assert scan.complete
+    errors = scan.errors()
+    assert errors["id"].tolist() == ["empty.flac", "nested/broken.wav"]
+    assert (errors["stage"] == "load").all() and errors["error"].str.contains("AudioError").all()
+    table = scan.table()
+    assert sorted(table["id"]) == sorted(["a.flac", "d.flac", "nested/b.flac",
+                                          "nested/deeper/c.flac"])
+    assert scan.summary()["failed"] == 2 and scan.summary()["scored"] == 4
+    assert load(tmp_path, errors=True).equals(errors)
+
+
+def test_raw_ctc_module_and_reopened_source(tmp_path):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(26, 29))
+    scan = _scan("evaluate", tmp_path, model=net, limit=4)
+    assert scan.manifest["model"]["kind"] == "module" and len(scan.table()) == 4
+    wave = scan.waveform(2)
+    np.testing.assert_array_equal(wave, as_source("test").waveform(2))
+    with pytest.raises(ArgumentError, match="holds no scan"):
+        Scan(tmp_path / "nothing")
+
+
+def test_cli_evaluate_and_refusal(tmp_path, capsys):
+    out = tmp_path / "cli"
+    args = ["evaluate", "--model", "classifier", "--data", "test", "--out", str(out),
+            "--inprocess", "--limit", "5", "--keywords-only", "--quiet"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "evaluate scan complete" in printed and '"accuracy"' in printed
+    assert main([*args[:-1], "--shard-size", "2", "--quiet"]) == 1
+    assert "another shard size" in capsys.readouterr().err
+
+
+def test_errors_are_lab_errors():
+    from lab.scan import ScanError
+
+    assert issubclass(ScanError, LabError) and issubclass(ScanSourceError, ValueError)
+    assert os.fspath(as_source("valid", limit=1).root)
