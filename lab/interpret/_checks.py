@@ -102,35 +102,19 @@ def finite(name: str, array) -> None:
 
 
 def float_waveform(name: str, value) -> np.ndarray:
-    """A 1-D float32 waveform in [-1, 1] units: integer PCM is scaled, floats are kept.
+    """A 1-D float32 waveform: integer PCM scaled to [-1, 1], through :func:`lab.audio.as_waveform`.
 
-    int16 samples are divided by 32768 (every signed width by ``2 ** (bits - 1)``); unsigned
-    8-bit PCM is centred on 128 first. Casting PCM without scaling would feed a model samples
-    ~30000 times too loud. Uses :func:`lab.audio.as_waveform` where lab.audio has it, so
-    the whole lab scales PCM one way.
+    Casting PCM without scaling would feed a model samples ~30000 times too loud; the one
+    gate in lab.audio scales it the same way everywhere and rejects empty, multi-channel or
+    non-finite samples with an :class:`~lab.audio.AudioError` naming ``name``.
 
     Examples
     --------
     >>> float_waveform("y", np.array([-32768, 0, 16384], dtype=np.int16)).tolist()
     [-1.0, 0.0, 0.5]
-    >>> float_waveform("y", np.array([0, 128, 192], dtype=np.uint8)).tolist()
-    [-1.0, 0.0, 0.5]
     """
-    import lab.audio
+    from lab.audio import as_waveform
 
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    array = np.asarray(value)
-    gate = getattr(lab.audio, "as_waveform", None)
-    if gate is not None:
-        return gate(array, name)
-    if np.issubdtype(array.dtype, np.signedinteger):
-        array = array.astype(np.float64) / float(2 ** (np.iinfo(array.dtype).bits - 1))
-    elif np.issubdtype(array.dtype, np.unsignedinteger):
-        mid = float(2 ** (np.iinfo(array.dtype).bits - 1))
-        array = (array.astype(np.float64) - mid) / mid
-    array = numeric_array(name, array)
-    if array.ndim != 1:
-        raise ArgumentError(f"{name} must be 1-D (mono samples), got shape {array.shape}")
-    finite(name, array)
-    return array
+    if not isinstance(value, np.ndarray | torch.Tensor):
+        value = np.asarray(value)
+    return as_waveform(value, name)
