@@ -175,8 +175,8 @@ def test_float64_gradient_matches_finite_differences(modified):
 @pytest.mark.parametrize("modified", [False, True])
 def test_long_lattice_matches_cpu_exactly(modified):
     # U + 1 far above the threads of a block (8 in the simulator), few frames, tiny V.
-    T, U, V = (50, 40, 3) if modified else (3, 45, 3)
-    problem = _problem(5, B=2, T=T, U=U, V=V)
+    B, T, U, V = (2, 50, 40, 3) if modified else (1, 2, 30, 3)
+    problem = _problem(5, B=B, T=T, U=U, V=V)
     opts = {"one_sym_per_frame": modified, "reduction": "sum"}
     got_l, got_g = loss_and_grad(*problem, "cuda", opts, device=DEVICE)
     cpu_l, cpu_g = loss_and_grad(*problem, "cpu", opts)
@@ -240,7 +240,7 @@ def test_side_stream_on_gpu():
     want_l, want_g = loss_and_grad(logits, targets, tl, ul, blank, "cpu", {"reduction": "none"})
     side = torch.cuda.Stream()
     with torch.cuda.stream(side):
-        assert kernels.launch_stream(logits.cuda()).handle.value == side.cuda_stream
+        assert int(kernels.launch_stream(logits.cuda())) == side.cuda_stream
         x = logits.cuda().requires_grad_(True)
         loss = rnnt_loss(x, targets.cuda(), tl.cuda(), ul.cuda(), blank, reduction="none")
         w = torch.linspace(0.5, 1.5, 3, device="cuda")
@@ -248,3 +248,13 @@ def test_side_stream_on_gpu():
         got_l, got_g = loss.detach().double().cpu(), x.grad.double().cpu()
     torch.testing.assert_close(got_l, want_l, rtol=1e-5, atol=1e-4)
     torch.testing.assert_close(got_g, want_g, rtol=0.0, atol=1e-5)
+
+
+@pytest.mark.skipif(SIM or torch.cuda.device_count() < 2, reason="needs two GPUs")
+def test_tensors_on_the_second_gpu_run_there():
+    logits, targets, tl, ul, blank = _problem(9, B=2, T=6, U=3, V=8, dtype=torch.float32)
+    want = loss_and_grad(logits, targets, tl, ul, blank, "cpu", {"reduction": "none"})
+    got = loss_and_grad(logits, targets, tl, ul, blank, "cuda", {"reduction": "none"},
+                        device="cuda:1")
+    torch.testing.assert_close(got[0], want[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got[1], want[1], rtol=0.0, atol=1e-5)

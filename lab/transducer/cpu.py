@@ -356,6 +356,8 @@ def rnnt_rows(
 
     ``x`` is a contiguous float32/float64 torch tensor (N, V); integer inputs are int64
     numpy arrays. The gradient is per-utterance clipped to [-clamp, clamp] before scaling.
+    An utterance with NaN/+inf (or an all -inf row) inside its lattice costs NaN and gets a
+    zero gradient; the caller turns that into an error.
     """
     import torch
 

@@ -19,7 +19,16 @@ Definitions used throughout:
 - ``clamp > 0`` clips each utterance's gradient w.r.t. the input to [-clamp, clamp] (both
   sides) before the reduction is applied.
 - float16/bfloat16 inputs are computed in float32; the loss is float32 and the gradient
-  comes back in the input dtype.
+  comes back in the input dtype. The lattice (alpha, beta, log P) is float64 on every backend.
+- Bad input is refused with :class:`~lab.errors.ArgumentError` /
+  :class:`~lab.errors.ArgumentTypeError` naming the argument: lengths, targets, blank, option
+  values (NaN ``clamp`` or ``fastemit_lambda`` included), raw logits passed with
+  ``fused_log_softmax=False`` (checked on each utterance's first row: its logsumexp must not
+  exceed 0), and NaN/+inf logits (or a row of only -inf) inside an utterance. -inf marks an
+  impossible class and is fine; padding may hold anything. On a GPU the non-finite check
+  would cost a second host sync, so there such an utterance's loss is NaN instead.
+- One host sync per call: validation reads lengths and targets (and the first-row check)
+  in one device-to-host copy; the CUDA kernels then run on torch's current stream.
 """
 
 from __future__ import annotations
