@@ -4,6 +4,11 @@ The core modules (``quantize``, ``networks``) follow the names, arguments and
 shapes of SpeechBrain's ``lobes.models.PIQ``. :class:`PIQInterpreter` trains a
 PSI decoder on a frozen keyword classifier and turns its decisions into
 listenable masked spectrograms.
+
+One module per job: ``interpreter`` (the class), ``losses``, ``training`` (optimizer and
+resumable loop), ``persistence`` (decoder files, through :mod:`lab.checkpoints`),
+``targets`` (oracle and thresholded masks), ``interpretation`` (the result and its input),
+``evaluate`` (faithfulness metrics) and ``train`` (the command line).
 """
 
 from lab.piq.interpreter import (
