@@ -322,3 +322,26 @@ def test_feature_viz_panel_worker_exception_and_stale_settings(model, monkeypatc
     assert panel.job.wait(timeout=30)
     assert "KeyError" in panel.status.value and "optimizing" not in panel.status.value
     assert not panel.run_button.disabled
+
+
+def test_panel_job_replace_runs_the_latest_request_only():
+    job = PanelJob(lambda widget, part: widget)
+    started, ran = threading.Event(), []
+
+    def first():
+        started.set()
+        while not job.should_stop():
+            time.sleep(0.001)
+        ran.append("first (stopped)")
+
+    job.start(first, wait=False)
+    assert started.wait(10)
+    assert job.replace(lambda: ran.append("second"), wait=False) is None
+    assert job.replace(lambda: ran.append("third"), wait=False) is None  # replaces "second"
+    assert job.wait(timeout=10)
+    assert ran == ["first (stopped)", "third"]
+    assert job.replace(lambda: "now", wait=True) == "now"  # idle: runs here at once
+    job.start(first, wait=False)
+    job.replace(lambda: ran.append("never"), wait=False)
+    job.stop()  # Stop also drops what was queued
+    assert job.wait(timeout=10) and ran[-1] == "first (stopped)"

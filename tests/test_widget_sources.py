@@ -62,3 +62,12 @@ def test_keyword_sources_are_a_subset_labelled_like_the_rest():
     keywords = corpus_sources("test", keywords_only=True)
     assert keywords and set(keywords) < set(everything)
     assert all(everything[label] == path for label, path in keywords.items())
+
+
+def test_every_panel_has_the_one_base_class():
+    from lab.widgets import AlignmentPanel, DependencyPanel, FeatureVizPanel, Panel
+
+    panels = (AlignmentPanel, DependencyPanel, FeatureVizPanel, MaskPanel, MFCCPanel, PIQPanel)
+    assert all(issubclass(cls, Panel) for cls in panels)
+    # one display path: nobody keeps a private copy of it
+    assert all("_repr_mimebundle_" not in vars(cls) for cls in panels)
