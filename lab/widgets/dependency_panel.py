@@ -170,6 +170,9 @@ class DependencyPanel(Panel):
         self.partial: streaming.DependencyInferenceInterrupted | None = None
         self._wanted: _Request | None = None
         self._model_lock = threading.Lock()
+        # held while the wanted request changes and while a result is painted, so a result
+        # that lost the race never lands on top of the readouts of newer settings
+        self._paint_lock = threading.RLock()
 
         options = list(_EXAMPLES)
         if _zoo_available():
@@ -282,13 +285,14 @@ class DependencyPanel(Panel):
         is_attention = self.model_picker.value == "chunked attention"
         self._attention_box.layout.display = None if is_attention else "none"
         request = self._request()
-        self._wanted = request
-        # what is on display no longer matches the controls: say so until the new one lands
-        self.deps, self.summary, self.partial = None, None, None
-        self.clear_error()
-        self._set_badge("computing…", "lab-dep-badge-busy")
-        self.lookahead_label.value = self.left_context_label.value = ""
-        self.status.value = f"<small>computing ({request.method})…</small>"
+        with self._paint_lock:
+            self._wanted = request
+            # what is on display no longer matches the controls: say so until the new one lands
+            self.deps, self.summary, self.partial = None, None, None
+            self.clear_error()
+            self._set_badge("computing…", "lab-dep-badge-busy")
+            self.lookahead_label.value = self.left_context_label.value = ""
+            self.status.value = f"<small>computing ({request.method})…</small>"
         return self.job.replace(lambda: self._work(request), wait=wait)
 
     def _work(self, request: _Request) -> torch.Tensor | None:
@@ -301,26 +305,31 @@ class DependencyPanel(Panel):
             )
             summary = streaming.dependency_summary(deps)
         except streaming.DependencyInferenceInterrupted as stopped:
-            if request == self._wanted:
-                self._show_partial(stopped)
+            with self._paint_lock:
+                if request == self._wanted:
+                    self._show_partial(stopped)
             return None
         except Exception:
             if request != self._wanted:  # an error of settings nobody looks at any more
                 return None
             raise  # PanelJob hands it to _failed, which shows it
         elapsed = time.perf_counter() - t0
-        if request != self._wanted:  # the controls moved on while this ran
-            return None
-        self.deps, self.summary = deps, summary
-        self.image.value = self._png(deps.T.numpy().astype(float))
-        self.lookahead_label.value = f"lookahead: <b>{summary.lookahead}</b> frames"
-        self.left_context_label.value = f"left context: <b>{summary.left_context}</b> frames"
-        self._show_verdict()
-        extra = f" · {html.escape(note)}" if note else ""
-        self.status.value = (
-            f"<small>{summary.n_dependencies} dependencies · {deps.shape[0]} in × "
-            f"{deps.shape[1]} out frames · {request.method} {elapsed:.2f} s{extra}</small>"
-        )
+        png = self._png(deps.T.numpy().astype(float))
+        with self._paint_lock:
+            if request != self._wanted:  # the controls moved on while this ran
+                return None
+            self.deps, self.summary = deps, summary
+            self.image.value = png
+            self.lookahead_label.value = f"lookahead: <b>{summary.lookahead}</b> frames"
+            self.left_context_label.value = (
+                f"left context: <b>{summary.left_context}</b> frames"
+            )
+            self._show_verdict()
+            extra = f" · {html.escape(note)}" if note else ""
+            self.status.value = (
+                f"<small>{summary.n_dependencies} dependencies · {deps.shape[0]} in × "
+                f"{deps.shape[1]} out frames · {request.method} {elapsed:.2f} s{extra}</small>"
+            )
         return deps
 
     def stop(self) -> None:
