@@ -192,7 +192,9 @@ def test_mask_panel_run_and_threshold(model, sources):
         assert np.abs(panel.muted).sum() < np.abs(panel.waveform).sum()
     assert "muted transcript" in panel.muted_transcript.value
     panel.method.value = "greedy"
+    panel.sparsity.value = 50.0  # an optimize option: greedy runs without it
     assert panel.run().method == "greedy"
+    assert "sparsity_weight" not in panel.error.value
 
 
 def test_mask_panel_bad_upload_keeps_previous(model, sources):

@@ -211,9 +211,10 @@ class MaskPanel(UtterancePicker, Panel):
 
     def _work(self, method: str, features: np.ndarray) -> interpret.MaskResult | None:
         try:
+            # the slider is an optimize setting: greedy refuses options it does not take
+            options = {"sparsity_weight": self.sparsity.value} if method == "optimize" else {}
             result = interpret.importance_mask(
-                self.model, features, method=method,
-                sparsity_weight=self.sparsity.value, seed=self.seed, progress=False,
+                self.model, features, method=method, **options, seed=self.seed, progress=False,
                 should_stop=self.job.should_stop, on_progress=self.job.report,
             )
         except Exception:
