@@ -71,7 +71,7 @@ def cases() -> list[Case]:
                         lambda: w.MFCCPanel(_tone_sources())))
     if hasattr(w, "DependencyPanel"):
         out.append(Case("DependencyPanel", "seq_len", "image", [40, 48, 56, 48, 40],
-                        lambda: w.DependencyPanel()))
+                        lambda: w.DependencyPanel(background=False)))
     if hasattr(w, "AlignmentPanel"):
         out.append(Case("AlignmentPanel", "temperature", "heatmap", [0.5, 1.0, 2.0, 1.0, 0.5],
                         lambda: w.AlignmentPanel()))
