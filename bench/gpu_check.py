@@ -86,19 +86,35 @@ def _run(problem, backend, device, opts, packed=False):
     return loss.detach().double().cpu(), x.grad.double().cpu()
 
 
-def _diff(a, b):
+def _diff(a, b, relative=False):
+    """Largest difference where both are finite (inf where finiteness differs).
+
+    Losses are compared relatively (a float32 loss of a long utterance is in the thousands,
+    where one float32 step is 1e-4), gradients absolutely.
+    """
     import torch
 
     a, b = a.double(), b.double()
     both = torch.isfinite(a) & torch.isfinite(b)
     if not bool((torch.isfinite(a) == torch.isfinite(b)).all()):
         return float("inf")
-    return float((a[both] - b[both]).abs().max()) if both.any() else 0.0
+    if not both.any():
+        return 0.0
+    d = (a[both] - b[both]).abs()
+    if relative:
+        d = d / b[both].abs().clamp(min=1.0)
+    return float(d.max())
+
+
+def _err(got, want):
+    """max(relative loss error, absolute gradient error) of two (loss, grad) pairs."""
+    return max(_diff(got[0], want[0], relative=True), _diff(got[1], want[1]))
 
 
 def _row(name, size, error, tol, seconds, note=""):
     ok = error <= tol
-    return {"check": name, "size": size, "max_abs_error": error, "tolerance": tol,
+    # error: max(relative loss error, absolute gradient error)
+    return {"check": name, "size": size, "max_error": error, "tolerance": tol,
             "ok": bool(ok), "seconds": round(seconds, 3), "note": note}
 
 
@@ -118,7 +134,7 @@ def check_options(device, tiny):
                     clamp=clamp, reduction=red, zero_infinity=zinf)
         got = _run(problem, "cuda", device, opts, packed)
         want = _run(problem, "cpu", "cpu", opts, packed)
-        worst = max(worst, _diff(got[0], want[0]), _diff(got[1], want[1]))
+        worst = max(worst, _err(got, want))
         n += 1
     return _row("options", f"{n} option sets, (3,5,4,7)", worst, 1e-5,
                 time.perf_counter() - t0)
@@ -134,7 +150,7 @@ def check_float64(device, tiny):
                  {"fastemit_lambda": 0.5, "clamp": 0.1}):
         got = _run(problem, "cuda", device, opts)
         want = _run(problem, "reference", "cpu", opts)
-        worst = max(worst, _diff(got[0], want[0]), _diff(got[1], want[1]))
+        worst = max(worst, _err(got, want))
     return _row("float64", "(3,6,5,9) vs reference", worst, 1e-10, time.perf_counter() - t0)
 
 
@@ -144,7 +160,7 @@ def _against_cpu(name, problem, device, tol, opts=None):
     seconds = time.perf_counter() - t0
     want = _run(problem, "cpu", "cpu", opts or {})
     size = "x".join(str(s) for s in problem[0].shape)
-    return _row(name, size, max(_diff(got[0], want[0]), _diff(got[1], want[1])), tol, seconds)
+    return _row(name, size, _err(got, want), tol, seconds)
 
 
 def check_side_stream(device, tiny):
@@ -171,7 +187,7 @@ def check_side_stream(device, tiny):
         del junk
         got = loss.detach().double().cpu(), x.grad.double().cpu()
     side.synchronize()
-    err = max(_diff(got[0], want[0]), _diff(got[1], want[1]))
+    err = _err(got, want)
     return _row("side-stream", "x".join(map(str, logits.shape)), err, 1e-6,
                 time.perf_counter() - t0)
 
@@ -199,8 +215,8 @@ def check_stress(device, tiny):
     alone.sum().backward()
     per = rnnt_loss(logits.to(device), targets.to(device), tl.to(device), ul.to(device), blank,
                     reduction="none")
-    err = max(_diff(per[-1:].detach().cpu(), alone.detach().cpu()),
-              _diff(g[-1, :tb, :ub + 1].cpu(), x1.grad[0].cpu()))
+    err = _err((per[-1:].detach().cpu(), g[-1, :tb, :ub + 1].cpu()),
+               (alone.detach().cpu(), x1.grad[0].cpu()))
     seconds = time.perf_counter() - t0
     del x, g, x1
     if device == "cuda":
@@ -293,15 +309,18 @@ def main(argv=None) -> int:
         info["numba_cuda"] = None
     checks = [check_options(device, tiny), check_float64(device, tiny)]
     long_u = (4, 1099, 8) if not tiny else (2, 39, 3)
+    # float32 lattices of hundreds of nodes: the per-row log-sum-exp rounding (torch's on the
+    # GPU, the CPU kernel's own) adds up along a path to ~1e-5 in log space
     checks.append(_against_cpu("long-U", _problem(2, long_u[0], long_u[1], long_u[2], seed=3),
-                               device, 1e-5))
+                               device, 1e-4))
     med = (4, 300, 60, 512) if not tiny else (2, 6, 4, 16)
-    checks.append(_against_cpu("medium", _problem(*med, seed=4), device, 1e-5))
+    checks.append(_against_cpu("medium", _problem(*med, seed=4), device, 1e-4))
     checks += [check_side_stream(device, tiny), check_stress(device, tiny),
                check_timing(device, tiny)]
+    print("max err: the larger of the loss's relative and the gradient's absolute error")
     print(f"{'check':<12} {'size':<26} {'ok':<5} {'max err':>10} {'seconds':>8}  note")
     for c in checks:
-        err = c.get("max_abs_error")
+        err = c.get("max_error")
         secs = c.get("seconds", "")
         if c["check"] == "timing":
             c["note"] = (", ".join(f"{k} {v:.4f} s" for k, v in c["median_seconds"].items())
