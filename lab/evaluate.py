@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from lab.errors import LabError
 from lab.models.pretrained import CHECKPOINT_DIR, available, checkpoint_info, load_pretrained
 from lab.training.evaluation import evaluate_model
 from lab.training.export import split_items
@@ -23,13 +24,17 @@ _LABELS = {"deepspeech": "DeepSpeech (CTC)", "transducer": "Transducer (RNN-T, s
 
 def evaluate_all(names: list[str] | None = None, *, directory: str | Path | None = None) -> dict:
     """Test metrics of each shipped checkpoint, with size and training time from the index."""
+    if isinstance(names, str):
+        names = [names]
     results = {}
     for name in names or available(directory):
         info = checkpoint_info(name, directory)
         metrics = evaluate_model(load_pretrained(name, directory=directory), split_items(name))
-        results[name] = {**metrics, "corpus_version": info["corpus_version"],
-                         "train_seconds": info["training"]["seconds"],
-                         "epochs": info["training"]["epochs"]}
+        # index entries written by hand may lack the training record: report what is there
+        training = info.get("training") if isinstance(info.get("training"), dict) else {}
+        results[name] = {**metrics, "corpus_version": info.get("corpus_version"),
+                         "train_seconds": training.get("seconds"),
+                         "epochs": training.get("epochs")}
     return results
 
 
@@ -47,11 +52,15 @@ def markdown_table(results: dict) -> str:
     def pct(r: dict, key: str) -> str:
         return f"{100 * r[key]:.1f} %" if key in r else "–"
 
+    def minutes(r: dict) -> str:
+        seconds = r.get("train_seconds")
+        return f"{seconds / 60:.1f} min" if isinstance(seconds, int | float) else "–"
+
     header = "| model | test clips | CER | WER | accuracy | epochs | training time (CPU) |"
     rows = [header, "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         rows.append(f"| {_LABELS.get(name, name)} | {r['n']} | {pct(r, 'cer')} | {pct(r, 'wer')} "
-                    f"| {pct(r, 'accuracy')} | {r['epochs']} | {r['train_seconds'] / 60:.1f} min |")
+                    f"| {pct(r, 'accuracy')} | {r.get('epochs', '–')} | {minutes(r)} |")
     return "\n".join(rows)
 
 
@@ -63,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(2)
-    results = evaluate_all(args.names or None)
+    try:
+        results = evaluate_all(args.names or None)
+    except LabError as err:  # a bad name or a broken checkpoint: one line, not a traceback
+        parser.error(str(err))
     Path(args.output).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(markdown_table(results))
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lab.errors import LabError
 from lab.training import TASKS, TrainConfig, train
 from lab.training.export import export_run
 
@@ -27,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = TrainConfig(task=args.model, run_dir=args.run_dir, epochs=args.epochs,
                          seed=args.seed, threads=args.threads, fresh=args.fresh)
-    state = train(config)
+    try:
+        state = train(config)
+    except LabError as err:  # e.g. --epochs 0: one line, not a traceback
+        parser.error(str(err))
     finished = state["epoch"] >= (args.epochs or TASKS[args.model].epochs)
     print(f"{args.model}: {state['epoch']} epochs, {state['seconds']:.0f} s, "
           f"best valid {TASKS[args.model].metric} {state['best']} (epoch {state['best_epoch']})")
@@ -35,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         if not finished:
             print("not exporting: the run was interrupted before its last epoch")
             return 1
-        export_run(args.model, config.resolved_run_dir())
+        try:
+            export_run(args.model, config.resolved_run_dir())
+        except LabError as err:  # e.g. a damaged best.pt
+            parser.error(str(err))
     return 0
 
 
