@@ -178,6 +178,14 @@ def _warned(call: Callable[[], Any]) -> tuple[Any, list[str]]:
     return result, [type(w.message).__name__ for w in caught]
 
 
+def _exit_code(call: Callable[[], Any]) -> Any:
+    """What a CLI's main exits with (argparse's parser.error exits with 2)."""
+    try:
+        return call()
+    except SystemExit as exit_:
+        return exit_.code
+
+
 def _pcm16(y: np.ndarray) -> np.ndarray:
     return np.round(np.clip(y, -1, 1) * 32767).astype(np.int16)
 
@@ -509,6 +517,11 @@ MODEL_CASES = [
     Case("TransducerStream.accept-strings",
          lambda c: models.TransducerStream(c.tr).accept(np.array([["a"] * 26])),
          ArgumentTypeError, "chunk"),
+    Case("Transducer.stream-not-iterable", lambda c: c.tr.stream(5), ArgumentTypeError,
+         "chunks"),
+    Case("Transducer.stream-matches-decode_ids",
+         lambda c: (list(c.tr.stream(FEATS[0].split(7)))[-1], c.tr.decode_ids(FEATS)[0]),
+         lambda r: r[0] == r[1]),
     Case("KeywordClassifier-wrong-bins", lambda c: c.kw(torch.zeros(1, 30, 26)),
          ArgumentError, "x"),
     Case("KeywordClassifier-no-frames", lambda c: c.kw(torch.zeros(1, 0, 257)),
@@ -697,6 +710,17 @@ TRAINING_CASES = [
     Case("export_run-unknown-task",
          lambda c: importlib.import_module("lab.training.export").export_run("x"),
          ArgumentError, "task"),
+    Case("evaluate_all-unknown-name",
+         lambda c: importlib.import_module("lab.evaluate").evaluate_all(["nope"]),
+         CheckpointError, "nope"),
+    Case("train-cli-zero-epochs-is-one-line",
+         lambda c: _exit_code(lambda: importlib.import_module("lab.train").main(
+             ["classifier", "--epochs", "0", "--run-dir", str(c.path("run"))])),
+         lambda r: r == 2),
+    Case("evaluate-cli-unknown-name-is-one-line",
+         lambda c: _exit_code(lambda: importlib.import_module("lab.evaluate").main(
+             ["nope", "--output", str(c.path("r.json"))])),
+         lambda r: r == 2),
     Case("warp_frequency-warp-too-large",
          lambda c: importlib.import_module("lab.training.augment").warp_frequency(
              torch.rand(1, 4, 8), max_warp=1.5), ArgumentError, "max_warp"),

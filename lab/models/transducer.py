@@ -248,6 +248,13 @@ class Transducer(nn.Module):
         Yields the symbol indices decoded so far after each chunk; the last value equals
         :meth:`decode_ids` on the concatenated chunks.
         """
+        if isinstance(chunks, str | bytes) or not isinstance(chunks, Iterable):
+            raise ArgumentTypeError(
+                f"chunks must be an iterable of (n, n_features) arrays, got {type(chunks).__name__}"
+            )
+        return self._stream(iter(chunks))
+
+    def _stream(self, chunks: Iterator) -> Iterator[list[int]]:
         streamer = TransducerStream(self)
         for chunk in chunks:
             yield list(streamer.accept(chunk))
