@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True,
                         help="zoo name: deepspeech, transducer or classifier")
     parser.add_argument("--data", required=True,
-                        help="corpus split (train/valid/test), a folder of audio files, or "
+                        help="corpus split (train/valid/test, or all), a folder of audio files, or "
                              "hf:<folder saved with datasets' save_to_disk>")
     parser.add_argument("--out", required=True, help="scan folder (results, resumable)")
     where = parser.add_mutually_exclusive_group()

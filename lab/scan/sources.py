@@ -8,7 +8,7 @@ with the model; each shard of work then names only the indices it covers.
 Three kinds ship with the lab:
 
 - :class:`CorpusSource` — a split of the shipped corpus (``"train"``, ``"valid"``,
-  ``"test"``);
+  ``"test"``) or all of it (``"all"``);
 - :class:`FolderSource` — every audio file under a folder (recursively), with an optional
   transcript manifest (CSV with ``path`` and ``text`` columns, or a ``path<TAB>text`` file);
 - :class:`HuggingFaceSource` — a ``datasets.Dataset`` with an audio column (needs the optional
@@ -131,7 +131,8 @@ class CorpusSource(Source):
 
     Parameters
     ----------
-    split : {"train", "valid", "test"}
+    split : {"train", "valid", "test", "all"}
+        ``"all"`` is the whole corpus (2,268 utterances), in manifest order.
     keywords_only : bool
         Keep only single command words (what the keyword classifier is scored on).
     limit : int, optional
@@ -144,13 +145,15 @@ class CorpusSource(Source):
                  limit: int | None = None) -> None:
         from lab.data import corpus_dir, read_manifest
 
-        if split not in ("train", "valid", "test"):
-            raise ArgumentError(f"split must be 'train', 'valid' or 'test', got {split!r}")
+        if split not in ("train", "valid", "test", "all"):
+            raise ArgumentError(
+                f"split must be 'train', 'valid', 'test' or 'all', got {split!r}"
+            )
         self.split = split
         self.keywords_only = bool(keywords_only)
         self.limit = limit
         self.root = corpus_dir()
-        manifest = [r for r in read_manifest(None, split=split)
+        manifest = [r for r in read_manifest(None, split=None if split == "all" else split)
                     if r.keyword or not keywords_only]
         self.rows = [
             {"id": r.path, "text": r.text, "label": _keyword_label(r.keyword or ""),
@@ -373,7 +376,7 @@ def as_source(data: Any, *, limit: int | None = None, keywords_only: bool = Fals
     Parameters
     ----------
     data : str, os.PathLike, Source or datasets.Dataset
-        ``"train"`` / ``"valid"`` / ``"test"`` (corpus splits), a folder of audio files,
+        ``"train"`` / ``"valid"`` / ``"test"`` / ``"all"`` (the corpus), a folder of audio files,
         ``"hf:<folder>"`` (a dataset saved with ``save_to_disk``), a ``datasets.Dataset``, or a
         ready :class:`Source` (returned as is).
     limit : int, optional
@@ -394,7 +397,7 @@ def as_source(data: Any, *, limit: int | None = None, keywords_only: bool = Fals
     """
     if isinstance(data, Source):
         return data
-    if isinstance(data, str) and data in ("train", "valid", "test"):
+    if isinstance(data, str) and data in ("train", "valid", "test", "all"):
         return CorpusSource(data, keywords_only=keywords_only, limit=limit)
     if isinstance(data, str) and data.startswith("hf:"):
         return HuggingFaceSource(data[3:], limit=limit)

@@ -151,7 +151,7 @@ def write_shard(out: Path, shard: int, result: dict) -> dict:
     """Write one shard's table, arrays and (last) its marker; returns the marker.
 
     ``result`` holds ``rows`` (list of dicts), ``arrays`` (name → array), ``errors`` (list of
-    dicts), ``indices`` and ``seconds`` (compute time on the worker).
+    dicts), ``indices``, ``seconds`` and ``cpu_seconds`` (wall and CPU time on the worker).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -171,7 +171,8 @@ def write_shard(out: Path, shard: int, result: dict) -> dict:
         files["arrays"] = f"{stem}.npz"
     marker = {"shard": shard, "indices": [int(i) for i in result["indices"]],
               "rows": len(result["rows"]), "errors": result["errors"], "files": files,
-              "seconds": float(result.get("seconds", 0.0))}
+              "seconds": float(result.get("seconds", 0.0)),
+              "cpu_seconds": float(result.get("cpu_seconds", 0.0))}
     write_json(folder / f"{stem}.json", marker)
     return marker
 
