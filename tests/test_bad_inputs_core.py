@@ -529,6 +529,18 @@ MODEL_CASES = [
     Case("KeywordClassifier.fit_normalizer-nan",
          lambda c: models.KeywordClassifier(dim=8, widths=(4, 4)).fit_normalizer(
              torch.full((10, 257), float("nan"))), ArgumentError, "frames"),
+    Case("ClippedReLU-nan-ceiling",
+         lambda c: importlib.import_module("lab.models.deepspeech").ClippedReLU(float("nan")),
+         ArgumentError, "ceiling"),
+    Case("context_window-negative",
+         lambda c: importlib.import_module("lab.models.deepspeech").context_window(FEATS, -1),
+         ArgumentError, "n_context"),
+    Case("FeatureNormalizer.fit-nan",
+         lambda c: importlib.import_module("lab.models.normalize").FeatureNormalizer(2).fit(
+             torch.tensor([[1.0, float("nan")]])), ArgumentError, "frames"),
+    Case("FeatureNormalizer.fit-empty",
+         lambda c: importlib.import_module("lab.models.normalize").FeatureNormalizer(2).fit(
+             torch.zeros(0, 2)), ArgumentError, "frames"),
     Case("transcribe-int16-scaled",
          lambda c: (models.transcribe(c.deepspeech, _pcm16(c.utterance)),
                     models.transcribe(c.deepspeech, c.utterance)),

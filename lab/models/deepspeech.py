@@ -6,6 +6,8 @@ that feature visualization can address layers by the names used in the literatur
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -23,6 +25,11 @@ class ClippedReLU(nn.Module):
 
     def __init__(self, ceiling: float = 20.0):
         super().__init__()
+        if isinstance(ceiling, bool) or not isinstance(ceiling, int | float) or not (
+            math.isfinite(ceiling) and ceiling > 0
+        ):
+            # a NaN ceiling would turn every activation into NaN
+            raise ArgumentError(f"ceiling must be a finite number > 0, got {ceiling!r}")
         self.ceiling = float(ceiling)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,6 +60,13 @@ def context_window(features: torch.Tensor, n_context: int) -> torch.Tensor:
     >>> context_window(x, 1)[0].tolist()
     [[0.0, 0.0, 1.0], [0.0, 1.0, 2.0], [1.0, 2.0, 0.0]]
     """
+    if isinstance(n_context, bool) or not isinstance(n_context, int) or n_context < 0:
+        raise ArgumentError(f"n_context must be an int >= 0, got {n_context!r}")
+    if not isinstance(features, torch.Tensor) or features.ndim != 3:
+        raise ArgumentError(
+            "features must be a (B, T, F) tensor, got "
+            f"{tuple(features.shape) if torch.is_tensor(features) else type(features).__name__}"
+        )
     if n_context == 0:
         return features
     padded = nn.functional.pad(features, (0, 0, n_context, n_context))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lab.errors import ArgumentError
+
 __all__ = ["FeatureNormalizer"]
 
 
@@ -29,6 +31,13 @@ class FeatureNormalizer(nn.Module):
     def fit(self, frames: torch.Tensor) -> None:
         """Set the statistics from frames of shape (N, n_features)."""
         frames = torch.as_tensor(frames, dtype=torch.float32)
+        if frames.ndim != 2 or frames.shape[0] == 0 or frames.shape[1] != self.mean.numel():
+            raise ArgumentError(
+                f"frames must have shape (N >= 1, {self.mean.numel()}), got {tuple(frames.shape)}"
+            )
+        if not torch.isfinite(frames).all():
+            # NaN statistics would make every later output NaN
+            raise ArgumentError("frames contain NaN or infinite values")
         self.mean.copy_(frames.mean(dim=0))
         self.std.copy_(frames.std(dim=0, unbiased=False).clamp(min=1e-5))
 
