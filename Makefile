@@ -68,9 +68,10 @@ lock:
 	.lock-venv/bin/python -m pip install -q --upgrade pip
 	.lock-venv/bin/python -m pip install -q $(TORCH_SPEC)
 	.lock-venv/bin/python -m pip install -q -e ".[$$(.lock-venv/bin/python scripts/extras.py)]"
-	{ echo "# Pinned by \`make lock\`; torch is not here (TORCH_SPEC picks its build)."; \
+	{ echo "# Pinned by \`make lock\`. Not here: torch (TORCH_SPEC picks its build) and the"; \
+	  echo "# nvidia-* / cuda-toolkit wheels, which a CUDA build of torch pins itself."; \
 	  .lock-venv/bin/python -m pip freeze --all --exclude-editable \
-	    | grep -v -i -E '^(torch|triton)[=-]'; } > $(CONSTRAINTS)
+	    | grep -v -i -E '^(torch|triton|nvidia-[a-z0-9-]+|cuda-toolkit)[=-]'; } > $(CONSTRAINTS)
 	rm -rf .lock-venv
 
 clean:
