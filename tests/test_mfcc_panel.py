@@ -50,7 +50,7 @@ def wav_frames(data: bytes) -> int:
 def test_initial_state_shows_first_source(panel, wavs):
     assert panel.source.value == "rising"
     assert len(panel.waveform) == int(1.2 * SR)
-    assert panel.heatmap.value[:4] == b"\x89PNG" and png_size(panel.heatmap.value) == (640, 200)
+    assert panel.heatmap.value[:4] == b"\x89PNG" and png_size(panel.heatmap.value) == (760, 240)
     assert wav_frames(panel.player.value) == int(1.2 * SR)
     assert panel.features().shape == (1 + int(1.2 * SR) // 320, 26)
     assert panel.error.value == ""
@@ -158,7 +158,12 @@ def test_transcriber_extension_point(panel):
     panel.add_transcriber("length", lambda y, sr: f"{len(y) / sr:.1f} s")
     texts = [row.children[0].value for row in panel.transcripts.children]
     assert texts == ["<b>fake</b>: hello", "<b>length</b>: 1.2 s"]
-    assert "lab-mfcc-posteriors" in panel.transcripts.children[0].children[1]._dom_classes
+    view = panel.transcripts.children[0].children[1]
+    assert "lab-mfcc-posteriors-view" in view._dom_classes
+    assert "lab-mfcc-posteriors" in view.children[0]._dom_classes
+    # the decoded text sits under the features, each symbol at its first frame
+    assert panel.views[2] is panel.decoded_view
+    assert panel.decoded_view.labels()["rows"] == ["fake"]
     panel.source.value = "falling"
     assert seen[-1] == (int(0.8 * SR), SR)
     assert panel.transcripts.children[1].children[0].value.endswith("0.8 s")
@@ -172,7 +177,8 @@ def test_transcriber_extension_point(panel):
 def test_css_hooks_present(panel):
     classes = [c for w in _walk(panel.widget) for c in w._dom_classes]
     for part in ("panel", "source", "upload", "feature", "n-mfcc", "window", "hop", "heatmap",
-                 "waveform", "audio", "error", "info", "transcripts"):
+                 "waveform", "audio", "error", "info", "transcripts", "cursor", "zscore",
+                 "heatmap-axes", "waveform-axes"):
         assert classes.count(f"lab-mfcc-{part}") == 1, part
 
 
@@ -216,3 +222,37 @@ def test_default_panel_shows_the_shipped_test_split():
     assert panel.source.value.startswith(first.text)
     expected = audio.load(corpus_dir() / first.path)
     np.testing.assert_array_equal(panel.waveform, expected)
+
+
+def test_views_are_labelled_and_time_aligned(panel):
+    wave, feats = panel.waveform_view, panel.feature_view
+    assert feats.labels()["x"] == "time (s)" and wave.labels()["x"] == "time (s)"
+    assert feats.labels()["colorbar"] == "z-score per coefficient"
+    assert feats.labels()["y"] == "MFCC coefficient index"
+    assert "data-colorbar='z-score per coefficient'" in feats.caption.value
+    # one width, one plot area: a pixel column is one instant in every view
+    assert png_size(wave.image.value)[0] == png_size(feats.image.value)[0] == 760
+    assert wave.plot_px == feats.plot_px
+    panel.zscore.value = False
+    assert feats.labels()["colorbar"].startswith("MFCC value")
+    panel.feature.value = "log_power"
+    assert feats.labels()["y"] == "frequency (Hz)"
+    assert feats.labels()["colorbar"] == "power (dB re max)"
+    panel.feature.value = "log_mel"
+    assert feats.labels()["y"] == "mel band"
+
+
+def test_cursor_marks_the_same_instant_in_every_view(panel):
+    before = [v.image.value for v in panel.views]
+    panel.set_cursor(0.6)
+    after = [v.image.value for v in panel.views]
+    assert all(a != b for a, b in zip(after, before))
+    columns = []
+    for view in panel.views:
+        rgb = np.asarray(Image.open(io.BytesIO(view.image.value)).convert("RGB")).astype(int)
+        cyan = (rgb[..., 0] < 40) & (rgb[..., 1] > 170) & (rgb[..., 2] > 230)
+        columns.append(int(np.median(np.nonzero(cyan.any(axis=0))[0])))
+    assert max(columns) - min(columns) <= 1, columns
+    # a new utterance starts without a cursor
+    panel.source.value = "falling"
+    assert panel.feature_view.cursor is None

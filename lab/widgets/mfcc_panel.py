@@ -5,7 +5,12 @@ corpus); images are redrawn by swapping ``ipywidgets.Image.value`` bytes in plac
 
 Later panels and models extend it through transcribers: ``panel.add_transcriber(name, fn)``
 where ``fn(waveform, sr)`` returns a string or a :class:`Transcription` (text plus optional
-per-frame posteriors, shown as a heatmap aligned in time with the features).
+per-frame posteriors, shown as a heatmap aligned in time with the features, and the decoded
+symbols placed in time under the features).
+
+Every image is a :class:`lab.widgets.views.View` of one width: waveform, features, decoded
+text and posteriors share one time axis in seconds, and the time cursor marks one instant in
+all of them.
 """
 
 from __future__ import annotations
@@ -23,8 +28,16 @@ from lab import audio
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.base import Panel
 from lab.widgets.checks import check_int, check_sources
-from lab.widgets.render import array_to_png, wav_bytes, waveform_to_png
+from lab.widgets.render import wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
+from lab.widgets.views import (
+    Token,
+    View,
+    ctc_tokens,
+    ln_power_db,
+    log1p_power_db,
+    zscore,
+)
 
 __all__ = ["MFCCPanel", "Transcription", "corpus_sources"]  # corpus_sources: re-exported
 
@@ -40,10 +53,39 @@ AudioSource = str | os.PathLike | bytes
 
 @dataclass
 class Transcription:
-    """What a transcriber returns: text, and optionally posteriors of shape (frames, symbols)."""
+    """What a transcriber returns.
+
+    Attributes
+    ----------
+    text : str
+    posteriors : np.ndarray, optional
+        Per-frame probabilities (frames, symbols), drawn under the features.
+    symbols : list of str, optional
+        Row names of ``posteriors`` (blank named ``"blank"``); default the symbol indices.
+    tokens : list of lab.widgets.views.Token, optional
+        Decoded symbols at their frames (frames of ``posteriors``, or of ``n_frames``); by
+        default the greedy CTC symbols of ``posteriors`` at their first frame.
+    n_frames : int, optional
+        Frames that ``tokens`` count in, when there are no posteriors.
+    """
 
     text: str
     posteriors: np.ndarray | None = None
+    symbols: list[str] | None = None
+    tokens: list[Token] | None = None
+    n_frames: int | None = None
+
+    def placed_tokens(self) -> tuple[list[Token], int] | None:
+        """The decoded symbols placed in time and the number of frames they count in."""
+        if self.tokens is not None:
+            frames = self.n_frames or (len(self.posteriors) if self.posteriors is not None
+                                       else (self.tokens[-1].frame + 1 if self.tokens else 1))
+            return list(self.tokens), int(frames)
+        if self.posteriors is None:
+            return None
+        post = np.asarray(self.posteriors)
+        names = self.symbols or [str(i) for i in range(post.shape[1])]
+        return ctc_tokens(post, names), post.shape[0]
 
 
 Transcriber = Callable[[np.ndarray, int], "str | Transcription"]
@@ -64,7 +106,8 @@ class MFCCPanel(UtterancePicker, Panel):
     transcribers : mapping of name → callable, optional
         Passed to :meth:`add_transcriber`.
     image_width, image_height : int
-        Pixel size of the heatmaps; fixed so the layout never jumps while sliders move.
+        Pixel size of the feature image (every time-aligned view has this width); fixed so
+        the layout never jumps while sliders move.
 
     Attributes
     ----------
@@ -84,14 +127,14 @@ class MFCCPanel(UtterancePicker, Panel):
         split: str = "test",
         feature: str = "mfcc",
         transcribers: Mapping[str, Transcriber] | None = None,
-        image_width: int = 640,
-        image_height: int = 200,
+        image_width: int = 760,
+        image_height: int = 240,
     ) -> None:
         super().__init__()
         if not isinstance(feature, str) or feature not in FEATURES:
             raise ArgumentError(f"feature must be one of {sorted(FEATURES)}, got {feature!r}")
-        image_width = check_int(image_width, "image_width", 16, 4096)
-        image_height = check_int(image_height, "image_height", 16, 4096)
+        image_width = check_int(image_width, "image_width", 300, 4096)
+        image_height = check_int(image_height, "image_height", 100, 4096)
         if transcribers is not None and not isinstance(transcribers, Mapping):
             raise ArgumentTypeError(f"transcribers must be a mapping of name → callable, got "
                                     f"{type(transcribers).__name__}")
@@ -106,7 +149,7 @@ class MFCCPanel(UtterancePicker, Panel):
 
         tagged = self.tagged
         slider = dict(continuous_update=False, style={"description_width": "90px"},
-                      layout=W.Layout(width="330px"))
+                      layout=W.Layout(width="300px", min_width="260px"))
         self.source = tagged(W.Dropdown(options=list(self._sources), description="Utterance",
                                         layout=W.Layout(width="460px")), "source")
         self.upload = tagged(W.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False,
@@ -114,6 +157,9 @@ class MFCCPanel(UtterancePicker, Panel):
         self.feature = tagged(W.ToggleButtons(
             options=[(label, key) for key, (label, _) in FEATURES.items()], value=feature,
             style={"button_width": "90px"}), "feature")
+        self.zscore = tagged(W.Checkbox(value=True, description="z-score each coefficient",
+                                        indent=False, layout=W.Layout(width="230px")),
+                             "zscore")
         self.n_mfcc = tagged(W.IntSlider(value=audio.N_MFCC, min=2, max=audio.N_MELS,
                                          description="n_mfcc", **slider), "n-mfcc")
         ms = lambda n: round(1000 * n / audio.SAMPLE_RATE)
@@ -121,28 +167,47 @@ class MFCCPanel(UtterancePicker, Panel):
                                             description="window (ms)", **slider), "window")
         self.hop_ms = tagged(W.IntSlider(value=ms(audio.HOP_LENGTH), min=5, max=40,
                                          description="hop (ms)", **slider), "hop")
-        self.waveform_image = tagged(W.Image(format="png", width=image_width), "waveform")
-        self.heatmap = tagged(W.Image(format="png", width=image_width, height=image_height),
-                              "heatmap")
+        self.cursor = tagged(W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01,
+                                           description="time (s)", readout_format=".2f",
+                                           continuous_update=True,
+                                           style={"description_width": "90px"},
+                                           layout=W.Layout(width=f"{image_width}px")),
+                             "cursor")
+        self.waveform_view = View(title="waveform", ylabel="amplitude", width=image_width,
+                                  height=120, css="lab-mfcc-waveform")
+        self.feature_view = View(title="features", colorbar=" ", width=image_width,
+                                 height=image_height, css="lab-mfcc-heatmap")
+        self.decoded_view = View(title="decoded text (each symbol at its first frame)",
+                                 width=image_width, height=60 + 26 * 2,
+                                 css="lab-mfcc-decoded")
+        self.waveform_image = self.waveform_view.image
+        self.heatmap = self.feature_view.image
+        self.views: list[View] = [self.waveform_view, self.feature_view]
+        self._posterior_views: dict[str, View] = {}
         self.player = tagged(W.Audio(format="wav", autoplay=False, loop=False), "audio")
         self.info = tagged(W.HTML(), "info")
         self.transcripts = tagged(W.VBox(), "transcripts")
+        self._decoded_box = W.VBox([])
         self._set_root(W.VBox([
             W.HBox([self.source, self.upload]),
             self.error,
-            self.waveform_image,
             self.player,
-            self.feature,
-            W.HBox([self.n_mfcc, self.window_ms, self.hop_ms]),
-            self.heatmap,
+            W.HBox([self.feature, self.zscore]),
+            W.HBox([self.n_mfcc, self.window_ms, self.hop_ms],
+                   layout=W.Layout(flex_flow="row wrap")),
+            self.cursor,
+            self.waveform_view.widget,
+            self.feature_view.widget,
             self.info,
+            self._decoded_box,
             self.transcripts,
         ]))
 
         self.source.observe(self._on_source, names="value")
         self.upload.observe(self._on_upload, names="value")
-        for control in (self.feature, self.n_mfcc, self.window_ms, self.hop_ms):
+        for control in (self.feature, self.n_mfcc, self.window_ms, self.hop_ms, self.zscore):
             control.observe(self._on_params, names="value")
+        self.cursor.observe(self._on_cursor, names="value")
         for name, fn in (transcribers or {}).items():
             self.add_transcriber(name, fn)
         self._select(self.source.value)
@@ -207,37 +272,68 @@ class MFCCPanel(UtterancePicker, Panel):
             self.show_error(exc, f"Cannot use {label or 'this audio'}")
             return False
         self.clear_error()
-        self.waveform_image.value = waveform_to_png(waveform, width=self.image_size[0], height=70)
+        self.waveform_view.show_waveform(waveform, self.sr)
+        with self._quietly():
+            self.cursor.max = max(0.01, round(len(waveform) / self.sr, 2))
+            self.cursor.value = 0.0
+        for view in self.views:
+            view.cursor = None
         self.player.value = wav_bytes(waveform, self.sr)
         self._update_transcripts()
         return True
 
     def refresh(self) -> None:
-        """Recompute the features and swap the heatmap bytes (no new output, no flicker)."""
+        """Recompute the features and swap the feature image bytes (no new output, no flicker).
+
+        MFCCs are shown as per-coefficient z-scores by default (c0, the loudness, would wash
+        out one shared scale; the checkbox shows raw values), log-mel and log-power in dB
+        below the utterance's maximum with an 80 dB floor.
+        """
         start = time.perf_counter()
         feats = self.features()
-        label, cmap = FEATURES[self.feature.value]
-        shown = feats
-        if self.feature.value == "mfcc":
-            # c0 (loudness) is an order of magnitude larger than the other coefficients and would
-            # wash them out, so each coefficient gets its own colour scale (display only).
-            shown = (feats - feats.mean(axis=0)) / (feats.std(axis=0) + 1e-6)
-            lo, hi = -2.5, 2.5
-        else:
-            lo, hi = np.percentile(feats, [1, 99])
-        width, height = self.image_size
-        self.heatmap.value = array_to_png(shown.T, cmap=cmap, vmin=float(lo), vmax=float(hi),
-                                          width=width, height=height)
-        self.last_update_ms = 1000 * (time.perf_counter() - start)
+        kind = self.feature.value
+        label, cmap = FEATURES[kind]
+        duration = len(self.waveform) / self.sr
         frames, dims = feats.shape
-        p, kind = self.params, self.feature.value
+        view = self.feature_view
+        view.set_title(label)
+        if kind == "mfcc":
+            if self.zscore.value:
+                shown, lo, hi = zscore(feats), -2.5, 2.5
+                unit = "z-score per coefficient"
+            else:
+                shown = feats
+                lo, hi = (float(v) for v in np.percentile(feats, [1, 99]))
+                unit = "MFCC value (DCT of dB)"
+            view.show_image(shown, duration=duration, vmin=lo, vmax=hi, cmap=cmap,
+                            colorbar=unit, ylabel="MFCC coefficient index")
+        elif kind == "log_mel":
+            view.show_image(ln_power_db(feats), duration=duration, vmin=-80.0, vmax=0.0,
+                            cmap=cmap, colorbar="power (dB re max)", ylabel="mel band")
+        else:
+            view.show_image(log1p_power_db(feats), duration=duration, vmin=-80.0, vmax=0.0,
+                            cmap=cmap, colorbar="power (dB re max)",
+                            ylabel="frequency (Hz)", y_extent=(0.0, self.sr / 2))
+        self.last_update_ms = 1000 * (time.perf_counter() - start)
+        p = self.params
         self.info.value = (
             f"<b>{label}</b> {frames} frames × {dims} features · window {p['win_length']} "
-            f"samples, hop {p['hop_length']} · {len(self.waveform) / self.sr:.2f} s of audio · "
-            f"time → right, feature index ↑ up"
-            + (" · each coefficient on its own colour scale" if kind == "mfcc" else "")
+            f"samples, hop {p['hop_length']} · {duration:.2f} s of audio"
+            + (" · each coefficient on its own colour scale (z-score)"
+               if kind == "mfcc" and self.zscore.value else "")
         )
-        self.n_mfcc.disabled = self.feature.value != "mfcc"
+        self.n_mfcc.disabled = kind != "mfcc"
+        self.zscore.disabled = kind != "mfcc"
+
+    def set_cursor(self, seconds: float) -> None:
+        """Mark the instant ``seconds`` in every time-aligned view."""
+        self.cursor.value = seconds
+
+    def _on_cursor(self, change) -> None:
+        if self._quiet:
+            return
+        for view in self.views:
+            view.set_cursor(change["new"])
 
     # --- events -------------------------------------------------------------------------------
 
@@ -263,22 +359,52 @@ class MFCCPanel(UtterancePicker, Panel):
     def _update_transcripts(self) -> None:
         if not self.transcribers:
             self.transcripts.children = ()
+            self._decoded_box.children = ()
+            self.views = [self.waveform_view, self.feature_view]
             return
         try:
             results = self.transcribe(self.waveform, self.sr)
         except Exception as exc:  # a model's failure must not break the panel
             self.show_error(f"{type(exc).__name__}: {exc}", "Transcription failed")
             return
-        rows = []
+        duration = len(self.waveform) / self.sr
+        width = self.image_size[0]
+        rows, tracks, posterior_views = [], [], []
         for name, result in results.items():
             text = W.HTML(f"<b>{html.escape(name)}</b>: {html.escape(result.text)}")
             text.add_class("lab-mfcc-transcript")
             row = [text]
+            placed = result.placed_tokens()
+            if placed is not None:
+                tokens, frames = placed
+                tracks.append((name, tokens, duration / max(1, frames)))
             if result.posteriors is not None:
-                post = W.Image(format="png", width=self.image_size[0],
-                               value=array_to_png(np.asarray(result.posteriors).T, cmap="viridis",
-                                                  width=self.image_size[0], height=120))
-                post.add_class("lab-mfcc-posteriors")
-                row.append(post)
+                post = np.asarray(result.posteriors, dtype=np.float64)
+                names = result.symbols or [str(i) for i in range(post.shape[1])]
+                view = self._posterior_views.get(name)
+                height = max(160, 11 * post.shape[1] + 70)
+                if view is None or view.size != (width, height):
+                    view = View(title=f"{name}: posteriors", ylabel="symbol",
+                                colorbar="probability", cmap="viridis", width=width,
+                                height=height, css="lab-mfcc-posteriors")
+                    self._posterior_views[name] = view
+                view.show_image(post, duration=duration, vmin=0.0, vmax=1.0, rows=names)
+                posterior_views.append(view)
+                row.append(view.widget)
             rows.append(W.VBox(row))
         self.transcripts.children = rows
+        self.views = [self.waveform_view, self.feature_view] + posterior_views
+        if tracks:
+            view = self.decoded_view
+            height = 60 + 26 * len(tracks)
+            if view.size[1] != height:
+                view = self.decoded_view = View(
+                    title="decoded text (each symbol at its first frame)",
+                    width=width, height=height, css="lab-mfcc-decoded")
+            view.show_tokens(tracks, duration=duration)
+            self.views.insert(2, view)
+            self._decoded_box.children = (view.widget,)
+        else:
+            self._decoded_box.children = ()
+        for view in self.views:
+            view.cursor = None
