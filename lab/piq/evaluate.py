@@ -4,7 +4,9 @@ Run ``python -m lab.piq.evaluate`` from the repository root: it interprets every
 utterance of the test split with each shipped decoder variant (``piq``: the PIQ loss;
 ``piq_fidelity``: plus the masked-in classifier term) and the pretrained classifier,
 thresholds gradient × input saliency and a random mask to the same area as each PIQ mask, and
-writes ``lab/piq/checkpoints/results.json`` plus a markdown table (``results.md``).
+writes ``lab/piq/checkpoints/results.json`` plus a markdown table (``results.md``). The
+metrics and the loop are :mod:`lab.interpret.evaluation`'s (one code path for every method);
+``python -m lab.interpret.evaluate`` adds Captum's methods, curves and bootstrap intervals.
 
 Metrics (``c`` is the classifier's top-1 class on the input ``x``; softmax is applied once):
 
@@ -24,8 +26,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lab.errors import ArgumentError, ArgumentTypeError
+from lab.errors import ArgumentTypeError
 from lab.interpret._checks import finite, integer, real
+from lab.interpret.evaluation import (
+    Explanation,
+    attribution_explainer,
+    compare,
+    mask_metrics,
+    random_explainer,
+    top_k,
+)
 from lab.piq.interpreter import (
     PRETRAINED_PATH,
     VARIANTS,
@@ -33,101 +43,51 @@ from lab.piq.interpreter import (
     pretrained_path,
     threshold_mask,
 )
-from lab.runtime import ProgressHook, StopToken, Task, evaluating
+from lab.runtime import ProgressHook, StopToken
 
-__all__ = ["mask_metrics", "saliency_mask", "random_mask", "evaluate", "markdown_table"]
+__all__ = ["mask_metrics", "saliency_mask", "random_mask", "piq_explainer", "evaluate",
+           "markdown_table"]
 
 METHODS = ("piq", "grad_x_input", "random")
 RESULTS_PATH = PRETRAINED_PATH.with_name("results.json")
-
-
-def _probs(classifier, x: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad(), evaluating(classifier):
-        return classifier.classify(classifier.embed(x)).softmax(-1)  # the only softmax
 
 
 def _check_area(area, x: torch.Tensor) -> int:
     return integer("area", area, minimum=0, maximum=x.numel())
 
 
-def mask_metrics(classifier, x: torch.Tensor, mask: torch.Tensor) -> dict:
-    """Per-utterance quantities for one (1, T, F) input and a same-shaped 0/1 mask.
-
-    Examples
-    --------
-    >>> from lab.models.classifier import KeywordClassifier
-    >>> _ = torch.manual_seed(0)
-    >>> clf = KeywordClassifier(n_classes=3).eval()
-    >>> x = torch.rand(1, 30, 257)
-    >>> m = mask_metrics(clf, x, torch.ones_like(x))
-    >>> m["kept"], m["p_in"] == m["p_x"], m["area"]
-    (True, True, 1.0)
-    """
-    if not isinstance(x, torch.Tensor) or not isinstance(mask, torch.Tensor):
-        raise ArgumentTypeError("x and mask must be torch tensors")
-    if x.dim() != 3 or x.shape[0] != 1 or mask.shape != x.shape:
-        raise ArgumentError(
-            f"x must be (1, T, F) and mask the same shape, got {tuple(x.shape)}, "
-            f"{tuple(mask.shape)}"
-        )
-    finite("x", x)
-    finite("mask", mask)
-    mask = mask.to(x.dtype)
-    p = _probs(classifier, torch.cat([x, mask * x, (1 - mask) * x]))
-    c = int(p[0].argmax())
-    p_x, p_in, p_out = (float(v) for v in p[:, c])
-    return dict(
-        label=c, p_x=p_x, p_in=p_in, p_out=p_out,
-        kept=int(p[1].argmax()) == c,
-        faithfulness=p_x - p_out,
-        increase=p_in > p_x,
-        drop=max(0.0, p_x - p_in) / max(p_x, 1e-12),
-        gain=max(0.0, p_in - p_x) / max(1.0 - p_x, 1e-12),
-        area=float(mask.mean()),
-    )
-
-
-def _top_k(score: torch.Tensor, k: int) -> torch.Tensor:
-    mask = torch.zeros(score.numel())
-    if k > 0:
-        mask[score.flatten().topk(k).indices] = 1.0
-    return mask.view_as(score)
-
-
 def saliency_mask(classifier, x: torch.Tensor, area: int) -> torch.Tensor:
-    """The ``area`` bins with the largest gradient × input for the top-1 class's logit."""
+    """The ``area`` bins with the largest gradient × input for the top-1 class's logit
+    (Captum's InputXGradient through :func:`lab.interpret.attribute`)."""
     area = _check_area(area, x)
     finite("x", x)
-    x = x.detach().clone().requires_grad_(True)
-    with torch.enable_grad(), evaluating(classifier):
-        logits = classifier.classify(classifier.embed(x))
-        c = int(logits[0].argmax())
-        (grad,) = torch.autograd.grad(logits[0, c], x)
-    return _top_k((grad * x).detach(), area)
+    score = attribution_explainer(classifier, "input_x_gradient")(x.detach()[:1])
+    return top_k(score.reshape(x.shape), area)
 
 
 def random_mask(x: torch.Tensor, area: int, generator: torch.Generator) -> torch.Tensor:
     """``area`` bins chosen uniformly at random."""
     area = _check_area(area, x)
-    if not isinstance(generator, torch.Generator):
+    return top_k(random_explainer(generator)(x), area)
+
+
+def piq_explainer(interpreter: PIQInterpreter, threshold: float | None = None):
+    """``x (1, T, F) -> Explanation``: PIQ's soft mask ranks the bins and its thresholded
+    mask is the method's own (the area the other methods are matched to)."""
+    if not isinstance(interpreter, PIQInterpreter):
         raise ArgumentTypeError(
-            f"generator must be a torch.Generator, got {type(generator).__name__}"
+            f"interpreter must be a PIQInterpreter, got {type(interpreter).__name__}"
         )
-    return _top_k(torch.rand(x.shape, generator=generator), area)
+    threshold = real("threshold", threshold, minimum=0.0, maximum=1.0, allow_none=True)
+    threshold = interpreter.config["threshold"] if threshold is None else threshold
 
+    def explain(x: torch.Tensor) -> Explanation:
+        x = interpreter._check_features(x)[:1]
+        soft = interpreter.soft_masks(x)[0].cpu()
+        mask = torch.from_numpy(threshold_mask(soft.numpy(), threshold).astype(np.float32))
+        return Explanation(soft, mask)
 
-def _summary(rows: list[dict]) -> dict:
-    def mean(key):
-        return float(np.mean([float(r[key]) for r in rows])) if rows else float("nan")
-
-    return {
-        "fidelity": mean("kept"),
-        "faithfulness": mean("faithfulness"),
-        "AI": 100 * mean("increase"),
-        "AD": 100 * mean("drop"),
-        "AG": 100 * mean("gain"),
-        "mask_area": mean("area"),
-    }
+    return explain
 
 
 def evaluate(
@@ -144,7 +104,8 @@ def evaluate(
 
     ``utterances`` yields (T, F) log-power spectrograms (one utterance each, unpadded).
     ``should_stop`` (an Event or a callable, polled per utterance) or Ctrl-C ends the run
-    early; the metrics then cover the utterances done and ``interrupted`` is True.
+    early; the metrics then cover the utterances done and ``interrupted`` is True. This is
+    :func:`lab.interpret.evaluation.compare` with three methods and PIQ's area.
     """
     if not isinstance(interpreter, PIQInterpreter):
         raise ArgumentTypeError(
@@ -154,33 +115,21 @@ def evaluate(
     threshold = interpreter.config["threshold"] if threshold is None else threshold
     seed = integer("seed", seed, minimum=0)
     classifier = interpreter.classifier
-    generator = torch.Generator().manual_seed(seed)
-    rows: dict[str, list[dict]] = {m: [] for m in METHODS}
-    total = len(utterances) if hasattr(utterances, "__len__") else 0
-    task = Task(total, desc="PIQ evaluation", progress=progress, on_progress=on_progress,
-                should_stop=should_stop)
-    with task, task.run_guard():
-        for features in utterances:
-            if task.stopped:
-                break
-            x = interpreter._check_features(features)[:1]
-            soft = interpreter.soft_masks(x)[0].cpu().numpy()
-            piq = torch.from_numpy(threshold_mask(soft, threshold).astype(np.float32))[None]
-            area = int(piq.sum())
-            masks = {
-                "piq": piq,
-                "grad_x_input": saliency_mask(classifier, x, area),
-                "random": random_mask(x, area, generator),
-            }
-            for name, mask in masks.items():
-                rows[name].append(mask_metrics(classifier, x, mask))
-            task.advance()
-    out = {
-        "n_utterances": len(rows["piq"]),
-        "threshold": threshold,
-        "methods": {name: _summary(r) for name, r in rows.items()},
+    methods = {
+        "piq": piq_explainer(interpreter, threshold),
+        "grad_x_input": attribution_explainer(classifier, "input_x_gradient"),
+        "random": random_explainer(torch.Generator().manual_seed(seed)),
     }
-    if task.interrupted:
+    checked = [interpreter._check_features(f)[:1].cpu() for f in utterances]
+    results = compare(classifier, checked, methods, areas={"piq": "piq"}, with_curves=False,
+                      progress=progress, should_stop=should_stop, on_progress=on_progress,
+                      desc="PIQ evaluation")
+    out = {
+        "n_utterances": results["n_utterances"],
+        "threshold": threshold,
+        "methods": results["areas"]["piq"]["methods"],
+    }
+    if results.get("interrupted"):
         out["interrupted"] = True
     return out
 
