@@ -49,3 +49,15 @@ def test_bad_upload_keeps_previous_and_shows_error(panel):
     good = wav_bytes(0.1 * np.sin(np.arange(8000) * 0.1).astype(np.float32), 16000)
     panel._on_upload({"new": [{"name": "tone.wav", "content": good}]})
     assert panel.error.value == "" and panel.source.value == "⬆ tone.wav"
+
+
+def test_views_share_a_labelled_time_axis(panel):
+    for view in panel.views:
+        labels = view.labels()
+        assert labels["x"] == "time (s)" and labels["y"] == "frequency (Hz)"
+        assert labels["colorbar"] == "power (dB re max)"
+        assert view.size[0] == panel.views[0].size[0] and view.plot_px == panel.views[0].plot_px
+    # the mask is drawn over the spectrogram: at threshold 0 nothing is veiled, so the mask
+    # view shows the spectrogram itself, not a white image
+    panel.set_threshold(0.0)
+    assert panel.mask.value == panel.spectrogram.value

@@ -3,6 +3,10 @@
 The panel only composes :mod:`lab.audio`, :mod:`lab.data` and
 :class:`lab.piq.PIQInterpreter`; moving the threshold re-thresholds the last interpretation
 (:meth:`lab.piq.Interpretation.with_threshold`) and swaps image and audio bytes in place.
+
+Images are :class:`lab.widgets.views.View` s of one width and one time axis: the log-power
+spectrogram in dB (80 dB floor), the same spectrogram with what the mask removes veiled, and
+the interpretation (mask × log-power) on the original's dB scale.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from lab import audio
 from lab.errors import ArgumentTypeError
 from lab.widgets.base import Panel
 from lab.widgets.checks import check_int, check_number, check_sources
-from lab.widgets.render import array_to_png, wav_bytes
+from lab.widgets.render import wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
+from lab.widgets.views import View, log1p_power_db
 
 __all__ = ["PIQPanel"]
 
@@ -62,15 +67,15 @@ class PIQPanel(UtterancePicker, Panel):
         split: str = "test",
         threshold: float | None = None,
         top_k: int = 5,
-        image_width: int = 260,
-        image_height: int = 220,
+        image_width: int = 760,
+        image_height: int = 200,
     ) -> None:
         super().__init__()
         if threshold is not None:
             threshold = check_number(threshold, "threshold", 0.0, 1.0)
         top_k = check_int(top_k, "top_k", 1)
-        image_width = check_int(image_width, "image_width", 16, 4096)
-        image_height = check_int(image_height, "image_height", 16, 4096)
+        image_width = check_int(image_width, "image_width", 300, 4096)
+        image_height = check_int(image_height, "image_height", 100, 4096)
         if interpreter is None:
             from lab.piq import PIQInterpreter
 
@@ -94,8 +99,9 @@ class PIQPanel(UtterancePicker, Panel):
         threshold = interpreter.config["threshold"] if threshold is None else threshold
         tagged = self.tagged
 
-        def image(part: str) -> W.Image:
-            return tagged(W.Image(format="png", width=image_width, height=image_height), part)
+        def view(part: str, title: str, colorbar: str = "power (dB re max)") -> View:
+            return View(title=title, ylabel="frequency (Hz)", colorbar=colorbar,
+                        width=image_width, height=image_height, css=f"{self.css}-{part}")
 
         def captioned(text: str, child: W.Widget) -> W.VBox:
             return W.VBox([W.HTML(f"<b>{text}</b>"), child])
@@ -106,12 +112,16 @@ class PIQPanel(UtterancePicker, Panel):
                                           description="Upload"), "upload")
         self.threshold = tagged(W.FloatSlider(
             value=threshold, min=0.0, max=1.0, step=0.05, description="threshold",
-            continuous_update=False, readout_format=".2f", layout=W.Layout(width="360px")),
-            "threshold")
+            continuous_update=False, readout_format=".2f",
+            layout=W.Layout(width="360px", min_width="300px")), "threshold")
         self.probabilities = tagged(W.HTML(), "probabilities")
-        self.spectrogram = image("spectrogram")
-        self.mask = image("mask")
-        self.interpreted = image("interpreted")
+        self.spectrogram_view = view("spectrogram", "log-power spectrogram")
+        self.mask_view = view("mask", "PIQ mask over the spectrogram (pale: removed)")
+        self.interpreted_view = view("interpreted", "interpretation: mask × log-power")
+        self.views = [self.spectrogram_view, self.mask_view, self.interpreted_view]
+        self.spectrogram = self.spectrogram_view.image
+        self.mask = self.mask_view.image
+        self.interpreted = self.interpreted_view.image
         self.original_audio = tagged(W.Audio(format="wav", autoplay=False, loop=False),
                                      "audio-original")
         self.interpreted_audio = tagged(W.Audio(format="wav", autoplay=False, loop=False),
@@ -121,9 +131,9 @@ class PIQPanel(UtterancePicker, Panel):
             W.HBox([self.source, self.upload]),
             self.error,
             W.HBox([self.probabilities, self.threshold]),
-            W.HBox([captioned("log-power spectrogram", self.spectrogram),
-                    captioned("PIQ mask", self.mask),
-                    captioned("interpretation (mask × log-power)", self.interpreted)]),
+            self.spectrogram_view.widget,
+            self.mask_view.widget,
+            self.interpreted_view.widget,
             W.HBox([captioned("original", self.original_audio),
                     captioned("interpretation", self.interpreted_audio)]),
             self.info,
@@ -151,7 +161,8 @@ class PIQPanel(UtterancePicker, Panel):
         self.waveform = waveform
         self.result = result
         self.original_audio.value = wav_bytes(waveform, self.sr)
-        self.spectrogram.value = self._png(result.log_power)
+        self._db = log1p_power_db(result.log_power)
+        self._show(self.spectrogram_view, self._db)
         self.probabilities.value = self._probability_html()
         self.refresh()
         return True
@@ -167,22 +178,23 @@ class PIQPanel(UtterancePicker, Panel):
             return
         if result.threshold != self.threshold.value:
             result = self.result = result.with_threshold(self.threshold.value)
-        self.mask.value = array_to_png(result.mask.T.astype(float), cmap="gray", vmin=0.0,
-                                       vmax=1.0, width=self.image_size[0],
-                                       height=self.image_size[1])
-        self.interpreted.value = self._png(result.interpreted_log_power)
+        self._show(self.mask_view, self._db, mask=result.mask)
+        # the original's maximum is the 0 dB reference: removed bins fall to the floor
+        ref = float(np.expm1(np.float64(result.log_power.max())))
+        self._show(self.interpreted_view,
+                   log1p_power_db(result.interpreted_log_power, ref=ref or 1.0))
         self.interpreted_audio.value = wav_bytes(result.waveform, self.sr)
         self.info.value = (
             f"explaining <b>{html.escape(result.class_name)}</b> · threshold "
             f"{result.threshold:.2f} × this utterance's mask maximum · mask keeps "
             f"{100 * result.mask_area:.1f}% of the time-frequency bins · "
-            f"{result.log_power.shape[0]} frames · time → right, frequency ↑ up"
+            f"{result.log_power.shape[0]} frames"
         )
 
-    def _png(self, log_power: np.ndarray) -> bytes:
-        vmax = float(self.result.log_power.max()) if self.result is not None else None
-        return array_to_png(log_power.T, cmap="magma", vmin=0.0, vmax=vmax or 1.0,
-                            width=self.image_size[0], height=self.image_size[1])
+    def _show(self, view: View, db: np.ndarray, mask: np.ndarray | None = None) -> bytes:
+        duration = len(self.waveform) / self.sr
+        return view.show_image(db, duration=duration, vmin=-80.0, vmax=0.0,
+                               y_extent=(0.0, self.sr / 2), mask=mask)
 
     def _probability_html(self) -> str:
         probs = self.result.probabilities
