@@ -1,8 +1,11 @@
 """PIQPanel: loads utterances, threshold swaps mask/interpretation/audio in place, bad uploads."""
 
+import io
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from lab.models.classifier import KeywordClassifier
 from lab.piq import PIQInterpreter
@@ -60,4 +63,11 @@ def test_views_share_a_labelled_time_axis(panel):
     # the mask is drawn over the spectrogram: at threshold 0 nothing is veiled, so the mask
     # view shows the spectrogram itself, not a white image
     panel.set_threshold(0.0)
-    assert panel.mask.value == panel.spectrogram.value
+    r0, r1, c0, c1 = panel.mask_view._area
+
+    def plot_area(png):
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))[r0:r1, c0:c1]
+
+    np.testing.assert_array_equal(plot_area(panel.mask.value), plot_area(panel.spectrogram.value))
+    panel.set_threshold(1.0)
+    assert (plot_area(panel.mask.value) != plot_area(panel.spectrogram.value)).any()
