@@ -149,3 +149,32 @@ def test_cli_writes_results(tmp_path):
     assert results["areas"]["piq_fidelity"]["methods"]["random"]["mask_area"] == pytest.approx(
         results["areas"]["piq_fidelity"]["methods"]["piq_fidelity"]["mask_area"])
     assert "grad_x_input" in out.with_suffix(".md").read_text()
+
+
+def test_asr_evaluation_keeps_the_transcript_with_every_bin():
+    from lab.interpret.evaluation import compare_asr, transcript_metrics
+    from lab.models import DeepSpeech
+
+    torch.manual_seed(0)
+    model = DeepSpeech(n_hidden=16).eval()
+    x = torch.randn(1, 20, 26)
+    full = transcript_metrics(model, x, torch.ones_like(x))
+    assert full["kept"] and full["cer_in"] == 0.0
+    none = transcript_metrics(model, x, torch.zeros_like(x))
+    assert none["cer_out"] == 0.0  # removing nothing keeps the transcript
+    clips = [torch.randn(16, 26).numpy() for _ in range(3)]
+    r = compare_asr(model, clips, {"all": lambda x: x.abs(), "rand": random_explainer(
+        torch.Generator().manual_seed(0))}, area=1.0, reference="rand", progress=False,
+        n_resamples=20)
+    assert r["methods"]["all"]["kept"] == 1.0 and r["methods"]["rand"]["kept"] == 1.0
+    assert r["intervals"]["all"]["cer_in"]["difference"] == 0.0
+
+
+def test_cli_on_a_speech_recognizer(tmp_path):
+    from lab.interpret.evaluate import main
+
+    out = tmp_path / "asr.json"
+    r = main(["--model", "deepspeech", "--limit", "2", "--methods", "random", "grad_x_input",
+              "--n-resamples", "20", "--out", str(out)])
+    assert r["n_utterances"] == 2 and set(r["methods"]) == {"random", "grad_x_input"}
+    assert "transcript kept" in out.with_suffix(".md").read_text()

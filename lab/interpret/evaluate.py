@@ -11,6 +11,12 @@ faithfulness, AI/AD/AG (:mod:`lab.interpret.evaluation.metrics`), deletion and i
 AUCs, the median time per clip and 95 % paired bootstrap intervals of every method's
 difference from ``piq_fidelity``. It writes ``lab/interpret/results.json`` and
 ``results.md``. ``--limit N`` evaluates the first N clips.
+
+``--model deepspeech`` (or ``transducer``) evaluates a speech recognizer instead
+(:mod:`lab.interpret.evaluation.asr`): on the first ``--limit`` utterances of the split (40 by
+default) every method's top ``--area`` of the MFCC bins is kept or removed, and the table
+gives how often the transcript is kept and the CER of the masked-in and masked-out inputs,
+with intervals against ``random``; ``lab/interpret/results_<model>.json``.
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ from lab.interpret.attribution import AttributionSettings
 from lab.interpret.evaluation import (
     attribution_explainer,
     compare,
+    compare_asr,
     intervals_table,
     random_explainer,
     results_table,
 )
 
-__all__ = ["RESULTS_PATH", "build_methods", "main", "markdown"]
+__all__ = ["RESULTS_PATH", "asr_markdown", "build_methods", "main", "markdown"]
 
 RESULTS_PATH = Path(__file__).with_name("results.json")
 
@@ -45,6 +52,8 @@ CAPTUM = {
     "shapley": ("shapley_value_sampling", AttributionSettings(segment_frames=10,
                                                                 n_samples=10)),
 }
+ASR_DEFAULT = ("random", "grad_x_input", "saliency", "integrated_gradients", "occlusion",
+               "feature_ablation")
 DEFAULT = ("random", "grad_x_input", "saliency", "integrated_gradients", "occlusion",
            "smoothgrad_ig", "feature_ablation", "piq", "piq_fidelity")
 
@@ -84,17 +93,72 @@ def markdown(results: dict) -> str:
     return "\n".join(parts)
 
 
+def asr_markdown(results: dict) -> str:
+    """The speech-recognizer table: transcript kept and CERs under masking, and intervals."""
+    lines = ["| method | transcript kept ↑ | CER masked-in ↓ | CER masked-out ↑ | ms/clip |",
+             "|---|---|---|---|---|"]
+    for name, m in results["methods"].items():
+        ms = 1000 * results["seconds_per_clip"][name]
+        lines.append(f"| {name} | {m['kept']:.3f} | {m['cer_in']:.3f} | {m['cer_out']:.3f} | "
+                     f"{ms:.1f} |")
+    if results.get("intervals"):
+        lines += ["", f"| method − {results['reference']} | kept | CER in | CER out |",
+                  "|---|---|---|---|"]
+        for name, iv in results["intervals"].items():
+            cells = " | ".join(f"{r['difference']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
+                               for r in (iv["kept"], iv["cer_in"], iv["cer_out"]))
+            lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def _main_asr(args) -> dict:
+    from lab.data import Corpus
+    from lab.models import load_pretrained
+
+    model = load_pretrained(args.model)
+    corpus = Corpus(args.split, features="mfcc", cache=False)
+    n = min(args.limit or 40, len(corpus))
+    utterances = [corpus.feature_matrix(i) for i in range(n)]
+    names = [m for m in (args.methods or ASR_DEFAULT) if m in CAPTUM or m == "random"]
+    methods = {}
+    for name in names:
+        if name == "random":
+            methods[name] = random_explainer(torch.Generator().manual_seed(args.seed))
+        else:
+            method, settings = CAPTUM[name]
+            methods[name] = attribution_explainer(model, method, settings, seed=args.seed)
+    reference = args.reference if args.reference in methods else "random"
+    results = compare_asr(model, utterances, methods, area=args.area, reference=reference,
+                          n_resamples=args.n_resamples, seed=args.seed)
+    results.update(split=args.split, model=args.model, reference=reference)
+    table = asr_markdown(results)
+    out = Path(args.out) if args.out else RESULTS_PATH.with_name(f"results_{args.model}.json")
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    out.with_suffix(".md").write_text(table)
+    print(f"{n} utterances of the {args.split} split, {args.model}, masks of {args.area:.0%} "
+          "of the MFCC bins")
+    print(table)
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="classifier",
+                        choices=("classifier", "deepspeech", "transducer"))
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--methods", nargs="+", default=list(DEFAULT))
+    parser.add_argument("--methods", nargs="+", default=None)
     parser.add_argument("--reference", default="piq_fidelity")
+    parser.add_argument("--area", type=float, default=0.3, help="ASR models: mask area")
     parser.add_argument("--n-resamples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(RESULTS_PATH))
+    parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # small model; one thread is fastest on a shared machine
+    if args.model != "classifier":
+        return _main_asr(args)
+    args.methods = args.methods or list(DEFAULT)
+    args.out = args.out or str(RESULTS_PATH)
     from lab.models import load_pretrained
     from lab.piq.evaluate import test_utterances
 

@@ -3,9 +3,11 @@
 Modules: :mod:`.metrics` (fidelity, faithfulness, AI/AD/AG of a mask; deletion and
 insertion curves of a ranking), :mod:`.bootstrap` (paired intervals), :mod:`.compare` (the
 loop: matched areas, time per clip), :mod:`.explainers` (Captum attributions, random),
-:mod:`.table` (markdown). ``python -m lab.interpret.evaluate`` runs it on the test split.
+:mod:`.table` (markdown), :mod:`.asr` (speech recognizers: transcript kept, CER under
+masking). ``python -m lab.interpret.evaluate`` runs it on the test split.
 """
 
+from lab.interpret.evaluation.asr import compare_asr, transcript_metrics
 from lab.interpret.evaluation.bootstrap import paired_bootstrap
 from lab.interpret.evaluation.compare import METRICS, Explanation, compare, summarize, top_k
 from lab.interpret.evaluation.explainers import attribution_explainer, random_explainer
@@ -18,6 +20,7 @@ __all__ = [
     "Explanation",
     "attribution_explainer",
     "compare",
+    "compare_asr",
     "curves",
     "intervals_table",
     "mask_metrics",
@@ -27,4 +30,5 @@ __all__ = [
     "results_table",
     "summarize",
     "top_k",
+    "transcript_metrics",
 ]
