@@ -9,8 +9,12 @@
 * :func:`activations` — any layer's output by name (forward hooks), for any module.
 * :func:`load_pretrained` — the shipped, trained checkpoints.
 * :func:`transcribe`, :func:`ctc_posteriors`, :func:`predict_keyword` — one-call inference.
+* :func:`adapt` / :class:`SpeechModel` — any model (Hugging Face CTC, Whisper, audio
+  classifiers, Silero VAD, plain or TorchScript modules) described once for every tool;
+  :func:`predict` — the decision-level output of any of them (:mod:`lab.models.adapters`).
 """
 
+from lab.models.adapters import SpeechModel, adapt, predict
 from lab.models.classifier import KeywordClassifier
 from lab.models.ctc import ctc_greedy_collapse, ctc_greedy_decode
 from lab.models.deepspeech import DeepSpeech
@@ -30,10 +34,12 @@ __all__ = [
     "CheckpointError",
     "DeepSpeech",
     "KeywordClassifier",
+    "SpeechModel",
     "Transducer",
     "TransducerStream",
     "accuracy",
     "activations",
+    "adapt",
     "as_features",
     "available",
     "cer",
@@ -45,6 +51,7 @@ __all__ = [
     "export_checkpoint",
     "layer_names",
     "load_pretrained",
+    "predict",
     "predict_keyword",
     "transcribe",
     "wer",

@@ -20,10 +20,20 @@ def layer_names(model: nn.Module) -> list[str]:
     >>> from torch import nn
     >>> layer_names(nn.Sequential(nn.Linear(2, 3), nn.ReLU()))
     ['0', '1']
+
+    An adapter (:func:`lab.models.adapt`) gives its wrapped model's names.
     """
+    if _is_adapter(model):
+        return model.layer_names()
     if not isinstance(model, nn.Module):
         raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return [name for name, _ in model.named_modules() if name]
+
+
+def _is_adapter(model) -> bool:
+    from lab.models.adapters import SpeechModel
+
+    return isinstance(model, SpeechModel)
 
 
 def first_tensor(output) -> torch.Tensor:
@@ -90,6 +100,9 @@ def activations(
     dict of str to Tensor
         ``{name: output}`` in the order of ``layers``.
 
+    An adapter (:func:`lab.models.adapt`) takes ``x`` as audio (a path or waveform) or its own
+    input ``(B, T, F)`` / ``(T, F)``, and runs its scores (hooks on the wrapped model's layers).
+
     Raises
     ------
     TypeError
@@ -108,6 +121,10 @@ def activations(
     >>> bool((acts["1"] >= 0).all()), tuple(acts["0"].shape)
     (True, (1, 3))
     """
+    if _is_adapter(model):
+        if call is None and not (torch.is_tensor(x) and x.ndim == 3):
+            x = model.own_input(x)[None].to(model.device)
+        model = model.module_view()
     if not isinstance(model, nn.Module):
         raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(layers, str):

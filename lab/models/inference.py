@@ -15,7 +15,40 @@ from lab.runtime import evaluating
 __all__ = ["as_features", "ctc_posteriors", "predict_keyword", "transcribe"]
 
 
+def _foreign(model: object, wanted: tuple[str, ...], function: str):
+    """The adapter of a non-zoo model (Hugging Face, Silero, an adapter) or None.
+
+    A zoo model (or a plain module) returns None and keeps the zoo path unchanged; an
+    adapter of another kind than ``wanted`` is refused with the function that applies.
+    """
+    from lab.models.adapters import adapted
+    from lab.models.adapters.zoo import ZooModel
+
+    adapter = adapted(model)
+    if adapter is None:
+        return None
+    if isinstance(adapter, ZooModel):
+        return None
+    if adapter.kind not in wanted:
+        other = {"classification": "lab.models.predict (class probabilities)",
+                 "frame_scores": "lab.models.predict (per-frame scores)",
+                 "seq2seq": "lab.models.transcribe or predict (greedy decoding)",
+                 "ctc": "lab.models.transcribe or ctc_posteriors"}[adapter.kind]
+        raise ArgumentError(
+            f"model: {function} needs a {' or '.join(wanted)} model; "
+            f"{type(adapter.module).__name__} is a {adapter.kind} model; use {other}")
+    return adapter
+
+
+def _zoo_module(model: object) -> object:
+    """A zoo adapter's model (adapters of zoo models are no-op wrappers)."""
+    from lab.models.adapters.zoo import ZooModel
+
+    return model.module if isinstance(model, ZooModel) else model
+
+
 def _check_model(model: object) -> nn.Module:
+    model = _zoo_module(model)
     if not isinstance(model, nn.Module):
         raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return model
@@ -103,8 +136,10 @@ def transcribe(model: nn.Module, waveform_or_features, *, sr: int = 16000) -> st
 
     Parameters
     ----------
-    model : nn.Module
-        A lab ASR model (anything with ``decode_ids``) or a user CTC model whose
+    model : nn.Module or SpeechModel
+        An adapter or Hugging Face ``*ForCTC`` / Whisper model (decoded over its own
+        vocabulary, see :func:`lab.models.adapt`), a lab ASR model (anything with
+        ``decode_ids``) or a user CTC model whose
         ``model(features (1, T, F))`` returns logits (1, T, V) with blank 0 and the
         alphabet of :class:`lab.data.CharTokenizer`.
     waveform_or_features : str, Path, ndarray or Tensor
@@ -120,6 +155,10 @@ def transcribe(model: nn.Module, waveform_or_features, *, sr: int = 16000) -> st
     """
     from lab.data import CharTokenizer
 
+    adapter = _foreign(model, ("ctc", "seq2seq"), "transcribe")
+    if adapter is not None:
+        return adapter.predict(waveform_or_features)
+    model = _zoo_module(model)
     with evaluating(_check_model(model)):
         x = _batch(as_features(model, waveform_or_features, sr=sr))
         if hasattr(model, "decode_ids"):
@@ -143,7 +182,14 @@ def ctc_posteriors(model: nn.Module, waveform_or_features, *, sr: int = 16000) -
 
     ``model(x)`` must give CTC logits (1, T, V), or the model has a ``ctc_logits(x)`` method
     returning ``(logits, lengths)`` like the Transducer's auxiliary CTC head (T = encoder frames).
+    Adapters and Hugging Face ``*ForCTC`` models give their own vocabulary's posteriors.
     """
+    adapter = _foreign(model, ("ctc",), "ctc_posteriors")
+    if adapter is not None:
+        x = adapter.own_input(waveform_or_features).to(adapter.device)
+        with evaluating(adapter.module):
+            return adapter.scores(x[None]).float().softmax(dim=-1)[0].cpu().numpy()
+    model = _zoo_module(model)
     with evaluating(_check_model(model)):
         x = _batch(as_features(model, waveform_or_features, sr=sr))
         logits = model.ctc_logits(x)[0] if hasattr(model, "ctc_logits") else model(x)
@@ -157,9 +203,18 @@ def ctc_posteriors(model: nn.Module, waveform_or_features, *, sr: int = 16000) -
 
 @torch.no_grad()
 def predict_keyword(model: nn.Module, waveform_or_features, *, sr: int = 16000) -> str:
-    """The keyword a classifier hears in one clip (``lab.data.KEYWORDS[argmax]``)."""
+    """The keyword a classifier hears in one clip (``lab.data.KEYWORDS[argmax]``).
+
+    An adapted classifier (Hugging Face, or ``adapt(..., kind="classification")``) gives its
+    most probable label.
+    """
     from lab.data import KEYWORDS
 
+    adapter = _foreign(model, ("classification",), "predict_keyword")
+    if adapter is not None:
+        probs = adapter.predict(waveform_or_features)
+        return max(probs, key=probs.get)
+    model = _zoo_module(model)
     with evaluating(_check_model(model)):
         logits = model(_batch(as_features(model, waveform_or_features, sr=sr)))
     if not torch.is_tensor(logits) or tuple(logits.shape) != (1, len(KEYWORDS)):

@@ -220,7 +220,10 @@ def load_pretrained(name: str, *, directory: str | os.PathLike | None = None) ->
     Parameters
     ----------
     name : str
-        Checkpoint name: ``"deepspeech"``, ``"transducer"`` or ``"classifier"``.
+        Checkpoint name: ``"deepspeech"``, ``"transducer"`` or ``"classifier"``; or
+        ``"silero_vad"``: the TorchScript model the ``silero-vad`` package ships (an optional
+        dependency), returned adapted (:class:`lab.models.SpeechModel`: 16 kHz waveform →
+        speech probability per 32 ms frame).
     directory : str or os.PathLike, optional
         Where ``index.json`` and the ``.pt`` files live (the shipped checkpoints by default).
 
@@ -237,6 +240,10 @@ def load_pretrained(name: str, *, directory: str | os.PathLike | None = None) ->
     >>> type(load_pretrained("classifier")).__name__
     'KeywordClassifier'
     """
+    if name == "silero_vad" and directory is None:
+        from lab.models.adapters import load_silero_vad
+
+        return load_silero_vad()
     directory = _as_directory(directory)
     info = checkpoint_info(name, directory)
     path = directory / info["file"]

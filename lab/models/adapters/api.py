@@ -1,0 +1,201 @@
+"""``adapt`` (any model → :class:`SpeechModel`), ``predict``, and the helpers tools call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from lab.errors import ArgumentError, ArgumentTypeError
+from lab.models.adapters.base import SpeechModel
+from lab.models.adapters.hf import HFAudioClassifier, HFCTCModel, WhisperModel, is_hf_model
+from lab.models.adapters.module import ModuleModel
+from lab.models.adapters.silero import SileroVAD
+from lab.models.adapters.silero import load_silero_vad as _load_silero
+from lab.models.adapters.zoo import ZooModel, is_zoo_model
+
+__all__ = ["adapt", "adapted", "load_silero_vad", "mask_inputs", "masked_audio", "module_for",
+           "predict"]
+
+SILERO_DOMAIN = "voice activity: speech probability per 32 ms frame of 16 kHz audio, any language"
+
+
+def _frames_in(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return module(x)  # SileroVAD takes the (B, T, 512) frames themselves
+
+
+def adapt(model, *, processor=None, kind: str | None = None, input: str | None = None,
+          sample_rate: int | None = None, labels=None, **options) -> SpeechModel:
+    """Describe ``model`` once for every tool: a :class:`SpeechModel` adapter.
+
+    Parameters
+    ----------
+    model : nn.Module, TorchScript module or SpeechModel
+        The lab's zoo models (a no-op wrapper), a Hugging Face ``*ForCTC``,
+        ``WhisperForConditionalGeneration`` or audio classifier, a
+        :class:`~lab.models.adapters.silero.SileroVAD`, or any module described by ``kind``
+        and ``input`` (see :class:`~lab.models.adapters.module.ModuleModel`). An adapter is
+        returned as it is.
+    processor : optional
+        A Hugging Face processor or feature extractor (and tokenizer). Without it the
+        family's default feature extractor is used and ``labels`` name the outputs.
+    kind : {"ctc", "classification", "frame_scores"}, optional
+        Plain modules only (Hugging Face and zoo models know their kind).
+    input : {"waveform", "features"}, optional
+        Plain modules only; default ``"waveform"``.
+    sample_rate : int, optional
+        Rate the model hears (default: the processor's, else 16000).
+    labels : sequence of str, optional
+        Vocabulary / class names, instead of a tokenizer or ``config.id2label``.
+    **options
+        Further :class:`~lab.models.adapters.module.ModuleModel` keywords (``input_hop``,
+        ``call``, ``features``, ``threshold``, ``frame_seconds``, ``domain``, ...).
+
+    Returns
+    -------
+    SpeechModel
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``model`` is not a module.
+    ArgumentError
+        A plain module without ``kind``, a Hugging Face model of another task (the message
+        names the supported heads), or options that contradict the model.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lab.models import adapt
+    >>> net = torch.nn.Sequential(torch.nn.Linear(320, 3))
+    >>> vad = adapt(net, kind="frame_scores", input="waveform", input_hop=320,
+    ...             call=lambda m, x: m(x).softmax(-1)[..., 1:])
+    >>> vad.probe_shape(0.1), vad.frame_seconds
+    ((1, 5, 320), 0.02)
+    >>> adapt(net)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lab.errors.ArgumentError: kind: Sequential is not a model the lab knows; describe it ...
+    """
+    if isinstance(model, SpeechModel):
+        return model
+    if not isinstance(model, nn.Module):
+        raise ArgumentTypeError(
+            f"model must be a torch.nn.Module, a TorchScript module or a SpeechModel, got "
+            f"{type(model).__name__}")
+    if is_zoo_model(model):
+        return ZooModel(model)
+    if isinstance(model, SileroVAD):
+        return ModuleModel(model, kind="frame_scores", input="waveform", sample_rate=16000,
+                           input_hop=512, labels=("speech",), domain=SILERO_DOMAIN,
+                           call=_frames_in)
+    if is_hf_model(model):
+        name = type(model).__name__
+        hf = dict(processor=processor, labels=labels, sample_rate=sample_rate)
+        if name.endswith("ForCTC"):
+            return HFCTCModel(model, **hf)
+        if name == "WhisperForConditionalGeneration":
+            return WhisperModel(model, **hf, **options)
+        if name.endswith(("ForAudioClassification", "ForSequenceClassification")):
+            return HFAudioClassifier(model, **hf)
+        raise ArgumentError(
+            f"model: {name} is a Hugging Face model the lab cannot decode; supported: any "
+            "*ForCTC, WhisperForConditionalGeneration and *ForAudioClassification / "
+            "*ForSequenceClassification audio models")
+    if kind is None:
+        raise ArgumentError(
+            f"kind: {type(model).__name__} is not a model the lab knows; describe it with "
+            "kind= ('ctc', 'classification' or 'frame_scores') and input= ('waveform' or "
+            "'features')")
+    return ModuleModel(model, kind=kind, input=input or "waveform",
+                       sample_rate=sample_rate or 16000, labels=labels, **options)
+
+
+def adapted(model) -> SpeechModel | None:
+    """The adapter of ``model`` when the lab adapts it without being told how, else None.
+
+    Adapters and Hugging Face models are adapted; zoo models and plain modules give None
+    (tools keep using them as they always did).
+    """
+    if isinstance(model, SpeechModel):
+        return model
+    if isinstance(model, nn.Module) and (is_hf_model(model) or isinstance(model, SileroVAD)):
+        return adapt(model)
+    return None
+
+
+def module_for(model):
+    """What a ``(B, T, F)`` tool (feature visualization, dependency matrices) should call.
+
+    A zoo model or plain module is returned unchanged; an adapter (or a model the lab adapts
+    itself) gives its own-input module (:meth:`SpeechModel.module_view`), whose layers carry
+    the model's own names.
+    """
+    adapter = adapted(model)
+    return model if adapter is None else adapter.module_view()
+
+
+def mask_inputs(model, features) -> tuple[nn.Module, object, Callable | None]:
+    """``(module, features, decode)`` for importance masks on ``model``.
+
+    Plain modules pass through (decode None: the tool's default). Adapters of waveform models
+    mask the log-power spectrogram of the waveform, resynthesised with the input phase
+    (:class:`~lab.models.adapters.base.SpectrogramView`); feature models their own features.
+    """
+    adapter = adapted(model)
+    if adapter is None or isinstance(adapter, ZooModel) and adapter.kind != "transducer":
+        return model, features, None
+    module, x = adapter.mask_view(features)
+    return module, x, adapter.decode
+
+
+def masked_audio(model, audio, mask) -> torch.Tensor:
+    """What a waveform model hears under ``mask`` (a mask on the log-power spectrogram).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from lab.models.adapters import adapt, masked_audio
+    >>> net = adapt(torch.nn.Linear(320, 1), kind="frame_scores", input_hop=320)
+    >>> y = np.sin(np.arange(3200) / 7).astype(np.float32)
+    >>> heard = masked_audio(net, y, np.ones((11, 257)))
+    >>> bool(np.allclose(heard, y, atol=1e-4))
+    True
+    """
+    adapter = adapt(model)
+    if adapter.input != "waveform":
+        raise ArgumentError(
+            f"model: {type(adapter.module).__name__} takes features, not a waveform; its masks "
+            "live on its own features (listen with lab.interpret.mute_audio)")
+    module, x = adapter.mask_view(audio)
+    mask = torch.as_tensor(mask, dtype=torch.float32)
+    if mask.shape != x.shape:
+        raise ArgumentError(f"mask must have the spectrogram's shape {tuple(x.shape)}, got "
+                            f"{tuple(mask.shape)}")
+    with torch.no_grad():
+        return module.waveform((mask * x)[None])[0].numpy()
+
+
+def predict(model, audio):
+    """The decision-level output of any model on one utterance.
+
+    Returns text for ``ctc``, ``seq2seq`` and ``transducer`` models, ``{label: probability}``
+    for classifiers and a per-frame score array for ``frame_scores`` models. ``model`` is
+    adapted with :func:`adapt` (pass an adapter to describe a plain module).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from lab.models import predict, adapt
+    >>> net = adapt(torch.nn.Linear(320, 1), kind="frame_scores", input_hop=320,
+    ...             call=lambda m, x: m(x).sigmoid())
+    >>> predict(net, np.zeros(3200, dtype=np.float32)).shape
+    (10,)
+    """
+    return adapt(model).predict(audio)
+
+
+def load_silero_vad() -> SpeechModel:
+    """Silero VAD adapted: 16 kHz waveform → speech probability per 32 ms frame."""
+    return adapt(_load_silero())
