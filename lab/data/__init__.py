@@ -3,6 +3,7 @@
 The corpus ships with the package (``lab/data/corpus``: FLAC audio, ``manifest.csv``,
 ``VERSION``), synthesized once by ``python -m lab.data.synth`` with espeak-ng, so nothing is
 downloaded at run time. Splits are by voice: the test split's voices are never heard in train.
+Real human recordings with transcripts (from Debian packages) are listed by :mod:`.real`.
 
 Examples
 --------
@@ -21,6 +22,13 @@ from lab.data.manifest import (
     corpus_version,
     read_manifest,
 )
+from lab.data.real import (
+    RealDataMissing,
+    RealRecording,
+    RealRecordings,
+    load_recording,
+    real_recordings,
+)
 from lab.data.tokenizer import ALPHABET, CharTokenizer
 from lab.data.vocabulary import DIGITS, KEYWORDS, PHRASE_WORDS, VOCABULARY
 
@@ -35,6 +43,9 @@ __all__ = [
     "KEYWORDS",
     "ManifestRow",
     "PHRASE_WORDS",
+    "RealDataMissing",
+    "RealRecording",
+    "RealRecordings",
     "SPLITS",
     "Utterance",
     "VOCABULARY",
@@ -42,5 +53,7 @@ __all__ = [
     "compute_features",
     "corpus_dir",
     "corpus_version",
+    "load_recording",
     "read_manifest",
+    "real_recordings",
 ]
