@@ -241,13 +241,13 @@ def test_ctrl_c_keeps_finished_shards(tmp_path):
 
 def test_changed_model_or_parameters_are_refused(tmp_path):
     _scan("activations", tmp_path, layers=["layer_1"], limit=4)
-    with pytest.raises(ArgumentError, match="another parameters.*layer_2"):
+    with pytest.raises(ArgumentError, match="different parameters.*layer_2"):
         _scan("activations", tmp_path, layers=["layer_2"], limit=4)
-    with pytest.raises(ArgumentError, match="another model"):
+    with pytest.raises(ArgumentError, match="a different model"):
         _scan("activations", tmp_path, model="transducer", layers=["encoder"], limit=4)
-    with pytest.raises(ArgumentError, match="another dataset"):
+    with pytest.raises(ArgumentError, match="a different dataset"):
         _scan("activations", tmp_path, layers=["layer_1"], limit=5)
-    with pytest.raises(ArgumentError, match="another shard size"):
+    with pytest.raises(ArgumentError, match="a different shard size"):
         _scan("activations", tmp_path, layers=["layer_1"], limit=4, shard_size=2)
     # A raw module whose weights changed is another model too.
     from lab.models import load_pretrained
@@ -256,7 +256,7 @@ def test_changed_model_or_parameters_are_refused(tmp_path):
     _scan("evaluate", tmp_path / "raw", model=net, limit=4)
     with torch.no_grad():
         net.layer_1[0].weight.mul_(1.01)  # a retrained model
-    with pytest.raises(ArgumentError, match="another model"):
+    with pytest.raises(ArgumentError, match="a different model"):
         _scan("evaluate", tmp_path / "raw", model=net, limit=4)
     # resume=False starts over (and the old results are gone, not mixed).
     scan = _scan("evaluate", tmp_path / "raw", model=net, limit=4, resume=False)
@@ -296,7 +296,7 @@ def test_cli_evaluate_and_refusal(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "evaluate scan complete" in printed and '"accuracy"' in printed
     assert main([*args[:-1], "--shard-size", "2", "--quiet"]) == 1
-    assert "another shard size" in capsys.readouterr().err
+    assert "a different shard size" in capsys.readouterr().err
 
 
 def test_errors_are_lab_errors():

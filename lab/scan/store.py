@@ -108,7 +108,7 @@ def check_manifest(out: Path, manifest: dict) -> dict | None:
     >>> check_manifest(folder, {**old, "model": {"sha256": "bb"}})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    lab.errors.ArgumentError: ... holds a scan with another model: recorded {'sha256': 'aa'}, ...
+    lab.errors.ArgumentError: ... holds a scan with a different model: recorded {'sha256': 'aa'}...
     """
     path = out / MANIFEST
     if not path.is_file():
@@ -119,12 +119,13 @@ def check_manifest(out: Path, manifest: dict) -> dict | None:
         raise ScanError(f"scan manifest {path} is unreadable: {err}") from err
     # Compare through JSON so tuples and lists, ints and numpy ints compare alike.
     fresh = json.loads(json.dumps(manifest, default=_json_default))
-    words = {"task": "task", "model": "model", "dataset": "dataset", "params": "parameters",
-             "shard_size": "shard size"}
+    words = {"task": "a different task", "model": "a different model",
+             "dataset": "a different dataset", "params": "different parameters",
+             "shard_size": "a different shard size"}
     for key in IDENTITY_FIELDS:
         if existing.get(key) != fresh.get(key):
             raise ArgumentError(
-                f"{out} holds a scan with another {words[key]}: recorded "
+                f"{out} holds a scan with {words[key]}: recorded "
                 f"{existing.get(key)!r}, this run {fresh.get(key)!r}. Results of different "
                 "scans are never mixed: use another out folder, or resume=False (--no-resume) "
                 "to delete the old results and start over"

@@ -259,4 +259,6 @@ class ScanPanel(Panel):
         self.top.children = [self.tagged(self._player(int(self.utterance.value)), "audio")]
 
     def __repr__(self) -> str:
-        return f"ScanPanel({self.scan!r})"
+        # No folder path: it would differ on every run of a notebook.
+        return (f"ScanPanel({self.scan.task!r}, {self.scan.n_done}/{self.scan.n_utterances} "
+                "utterances)")
