@@ -295,7 +295,7 @@ def test_mask_panel_new_utterance_clears_the_previous_animation(model, sources):
     panel.run()
     assert panel.player.n_frames > 1
     panel.source.value = "again"
-    assert panel.player.n_frames == 1 and panel.player.titles == ["press Run"]
+    assert panel.player.n_frames == 1 and panel.player.titles == ["no mask yet: press Run"]
     assert panel.result is None
 
 
@@ -347,3 +347,43 @@ def test_panel_job_replace_runs_the_latest_request_only():
     job.replace(lambda: ran.append("never"), wait=False)
     job.stop()  # Stop also drops what was queued
     assert job.wait(timeout=10) and ran[-1] == "first (stopped)"
+
+
+# --- labelled rows, scales and time alignment (issue 13) -----------------------------------
+
+
+def test_player_labelled_rows_zscore_toggle_and_last_frame():
+    rng = np.random.default_rng(0)
+    frames = [rng.standard_normal((30, 8)) * np.arange(1, 9) * 10 for _ in range(4)]
+    masks = [[(rng.random((30, 8)) > 0.5).astype(float)] for _ in range(4)]
+    player = AnimationPlayer([[f] for f in frames], normalize="zscore", duration=0.6,
+                             ylabels=["MFCC coefficient index"], colorbars=["MFCC value"],
+                             row_titles=["learned"], masks=masks, width=500, row_height=80)
+    assert player.play.value == player.slider.value == player.stack.selected_index == 3
+    assert "data-x='time (s)'" in player.axes.value
+    assert "data-colorbar='z-score per feature'" in player.axes.value
+    assert Image.open(io.BytesIO(player.pngs[0])).width == 500
+    zscored = list(player.pngs)
+    player.scale.value = "raw"
+    assert "data-colorbar='MFCC value'" in player.axes.value
+    assert player.pngs != zscored
+    assert [im.value for im in player.stack.children] == player.pngs
+    player.update([[f] for f in frames[:2]], at="first")
+    assert player.play.value == 0 and player.play.max == 1
+    with pytest.raises(ValueError, match="normalize"):
+        AnimationPlayer([np.zeros((2, 2))], normalize="minmax")
+    with pytest.raises(ValueError, match="masks"):
+        AnimationPlayer([np.zeros((2, 2))], masks=[[None], [None]])
+
+
+def test_mask_panel_views_share_width_and_time_axis(model, sources):
+    panel = MaskPanel(model, sources, run=True)
+    widths = {Image.open(io.BytesIO(png)).width
+              for png in (panel.player.pngs[0], panel.frames_image.value, panel.muted_wave.value)}
+    assert widths == {760}
+    assert {v.plot_px for v in panel.views + panel.player._views} == {panel.views[0].plot_px}
+    assert panel.frames_view.labels()["rows"] == ["mask mean", "kept"]
+    assert panel.muted_view.labels()["x"] == "time (s)"
+    before = panel.muted_wave.value
+    panel.set_threshold(1.0)  # every frame muted: the waveform is veiled
+    assert panel.muted_wave.value != before

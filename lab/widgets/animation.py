@@ -3,6 +3,12 @@
 All frames are rendered to PNG once; a ``Play`` widget is *jslinked* to a frame slider and to
 the ``selected_index`` of a ``Stack`` holding one ``Image`` per frame, so playback changes
 frames in the frontend without kernel round trips (smooth on Binder/Colab).
+
+Rows are drawn by :class:`lab.widgets.views.View` (axes, a colour bar with its unit, a time
+axis in seconds when ``duration`` is given); rows marked ``normalize="zscore"`` show each
+feature (column) as z-scores over time and all frames, with a toggle for raw values. After
+:meth:`AnimationPlayer.update` the player shows the last frame (a result, not the random
+start).
 """
 
 from __future__ import annotations
@@ -20,10 +26,14 @@ from PIL import Image, ImageDraw
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.checks import check_int
 from lab.widgets.render import array_to_png
+from lab.widgets.views import View
 
 __all__ = ["AnimationPlayer", "render_rows"]
 
 _TITLE_HEIGHT = 14
+#: Narrower players draw bare pixels (no room for axes and a colour bar).
+MIN_LABELLED_WIDTH = 300
+_ZSCORE_LIMIT = 2.5
 
 
 def _rows_of(frame) -> list[np.ndarray]:
@@ -122,14 +132,25 @@ class AnimationPlayer(widgets.VBox):
     loop : bool
         Restart at the end.
     width, row_height : int
-        Pixel size of each row.
+        Pixel size of each row's plot (the image adds axes and a colour bar around it when
+        ``width`` is at least 300).
+    normalize : {"none", "zscore"} or sequence of them
+        Per row: ``"zscore"`` shows each feature (column) as z-scores over time and all
+        frames (MFCC rows: c0 would otherwise wash out the other coefficients); the
+        ``scale`` toggle switches to raw values.
+    duration : float, optional
+        Seconds spanned by the time axis (e.g. ``frames * hop / sr``); frame indices without.
+    ylabels, colorbars : sequence of str, optional
+        Per-row vertical axis and colour bar labels, with units.
+    masks : per-frame sequence of per-row masks, optional
+        See :meth:`update`.
 
     Examples
     --------
     >>> import numpy as np
     >>> player = AnimationPlayer([np.eye(4) * i for i in range(3)], titles=["a", "b", "c"])
-    >>> player.n_frames, player.play.max
-    (3, 2)
+    >>> player.n_frames, player.play.max, player.play.value  # ends on the last frame
+    (3, 2, 2)
     """
 
     def __init__(
@@ -144,8 +165,13 @@ class AnimationPlayer(widgets.VBox):
         interval: int = 120,
         loop: bool = True,
         time_major: bool = True,
-        width: int = 480,
+        width: int = 640,
         row_height: int = 120,
+        normalize: str | Sequence[str] = "none",
+        duration: float | None = None,
+        ylabels: Sequence[str] | None = None,
+        colorbars: Sequence[str] | None = None,
+        masks: Sequence | None = None,
     ):
         interval = check_int(interval, "interval", 1)
         width = check_int(width, "width", 1)
@@ -155,17 +181,41 @@ class AnimationPlayer(widgets.VBox):
                                                    or name not in colormaps):
                 raise ArgumentError(f"cmap: unknown colormap {name!r}; use a matplotlib name "
                                     "such as 'coolwarm', 'magma' or 'gray'")
+        for name in [normalize] if isinstance(normalize, str) else list(normalize):
+            if name not in ("none", "zscore"):
+                raise ArgumentError(f"normalize must be 'none' or 'zscore' (per row), got "
+                                    f"{name!r}")
+        if duration is not None and not (isinstance(duration, int | float) and duration > 0):
+            raise ArgumentError(f"duration must be a positive number of seconds, got "
+                                f"{duration!r}")
         self._style = dict(cmap=cmap, row_titles=row_titles, vmin=vmin, vmax=vmax,
-                           time_major=time_major, width=width, row_height=row_height)
+                           time_major=time_major, width=width, row_height=row_height,
+                           normalize=normalize, duration=duration, ylabels=ylabels,
+                           colorbars=colorbars)
+        self._views: list[View] = []
         self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=int(interval),
                                  repeat=bool(loop), description="Play")
         self.play.add_class("lab-animation-play")
+        # min widths: in a narrow flex row (a side panel open) sliders would shrink to 0 px
         self.slider = widgets.IntSlider(value=0, min=0, max=0, description="frame",
-                                        continuous_update=True)
+                                        continuous_update=True,
+                                        layout=widgets.Layout(width="260px",
+                                                              min_width="220px"))
         self.slider.add_class("lab-animation-slider")
         self.speed = widgets.IntSlider(value=int(interval), min=20, max=1000, step=10,
-                                       description="ms/frame")
-        self.loop = widgets.Checkbox(value=bool(loop), description="loop", indent=False)
+                                       description="ms/frame",
+                                       style={"description_width": "70px"},
+                                       layout=widgets.Layout(width="260px", min_width="220px"))
+        self.speed.add_class("lab-animation-speed")
+        self.loop = widgets.Checkbox(value=bool(loop), description="loop", indent=False,
+                                     layout=widgets.Layout(width="70px", min_width="70px"))
+        self.scale = widgets.ToggleButtons(options=["z-score", "raw"], value="z-score",
+                                           style={"button_width": "70px"},
+                                           tooltips=["each feature as z-scores over time",
+                                                     "values as they are"])
+        self.scale.add_class("lab-animation-scale")
+        self.axes = widgets.HTML()
+        self.axes.add_class("lab-animation-axes")
         self.stack = widgets.Stack([], selected_index=None)
         self.stack.add_class("lab-animation-frames")
         self.captions = widgets.Stack([], selected_index=None)
@@ -178,19 +228,31 @@ class AnimationPlayer(widgets.VBox):
             widgets.jslink((self.speed, "value"), (self.play, "interval")),
             widgets.jslink((self.loop, "value"), (self.play, "repeat")),
         ]
-        controls = widgets.HBox([self.play, self.slider, self.speed, self.loop])
-        super().__init__([self.stack, self.captions, controls])
+        controls = widgets.HBox([self.play, self.slider, self.speed, self.loop],
+                                layout=widgets.Layout(flex_flow="row wrap"))
+        super().__init__([self.stack, self.axes, self.captions, controls, self.scale])
         self.add_class("lab-animation")
         self.pngs: list[bytes] = []
         self.titles: list[str] = []
-        self.update(frames, titles=titles)
+        self._frames: list = []
+        self._masks: list | None = None
+        self.update(frames, titles=titles, masks=masks)
+        self.scale.observe(self._on_scale, names="value")
 
     @property
     def n_frames(self) -> int:
         return len(self.pngs)
 
-    def update(self, frames: Sequence, *, titles: Sequence[str] | None = None) -> None:
-        """Replace the frames (same style); rewinds to the first frame."""
+    def update(self, frames: Sequence, *, titles: Sequence[str] | None = None,
+               masks: Sequence | None = None, at: str = "last",
+               duration: float | None = None) -> None:
+        """Replace the frames (same style) and show the last frame (``at="first"``: the first).
+
+        ``duration`` (seconds) replaces the time axis span given at construction.
+
+        ``masks``, one entry per frame, each a list with one entry per row (a 0/1 array of the
+        row's shape, or None), veils what each mask removes over its row.
+        """
         if isinstance(frames, str | bytes) or not hasattr(frames, "__iter__"):
             raise ArgumentTypeError(f"frames must be a sequence of frames, got "
                                     f"{type(frames).__name__}")
@@ -204,34 +266,124 @@ class AnimationPlayer(widgets.VBox):
         if titles is not None and len(titles) != len(frames):
             raise ArgumentError(f"titles must have one entry per frame ({len(frames)}), "
                              f"got {len(titles)}")
+        if masks is not None:
+            masks = [list(m) for m in masks]
+            if len(masks) != len(frames) or any(len(m) != n_rows for m in masks):
+                raise ArgumentError(f"masks must have one entry per frame ({len(frames)}), "
+                                    f"each with one entry per row ({n_rows})")
+        if at not in ("first", "last"):
+            raise ArgumentError(f"at must be 'first' or 'last', got {at!r}")
+        if duration is not None:
+            if not (isinstance(duration, int | float) and duration > 0):
+                raise ArgumentError(f"duration must be a positive number of seconds, got "
+                                    f"{duration!r}")
+            self._style["duration"] = float(duration)
+        self._frames, self._masks = rows, masks
+        self.titles = [str(t) for t in titles] if titles is not None else [
+            f"frame {i + 1}/{len(frames)}" for i in range(len(frames))
+        ]
+        self._render()
+        images = [widgets.Image(value=png, format="png") for png in self.pngs]
+        for im in images:
+            im.add_class("lab-animation-frame")
+        last = len(images) - 1 if at == "last" else 0
+        # the slider's max before its value: a value above the old max would be clamped
+        self.play.max = self.slider.max = len(images) - 1
+        self.stack.children = images
+        self.captions.children = [widgets.HTML(value=f"<b>{t}</b>") for t in self.titles]
+        # jslinks sync these in the browser only: set each here, so kernel and page agree and
+        # a drag starts from the frame on display
+        self.play.value = self.slider.value = last
+        self.stack.selected_index = last
+        self.captions.selected_index = last
+
+    def _on_scale(self, _change) -> None:
+        self._render()
+        for image, png in zip(self.stack.children, self.pngs):
+            image.value = png
+
+    def _render(self) -> None:
+        """Render every frame to PNG with the current style and scale."""
+        rows = self._frames
+        if not rows:
+            return
+        n_rows = len(rows[0])
         style = self._style
         cmaps = self._per_row(style["cmap"], n_rows, "cmap")
         lows = self._per_row(style["vmin"], n_rows, "vmin")
         highs = self._per_row(style["vmax"], n_rows, "vmax")
+        norms = self._per_row(style["normalize"], n_rows, "normalize")
+        zscored = [n == "zscore" and self.scale.value == "z-score" for n in norms]
+        self.scale.layout.display = None if "zscore" in norms else "none"
+        shown = [[np.asarray(r[i], dtype=np.float64) for i in range(n_rows)] for r in rows]
+        for i in range(n_rows):
+            if zscored[i]:
+                # one mean and spread per feature over time and every frame: colours mean the
+                # same in every frame
+                axis = 0 if style["time_major"] else 1
+                stack = np.concatenate([f[i] for f in shown], axis=axis)
+                finite = np.where(np.isfinite(stack), stack, np.nan)
+                mean = np.nanmean(finite, axis=axis, keepdims=True)
+                std = np.nanstd(finite, axis=axis, keepdims=True) + 1e-9
+                for f in shown:
+                    f[i] = (f[i] - mean) / std
         limits = []
         for i in range(n_rows):
-            row = [r[i] for r in rows]
+            if zscored[i]:
+                limits.append((-_ZSCORE_LIMIT, _ZSCORE_LIMIT))
+                continue
+            row = [f[i] for f in shown]
             lo = lows[i] if lows[i] is not None else _finite_limit(row, low=True)
             hi = highs[i] if highs[i] is not None else _finite_limit(row, low=False)
             limits.append((lo, hi))
-        self.pngs = [
-            render_rows(r, cmaps=cmaps, limits=limits, row_titles=style["row_titles"],
-                        time_major=style["time_major"], width=style["width"],
-                        row_height=style["row_height"])
-            for r in rows
-        ]
-        self.titles = [str(t) for t in titles] if titles is not None else [
-            f"frame {i + 1}/{len(frames)}" for i in range(len(frames))
-        ]
-        self.play.value = 0
-        images = [widgets.Image(value=png, format="png") for png in self.pngs]
-        for im in images:
-            im.add_class("lab-animation-frame")
-        self.stack.children = images
-        self.captions.children = [widgets.HTML(value=f"<b>{t}</b>") for t in self.titles]
-        self.play.max = self.slider.max = len(images) - 1
-        self.stack.selected_index = 0
-        self.captions.selected_index = 0
+        if style["width"] < MIN_LABELLED_WIDTH:
+            self.pngs = [
+                render_rows(r, cmaps=cmaps, limits=limits, row_titles=style["row_titles"],
+                            time_major=style["time_major"], width=style["width"],
+                            row_height=style["row_height"])
+                for r in shown
+            ]
+            self.axes.value = ""
+            return
+        self.pngs = self._render_views(shown, cmaps, limits, zscored)
+
+    def _render_views(self, shown, cmaps, limits, zscored) -> list[bytes]:
+        style = self._style
+        n_rows = len(shown[0])
+        titles = style["row_titles"] or [""] * n_rows
+        ylabels = self._per_row(style["ylabels"], n_rows, "ylabels") if style["ylabels"] \
+            else ["feature index"] * n_rows
+        colorbars = list(style["colorbars"]) if style["colorbars"] else ["value"] * n_rows
+        if len(self._views) != n_rows:
+            from lab.widgets.views import BOTTOM_PX, TOP_PX
+
+            self._views = [View(title=str(titles[i]), ylabel=ylabels[i], colorbar=" ",
+                                xlabel="time (s)" if style["duration"] else "frame",
+                                width=style["width"],
+                                height=style["row_height"] + TOP_PX + BOTTOM_PX,
+                                cmap=cmaps[i])
+                           for i in range(n_rows)]
+        pngs = []
+        duration = style["duration"]
+        for k, frame in enumerate(shown):
+            arrays = []
+            for i, view in enumerate(self._views):
+                data = frame[i] if style["time_major"] else frame[i].T
+                mask = None
+                if self._masks is not None and self._masks[k][i] is not None:
+                    mask = np.asarray(self._masks[k][i])
+                    mask = mask if style["time_major"] else mask.T
+                label = "z-score per feature" if zscored[i] else colorbars[i]
+                view.show_image(data, duration=duration, vmin=limits[i][0], vmax=limits[i][1],
+                                cmap=cmaps[i], colorbar=label, mask=mask,
+                                ylabel=ylabels[i])
+                arrays.append(view.compose())
+            sheet = np.concatenate(arrays, axis=0)
+            buf = io.BytesIO()
+            Image.fromarray(sheet).save(buf, format="PNG", compress_level=1)
+            pngs.append(buf.getvalue())
+        self.axes.value = "".join(v.caption.value for v in self._views)
+        return pngs
 
     @staticmethod
     def _per_row(value, n_rows, name):

@@ -18,7 +18,8 @@ from lab.widgets.animation import AnimationPlayer
 from lab.widgets.base import Panel, describe_error
 from lab.widgets.checks import check_int, check_model, check_number
 from lab.widgets.jobs import PanelJob
-from lab.widgets.render import array_to_png, figure_to_png, new_figure, wav_bytes
+from lab.widgets.render import figure_to_png, new_figure, wav_bytes
+from lab.widgets.views import View, zscore
 
 __all__ = ["FeatureVizPanel", "parse_neurons"]
 
@@ -44,18 +45,20 @@ def parse_neurons(text: str) -> list[int]:
     return out
 
 
-def curves_png(result: interpret.FeatureVizResult, *, width: float = 3.6) -> bytes:
+def curves_png(result: interpret.FeatureVizResult, *, width: float = 6.4) -> bytes:
     """Activation and per-entry total variation against the optimization step."""
-    fig = new_figure(figsize=(width, 2.6))
+    fig = new_figure(figsize=(width, 2.6), dpi=100)
     ax = fig.add_subplot()
     steps = np.arange(len(result.activations))
-    ax.plot(steps, result.activations, label="activation")
+    ax.plot(steps, result.activations, label="mean activation")
     ax.plot(steps, result.total_variations, label="total variation / entry")
-    ax.set_xlabel("optimization step")
-    ax.legend(fontsize=7)
-    ax.set_title(f"{result.layer} neurons {result.neurons}", fontsize=8)
+    ax.set_xlabel("optimization step", fontsize=9)
+    ax.set_ylabel("value (model units)", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(f"{result.layer} neurons {result.neurons}", fontsize=9, loc="left")
     fig.tight_layout()
-    return figure_to_png(fig)
+    return figure_to_png(fig, dpi=100)
 
 
 class FeatureVizPanel(Panel):
@@ -181,8 +184,19 @@ class FeatureVizPanel(Panel):
         self.progress = self.job.progress
         self.status = tagged(W.HTML(), "status")
         self._use_error_display(self.status)
+        kind = str(getattr(model, "feature_kind", "mfcc"))
+        self._feature_label = {"mfcc": "MFCC coefficient index", "log_mel": "mel band",
+                               "log_power": "frequency bin"}.get(kind, "feature index")
+        from lab.audio import HOP_LENGTH, SAMPLE_RATE
+
+        self._hop_s = HOP_LENGTH / SAMPLE_RATE
         self.player = AnimationPlayer([np.zeros(shape, dtype=np.float32)], cmap="coolwarm",
-                                      titles=["press Run"], width=420, row_height=160)
+                                      titles=["press Run"], width=640, row_height=160,
+                                      row_titles=["learned input"],
+                                      normalize="zscore" if kind == "mfcc" else "none",
+                                      duration=shape[0] * self._hop_s,
+                                      ylabels=[self._feature_label],
+                                      colorbars=[f"{kind} value"])
         self.curves = tagged(W.Image(format="png"), "curves")
         self.scan_button = tagged(W.Button(description="Find top examples"), "scan")
         self.examples_box = tagged(W.VBox(), "examples")
@@ -192,7 +206,7 @@ class FeatureVizPanel(Panel):
             self.job.controls,
             self.status,
         ])
-        learned = W.VBox([controls, W.HBox([self.player, self.curves])])
+        learned = W.VBox([controls, self.player, self.curves])
         examples = W.VBox([W.HTML("Dataset utterances with the highest mean activation of the "
                                   "same neurons:"), self.scan_button, self.examples_box])
         self._set_root(W.Tab(children=[learned, examples]))
@@ -270,7 +284,7 @@ class FeatureVizPanel(Panel):
         self.result = result
         titles = [f"step {s} · activation {result.activations[s]:.3f}"
                   for s in result.frame_steps]
-        self.player.update(result.frames, titles=titles)
+        self.player.update(result.frames, titles=titles)  # ends on the learned input
         self.curves.value = curves_png(result)
         self.job.report(result.steps_done, max(result.steps_done, self.progress.max))
         state = "stopped" if result.interrupted else "done"
@@ -303,14 +317,19 @@ class FeatureVizPanel(Panel):
             parts: list[W.Widget] = [label]
             if hasattr(base, "feature_matrix"):
                 feats = base.feature_matrix(index)
-                parts.append(W.Image(value=array_to_png(feats.T, cmap="coolwarm", width=240,
-                                                        height=60), format="png"))
+                view = View(title="features (z-score per coefficient)",
+                            ylabel=self._feature_label, colorbar="z-score", cmap="coolwarm",
+                            width=480, height=150, css="lab-fv-example-features")
+                view.show_image(zscore(feats), duration=len(feats) * self._hop_s,
+                                vmin=-2.5, vmax=2.5)
+                parts.append(view.widget)
             if hasattr(base, "waveform"):
                 audio = W.Audio(value=wav_bytes(base.waveform(index), 16000), format="wav",
                                 autoplay=False)
                 audio.add_class("lab-fv-example-audio")
                 parts.append(audio)
-            rows.append(W.HBox(parts))
+            rows.append(W.HBox(parts, layout=W.Layout(flex_flow="row wrap",
+                                                      align_items="center")))
         self.examples_box.children = rows
         return self.examples
 

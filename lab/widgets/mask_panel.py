@@ -4,6 +4,11 @@ Composes :func:`lab.interpret.importance_mask`, :func:`lab.interpret.mute_audio`
 :func:`lab.interpret.transcribe`; the threshold slider only re-mutes and re-transcribes. The
 search runs in a :class:`lab.widgets.jobs.PanelJob` thread: a progress bar follows it and Stop
 ends it with a valid (less sparse) mask, which is shown like a finished one.
+
+Every image shares one width and one time axis in seconds (a pixel column is one instant): the
+animation of the mask search (MFCCs as per-coefficient z-scores, a raw toggle, what the mask
+removes veiled), the mask mean and kept frames per frame, and the waveform with the muted
+frames veiled.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ from lab.widgets.checks import (
     check_sources,
 )
 from lab.widgets.jobs import PanelJob
-from lab.widgets.render import array_to_png, wav_bytes, waveform_to_png
+from lab.widgets.render import wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
+from lab.widgets.views import View
 
 __all__ = ["MaskPanel"]
 
 AudioSource = str | os.PathLike | bytes
-ROW_TITLES = ["binary importance mask (black = 0, white = 1)", "mask x MFCC", "MFCC"]
+ROW_TITLES = ["MFCC; pale: entries the mask removes"]
+#: Pixel width of every time-aligned image of the panel.
+WIDTH = 760
 
 
 class MaskPanel(UtterancePicker, Panel):
@@ -61,7 +69,11 @@ class MaskPanel(UtterancePicker, Panel):
     widget : ipywidgets.VBox
         Parts carry CSS classes ``lab-mask-<part>`` (``source``, ``upload``, ``method``,
         ``sparsity``, ``run``, ``stop``, ``progress``, ``status``, ``threshold``, ``frames``,
-        ``audio-original``, ``audio-muted``, ``transcript``, ``muted-transcript``).
+        ``muted-wave``, ``audio-original``, ``audio-muted``, ``transcript``,
+        ``muted-transcript``).
+    views : list of lab.widgets.views.View
+        The kept-frames strip and the muted waveform (the animation's rows have the same
+        width and plot area).
     result : lab.interpret.MaskResult or None
     job : lab.widgets.jobs.PanelJob
         Owns the Run/Stop buttons, the progress bar and the search thread.
@@ -117,15 +129,26 @@ class MaskPanel(UtterancePicker, Panel):
         self.status = tagged(W.HTML(), "status")
         self._use_error_display(self.status)
         self.transcript = tagged(W.HTML(), "transcript")
-        self.player = AnimationPlayer(self._placeholder(), cmap=["gray", "coolwarm",
-                                                                 "coolwarm"],
+        self.player = AnimationPlayer([[self.features]], cmap="coolwarm",
                                       row_titles=ROW_TITLES, titles=["press Run"],
-                                      width=520, row_height=90)
+                                      width=WIDTH, row_height=150, normalize="zscore",
+                                      duration=1.0, ylabels=["MFCC coefficient index"],
+                                      colorbars=["MFCC value"])
+        self.player.add_class("lab-mask-player")
         self.threshold = tagged(W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01,
                                               description="threshold",
-                                              continuous_update=False), "threshold")
-        self.frames_image = tagged(W.Image(format="png"), "frames")
-        self.muted_wave = tagged(W.Image(format="png"), "muted-wave")
+                                              continuous_update=False,
+                                              layout=W.Layout(width="400px",
+                                                              min_width="300px")),
+                                "threshold")
+        self.frames_view = View(title="mask mean per frame; kept: mean ≥ threshold",
+                                ylabel="", colorbar="fraction kept", cmap="gray",
+                                width=WIDTH, height=120, css="lab-mask-frames")
+        self.muted_view = View(title="waveform; pale: muted frames", ylabel="amplitude",
+                               width=WIDTH, height=130, css="lab-mask-muted-wave")
+        self.views = [self.frames_view, self.muted_view]
+        self.frames_image = self.frames_view.image
+        self.muted_wave = self.muted_view.image
         self.original_audio = tagged(W.Audio(format="wav", autoplay=False), "audio-original")
         self.muted_audio = tagged(W.Audio(format="wav", autoplay=False), "audio-muted")
         self.muted_transcript = tagged(W.HTML(), "muted-transcript")
@@ -136,11 +159,10 @@ class MaskPanel(UtterancePicker, Panel):
             self.status,
             self.transcript,
             self.player,
-            W.HTML("<b>Mute the frames whose mask mean is below the threshold</b> "
-                   "(top strip: mask mean per frame; bottom: kept frames)"),
+            W.HTML("<b>Mute the frames whose mask mean is below the threshold</b>"),
             self.threshold,
-            self.frames_image,
-            self.muted_wave,
+            self.frames_view.widget,
+            self.muted_view.widget,
             W.HBox([W.VBox([W.HTML("original"), self.original_audio]),
                     W.VBox([W.HTML("muted"), self.muted_audio])]),
             self.muted_transcript,
@@ -156,9 +178,10 @@ class MaskPanel(UtterancePicker, Panel):
     def __repr__(self) -> str:
         return f"MaskPanel({len(self._sources)} utterances, showing {self.source.value!r})"
 
-    @staticmethod
-    def _placeholder() -> list:
-        return [[np.ones((2, 2))] * 3]
+    @property
+    def duration(self) -> float:
+        """Seconds of the current utterance (the time axis of every image)."""
+        return max(len(self.waveform), 1) / self.sr
 
     def load(self, source: AudioSource, label: str | None = None) -> bool:
         """Load an utterance (clears the mask until Run; stops a running search first).
@@ -183,8 +206,10 @@ class MaskPanel(UtterancePicker, Panel):
         self.waveform = waveform
         self.features = features
         self.result = None
-        # the previous utterance's mask animation must not stay on screen
-        self.player.update(self._placeholder(), titles=["press Run"])
+        # the previous utterance's mask animation must not stay on screen: its features, unmasked
+        self.player.update([[features]], titles=["no mask yet: press Run"],
+                           duration=self.duration)
+        self.muted_view.show_waveform(waveform, self.sr)
         self.original_audio.value = wav_bytes(waveform, self.sr)
         self.transcript.value = f"transcript: <b>{html.escape(text) or '∅'}</b>"
         self.status.value = f"{self.features.shape[0]} frames × {self.features.shape[1]} " \
@@ -228,8 +253,10 @@ class MaskPanel(UtterancePicker, Panel):
     def show(self, result: interpret.MaskResult) -> None:
         """Display a mask search: its animation, summary and the muted audio."""
         self.result = result
-        frames = [[m, m * self.features, self.features] for m in result.trajectory]
-        self.player.update(frames, titles=result.trajectory_labels)
+        frames = [[self.features] for _ in result.trajectory]
+        masks = [[m] for m in result.trajectory]
+        self.player.update(frames, titles=result.trajectory_labels, masks=masks,
+                           duration=self.duration)
         state = "stopped · " if result.interrupted else ""
         self.status.value = (
             f"{state}{result.method}: sparsity <b>{result.sparsity:.3f}</b> · transcript kept: "
@@ -245,11 +272,12 @@ class MaskPanel(UtterancePicker, Panel):
         else:
             mask = self.result.mask
         means = mask.mean(axis=1)
-        kept = (means >= self.threshold.value).astype(float)
-        self.frames_image.value = array_to_png(np.stack([kept, means]), cmap="gray", vmin=0.0,
-                                               vmax=1.0, width=520, height=24)
+        kept = means >= self.threshold.value
+        self.frames_view.show_image(np.stack([means, kept.astype(float)], axis=1),
+                                    duration=self.duration, vmin=0.0, vmax=1.0,
+                                    rows=["mask mean", "kept"])
         self.muted = interpret.mute_audio(self.waveform, mask, self.threshold.value)
-        self.muted_wave.value = waveform_to_png(self.muted, width=520, height=60)
+        self.muted_view.set_time_veil(kept)
         self.muted_audio.value = wav_bytes(self.muted, self.sr)
         text = interpret.transcribe(self.model, self.muted)
         self.muted_transcript.value = f"muted transcript: <b>{html.escape(text) or '∅'}</b>"

@@ -333,6 +333,7 @@ class View:
         self._frame: np.ndarray | None = None
         self._area = (0, 0, 0, 0)
         self.cursor: float | None = None
+        self._time_veil: np.ndarray | None = None
         self.duration = 1.0
         self.image = W.Image(format="png", width=width, height=height,
                              layout=W.Layout(width=f"{width}px", height=f"{height}px",
@@ -576,6 +577,15 @@ class View:
         self._dirty = True
         return self.render()
 
+    def set_time_veil(self, kept: np.ndarray | None) -> bytes:
+        """Veil the instants where ``kept`` (booleans spread evenly over the time axis) is False.
+
+        Drawn into the pixels of the cached figure (e.g. the muted frames over a waveform), so
+        moving a threshold costs only the PNG encoding.
+        """
+        self._time_veil = None if kept is None else np.asarray(kept, dtype=bool).ravel()
+        return self.render()
+
     def set_cursor(self, seconds: float | None) -> bytes:
         """Mark one instant with a vertical line (None removes it); returns the new PNG.
 
@@ -587,6 +597,14 @@ class View:
 
     def render(self) -> bytes:
         """Compose the figure into :attr:`image` and return the PNG bytes."""
+        buf = io.BytesIO()
+        Image.fromarray(self.compose()).save(buf, format="PNG", compress_level=1)
+        png = buf.getvalue()
+        self.image.value = png
+        return png
+
+    def compose(self) -> np.ndarray:
+        """The view as an RGB array (figure drawn only when its axes changed)."""
         if self._dirty or self._frame is None:
             self._canvas.draw()
             self._frame = np.asarray(self._canvas.buffer_rgba())[..., :3].copy()
@@ -612,6 +630,14 @@ class View:
             rows = (np.arange(r1 - r0) * rgb.shape[0] // (r1 - r0))
             cols = (np.arange(c1 - c0) * rgb.shape[1] // (c1 - c0))
             out[r0:r1, c0:c1] = rgb[rows][:, cols]
+        if self._time_veil is not None and self._time_veil.size and c1 > c0:
+            cols = np.arange(c1 - c0) * self._time_veil.size // (c1 - c0)
+            veiled = np.nonzero(~self._time_veil[cols])[0] + c0
+            if veiled.size:
+                if out is self._frame:
+                    out = out.copy()
+                block = out[r0:r1, veiled].astype(np.float32)
+                out[r0:r1, veiled] = (0.25 * block + 0.75 * 255).astype(np.uint8)
         if self.cursor is not None and c1 > c0:
             x0, x1 = self.ax.get_xlim()
             if x1 > x0 and x0 <= self.cursor <= x1:
@@ -619,11 +645,7 @@ class View:
                     out = out.copy()
                 col = c0 + int(round((self.cursor - x0) / (x1 - x0) * (c1 - c0 - 1)))
                 out[r0:r1, max(c0, col - 1):col + 1] = (0, 192, 255)
-        buf = io.BytesIO()
-        Image.fromarray(out).save(buf, format="PNG", compress_level=1)
-        png = buf.getvalue()
-        self.image.value = png
-        return png
+        return out
 
 
 def check_rows(rows, n: int) -> list[str]:
