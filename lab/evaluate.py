@@ -96,7 +96,7 @@ def real_table(results: dict) -> str:
     --------
     >>> print(real_table({"classifier": {"accuracy": 0.5, "n": 8,
     ...                                  "test": {"accuracy": 0.95, "n": 240}}}))
-    | model | real clips | real CER | real WER | real accuracy | synthetic test (CER / WER / accuracy) |
+    | model | real clips | real CER | real WER | real accuracy | synthetic test: CER / WER / acc. |
     |---|---|---|---|---|---|
     | KeywordClassifier | 8 | – | – | 50.0 % | – / – / 95.0 % (240 clips) |
     """
@@ -104,7 +104,7 @@ def real_table(results: dict) -> str:
         return f"{100 * r[key]:.1f} %" if r and key in r else "–"
 
     rows = ["| model | real clips | real CER | real WER | real accuracy | "
-            "synthetic test (CER / WER / accuracy) |", "|---|---|---|---|---|---|"]
+            "synthetic test: CER / WER / acc. |", "|---|---|---|---|---|---|"]
     for name, r in results.items():
         if name == "silero_vad":
             rows.append(f"| Silero VAD | {r['n']} | speech in {r['clips_with_speech']} of "
