@@ -301,7 +301,9 @@ def _run_on_dask(client, workers, threads, key, spec, payload, source, params, t
     plugin = ShipScan(key, _ship(payload, source), threads)
     dashboard = client.dashboard_link
     if progress and dashboard:
-        print(f"Dask dashboard: {dashboard}")
+        from tqdm.auto import tqdm
+
+        tqdm.write(f"Dask dashboard: {dashboard}")  # above the progress bar, not inside it
     futures: dict = {}
     written: set[int] = set()
 
