@@ -11,6 +11,7 @@ from lab.interpret.attribution.methods import Attribution, attribute, top_area_m
 from lab.interpret.attribution.perturbation import (
     PERTURBATIONS,
     WordImportance,
+    masked_waveform,
     perturb,
     word_importance,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "attribute",
     "fixed_segments",
     "make_target",
+    "masked_waveform",
     "perturb",
     "top_area_mask",
     "word_importance",

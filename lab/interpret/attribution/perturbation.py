@@ -26,7 +26,7 @@ from lab.interpret.attribution.segments import Segment, word_segments
 from lab.interpret.attribution.targets import Word, make_target
 from lab.runtime import evaluating
 
-__all__ = ["PERTURBATIONS", "WordImportance", "perturb", "word_importance"]
+__all__ = ["PERTURBATIONS", "WordImportance", "masked_waveform", "perturb", "word_importance"]
 
 PERTURBATIONS = ("silence", "noise", "mean_spectrum")
 HOP = 320
@@ -74,6 +74,37 @@ def perturb(waveform, segments: Segment | list[Segment], *, kind: str = "silence
         else:
             y[span] = resynth[span]
     return y
+
+
+def masked_waveform(waveform, mask: np.ndarray, *, feature_kind: str = "log_power",
+                    hop_length: int = HOP) -> np.ndarray:
+    """Listen to a (T, F) mask: what the kept bins sound like.
+
+    On the log-power grid (``feature_kind="log_power"``) the masked spectrogram is
+    resynthesised with the original phase; bins the mask drops fall silent. On other grids
+    (MFCC bins are not frequencies) the frames that keep fewer bins than the mask's mean are
+    muted (:func:`lab.interpret.mute_audio`).
+
+    Examples
+    --------
+    >>> y = np.sin(np.arange(3200) * 0.2).astype(np.float32)
+    >>> out = masked_waveform(y, np.zeros((11, 257)))
+    >>> out.shape, float(np.abs(out).max())
+    ((3200,), 0.0)
+    """
+    from lab.audio import log_power_spectrogram, waveform_from_log_power
+    from lab.interpret.muting import mute_audio
+
+    y = float_waveform("waveform", waveform)
+    m = np.asarray(mask, dtype=np.float64)
+    if feature_kind != "log_power":
+        return mute_audio(y, m, float(m.mean()), hop_length=hop_length)
+    log_power, phase = log_power_spectrogram(y, hop_length=hop_length)
+    if m.shape != log_power.shape:
+        raise ArgumentError(f"mask must have the spectrogram's shape {log_power.shape}, got "
+                            f"{m.shape}")
+    return waveform_from_log_power((log_power * m).astype(np.float32), phase,
+                                   hop_length=hop_length, length=y.size)
 
 
 @dataclass
