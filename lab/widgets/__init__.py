@@ -7,6 +7,7 @@ it through :class:`lab.widgets.jobs.PanelJob` (background thread, progress, Stop
 
 from lab.widgets.alignment_panel import AlignmentPanel
 from lab.widgets.animation import AnimationPlayer
+from lab.widgets.attribution_panel import AttributionPanel
 from lab.widgets.base import Panel
 from lab.widgets.dependency_panel import DependencyPanel
 from lab.widgets.feature_viz_panel import FeatureVizPanel
@@ -18,6 +19,7 @@ from lab.widgets.scan_panel import ScanPanel
 __all__ = [
     "AlignmentPanel",
     "AnimationPlayer",
+    "AttributionPanel",
     "DependencyPanel",
     "FeatureVizPanel",
     "MaskPanel",

@@ -1,0 +1,289 @@
+"""AttributionPanel: several attribution methods on one utterance, on one time axis.
+
+The panel composes public API only: :func:`lab.interpret.attribute` (Captum's methods),
+:func:`lab.interpret.word_importance` (word-aligned perturbation),
+:func:`lab.interpret.attribution.masked_waveform` (listen to the kept bins) and
+:func:`lab.interpret.evaluation.clip_metrics` (this clip's fidelity, faithfulness, curves or
+transcript under masking). Every image is a :class:`lab.widgets.views.View` of one width, so
+the spectrogram, the word bar chart and each method's map share their time columns.
+
+Attributions are computed when an utterance loads (a few hundred milliseconds per method on
+the keyword classifier); the area slider and the perturbation menu only re-threshold and
+re-perturb.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Mapping, Sequence
+
+import ipywidgets as W
+import numpy as np
+
+from lab import audio
+from lab.errors import ArgumentError, ArgumentTypeError
+from lab.widgets.base import Panel
+from lab.widgets.checks import check_choice, check_int, check_model, check_number, check_sources
+from lab.widgets.render import figure_to_png, new_figure, wav_bytes
+from lab.widgets.sources import UtterancePicker, corpus_sources
+from lab.widgets.views import BOTTOM_PX, DPI, LEFT_PX, RIGHT_PX, TOP_PX, View, log1p_power_db
+
+__all__ = ["AttributionPanel"]
+
+AudioSource = str | os.PathLike | bytes
+DEFAULT_METHODS = ("input_x_gradient", "integrated_gradients", "occlusion")
+
+
+class AttributionPanel(UtterancePicker, Panel):
+    """Pick or upload an utterance; compare what several attribution methods credit.
+
+    Parameters
+    ----------
+    model : torch.nn.Module, optional
+        Default: the shipped keyword classifier. DeepSpeech and the Transducer work too
+        (maps on their MFCC grid, the transcript's log-probability as the target).
+    sources : mapping of label → path or bytes, optional
+        Utterances for the dropdown; default the keyword utterances of ``split``.
+    methods : sequence of str
+        Methods of :func:`lab.interpret.attribute`, one row each.
+    area : float
+        Fraction of the bins each method's mask keeps (the metrics and the masked audio).
+    perturbation : {"silence", "noise", "mean_spectrum"}
+        How the word bar chart perturbs each word.
+    settings : lab.interpret.AttributionSettings, optional
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        The panel; parts carry CSS classes ``lab-attribution-<part>`` (``source``,
+        ``upload``, ``area``, ``perturbation``, ``spectrogram``, ``words``, ``map``,
+        ``audio-original``, ``audio``, ``metrics``, ``info``, ``error``).
+    attributions : dict of method → lab.interpret.attribution.Attribution
+    words : lab.interpret.attribution.WordImportance
+    """
+
+    css = "lab-attribution"
+
+    def __init__(
+        self,
+        model=None,
+        sources: Mapping[str, AudioSource] | None = None,
+        *,
+        split: str = "test",
+        methods: Sequence[str] = DEFAULT_METHODS,
+        area: float = 0.1,
+        perturbation: str = "silence",
+        settings=None,
+        image_width: int = 760,
+        image_height: int = 160,
+    ) -> None:
+        super().__init__()
+        from lab.interpret.attribution import METHODS, PERTURBATIONS, AttributionSettings
+
+        if isinstance(methods, str) or not isinstance(methods, Sequence) or not methods:
+            raise ArgumentTypeError("methods must be a non-empty sequence of method names")
+        self.methods = [check_choice(m, "methods", METHODS) for m in methods]
+        if len(set(self.methods)) != len(self.methods):
+            raise ArgumentError(f"methods must not repeat, got {list(methods)}")
+        area = check_number(area, "area", 0.0, 1.0)
+        perturbation = check_choice(perturbation, "perturbation", PERTURBATIONS)
+        if settings is not None and not isinstance(settings, AttributionSettings):
+            raise ArgumentTypeError(
+                f"settings must be an AttributionSettings, got {type(settings).__name__}")
+        image_width = check_int(image_width, "image_width", 300, 4096)
+        image_height = check_int(image_height, "image_height", 100, 4096)
+        if model is None:
+            from lab.models import load_pretrained
+
+            model = load_pretrained("classifier")
+        self.model = check_model(model)
+        self.settings = settings
+        self.kind = getattr(model, "feature_kind", "mfcc")
+        self._sources: dict[str, AudioSource] = check_sources(
+            corpus_sources(split, keywords_only=True) if sources is None else sources)
+        self.sr = audio.SAMPLE_RATE
+        self.image_size = (image_width, image_height)
+        self.waveform = np.zeros(0, dtype=np.float32)
+        self.features = None
+        self.attributions: dict = {}
+        self.words = None
+        tagged = self.tagged
+
+        self.source = tagged(W.Dropdown(options=list(self._sources), description="Utterance",
+                                        layout=W.Layout(width="420px")), "source")
+        self.upload = tagged(W.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False,
+                                          description="Upload"), "upload")
+        self.area = tagged(W.FloatSlider(
+            value=area, min=0.01, max=1.0, step=0.01, description="mask area",
+            continuous_update=False, readout_format=".2f",
+            layout=W.Layout(width="360px")), "area")
+        self.perturbation = tagged(W.Dropdown(options=list(PERTURBATIONS), value=perturbation,
+                                              description="words"), "perturbation")
+        grid = "frequency (Hz)" if self.kind == "log_power" else "feature"
+        self.spectrogram_view = View(
+            title="input features", ylabel=grid,
+            colorbar="power (dB re max)" if self.kind == "log_power" else "value",
+            width=image_width, height=image_height, css=f"{self.css}-spectrogram")
+        self.words_image = tagged(W.Image(format="png"), "words")
+        self.original_audio = tagged(W.Audio(format="wav", autoplay=False), "audio-original")
+        self.map_views: dict[str, View] = {}
+        self.audios: dict[str, W.Audio] = {}
+        self.metrics: dict[str, W.HTML] = {}
+        rows = []
+        for method in self.methods:
+            view = View(title=f"{method} (pale: outside the mask)", ylabel=grid,
+                        colorbar="attribution", cmap="RdBu_r", width=image_width,
+                        height=image_height, css=f"{self.css}-map")
+            self.map_views[method] = view
+            self.audios[method] = tagged(W.Audio(format="wav", autoplay=False), "audio")
+            self.metrics[method] = tagged(W.HTML(), "metrics")
+            rows.append(W.VBox([view.widget, W.HBox([self.audios[method],
+                                                     self.metrics[method]])]))
+        self.info = tagged(W.HTML(), "info")
+        self._set_root(W.VBox([
+            W.HBox([self.source, self.upload]),
+            self.error,
+            W.HBox([self.area, self.perturbation]),
+            self.spectrogram_view.widget,
+            self.words_image,
+            W.HBox([W.HTML("<b>original</b>"), self.original_audio]),
+            *rows,
+            self.info,
+        ]))
+        self.source.observe(self._on_source, names="value")
+        self.upload.observe(self._on_upload, names="value")
+        self.area.observe(lambda change: self.refresh(), names="value")
+        self.perturbation.observe(lambda change: self._update_words(), names="value")
+        self.load(self._sources[self.source.value], self.source.value)
+
+    def __repr__(self) -> str:
+        return (f"AttributionPanel({len(self._sources)} utterances, methods {self.methods}, "
+                f"showing {self.source.value!r})")
+
+    # --- state --------------------------------------------------------------------------------
+
+    def load(self, source: AudioSource, label: str | None = None) -> bool:
+        """Attribute ``source`` with every method; on failure show the error, keep the last."""
+        from lab.interpret import attribute
+        from lab.models import as_features
+
+        try:
+            waveform = audio.load(source, sr=self.sr)
+            features = as_features(self.model, waveform)
+            attributions = {m: attribute(self.model, features, method=m,
+                                         settings=self.settings) for m in self.methods}
+        except Exception as exc:  # bad audio or a failing model: shown, never raised
+            self.show_error(exc, f"Cannot use {label or 'this audio'}")
+            return False
+        self.clear_error()
+        self.waveform, self.features, self.attributions = waveform, features, attributions
+        self.original_audio.value = wav_bytes(waveform, self.sr)
+        self._show_features()
+        self._update_words()
+        self.refresh()
+        return True
+
+    def set_area(self, area: float) -> None:
+        """Move the area slider (masks, masked audio and metrics follow)."""
+        self.area.value = area
+
+    def refresh(self) -> None:
+        """Masks, masked audio and this clip's metrics for the current area."""
+        from lab.interpret.attribution import masked_waveform
+        from lab.interpret.evaluation import clip_metrics
+
+        if self.features is None:
+            return
+        area = self.area.value
+        try:
+            for method, a in self.attributions.items():
+                mask = a.mask(area)
+                lim = float(np.abs(a.scores).max()) or 1.0
+                self.map_views[method].show_image(
+                    a.scores, duration=self._duration(), vmin=-lim, vmax=lim,
+                    y_extent=self._y_extent(), mask=mask)
+                listen = masked_waveform(self.waveform, mask, feature_kind=self.kind)
+                self.audios[method].value = wav_bytes(listen, self.sr)
+                self.metrics[method].value = self._metrics_html(
+                    a, clip_metrics(self.model, self.features, a.scores, area))
+        except Exception as exc:  # a failing model shows in the panel
+            self.show_error(exc, "Cannot draw the attributions")
+            return
+        first = next(iter(self.attributions.values()))
+        self.info.value = (
+            f"explaining the <b>{html.escape(first.target)}</b> · masks keep "
+            f"{100 * area:.0f}% of the {first.scores.size} bins · {first.scores.shape[0]} frames")
+
+    # --- drawing ------------------------------------------------------------------------------
+
+    def _duration(self) -> float:
+        return len(self.waveform) / self.sr
+
+    def _y_extent(self):
+        return (0.0, self.sr / 2) if self.kind == "log_power" else None
+
+    def _show_features(self) -> None:
+        if self.kind == "log_power":
+            self.spectrogram_view.show_image(log1p_power_db(self.features),
+                                             duration=self._duration(), vmin=-80.0, vmax=0.0,
+                                             y_extent=self._y_extent())
+        else:
+            self.spectrogram_view.show_image(self.features, duration=self._duration())
+
+    def _update_words(self) -> None:
+        from lab.interpret import word_importance
+
+        if self.features is None:
+            return
+        try:
+            self.words = word_importance(self.model, self.waveform,
+                                         perturbation=self.perturbation.value)
+        except Exception as exc:
+            self.show_error(exc, "Cannot perturb the words")
+            return
+        self.words_image.value = self._words_png()
+
+    def _words_png(self) -> bytes:
+        """Bars over each word's span, in the plot columns of the views above and below."""
+        width, height = self.image_size[0], 120
+        fig = new_figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+        ax = fig.add_axes([LEFT_PX / width, BOTTOM_PX / height,
+                           (width - LEFT_PX - RIGHT_PX) / width,
+                           (height - BOTTOM_PX - TOP_PX) / height])
+        hop = 1.0 / 50  # 20 ms frames
+        wi = self.words
+        for s, drop, answer in zip(wi.segments, wi.drops, wi.answers):
+            ax.bar(s.start * hop, drop, width=s.frames * hop, align="edge",
+                   color="#c44e52" if drop > 0 else "#4c72b0", edgecolor="white")
+            # the segment, and what the model answers once it is perturbed
+            ax.text((s.start + s.frames / 2) * hop, 0, f"{s.label or '·'}\n→ {answer}",
+                    ha="center", va="bottom", fontsize=7)
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.set_xlim(0, self._duration())
+        ax.set_xlabel("time (s)", fontsize=8)
+        ax.set_ylabel("score lost", fontsize=8)
+        ax.set_title(f"word-aligned perturbation ({wi.perturbation})", fontsize=9)
+        ax.tick_params(labelsize=8)
+        return figure_to_png(fig, dpi=DPI, tight=False)
+
+    def _metrics_html(self, a, m: dict) -> str:
+        if "faithfulness" in m:
+            cells = [("kept class", "yes" if m["kept"] else "no"),
+                     ("faithfulness", f"{m['faithfulness']:.3f}"),
+                     ("AD %", f"{100 * m['drop']:.1f}"), ("AG %", f"{100 * m['gain']:.1f}"),
+                     ("deletion AUC", f"{m['deletion_auc']:.3f}"),
+                     ("insertion AUC", f"{m['insertion_auc']:.3f}")]
+        else:
+            cells = [("transcript kept", "yes" if m["kept"] else "no"),
+                     ("CER in", f"{m['cer_in']:.2f}"), ("CER out", f"{m['cer_out']:.2f}")]
+        cells.append(("ms", f"{1000 * a.seconds:.0f}"))
+        return ("<table><tr>" + "".join(f"<th>{html.escape(k)}</th>" for k, _ in cells)
+                + "</tr><tr>" + "".join(f"<td>{html.escape(v)}</td>" for _, v in cells)
+                + "</tr></table>")
+
+    # --- events -------------------------------------------------------------------------------
+
+    def _on_source(self, change) -> None:
+        if not self._quiet and change["new"] is not None:
+            self.load(self._sources[change["new"]], change["new"])
