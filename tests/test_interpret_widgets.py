@@ -91,7 +91,8 @@ def test_player_errors(tmp_path):
 def test_panel_job_runs_reports_and_restores_buttons():
     job = PanelJob(lambda widget, part: widget.add_class(f"x-{part}") or widget)
     assert {c for w in job.controls.children for c in w._dom_classes} == {"x-run", "x-stop",
-                                                                         "x-progress"}
+                                                                         "x-progress",
+                                                                         "x-progress-text"}
     assert job.stop_button.disabled and not job.run_button.disabled
 
     def work():

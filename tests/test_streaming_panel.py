@@ -126,3 +126,16 @@ def test_stop_shows_the_partial_matrix_and_a_new_setting_replaces_a_running_one(
     assert panel.deps is None and panel.partial is not None
     assert int(panel.partial.computed.all(dim=1).sum()) == 3  # the 3rd row ends after Stop
     assert "stopped" in panel.badge.value and "entries computed" in panel.status.value
+
+
+def test_heatmap_axes_and_readout_match_the_sliders():
+    panel = DependencyPanel(example="chunked_attention", seq_len=48)
+    labels = panel.view.labels()
+    assert labels["x"] == "input frame" and labels["y"] == "output frame"
+    assert "grey: not computed" in labels["note"]
+    assert "data-x='input frame'" in panel.view.caption.value
+    # the measured 23 frames are explained against the slider's 16 (+ 7 inside the chunk)
+    text = panel.left_context_label.value
+    assert "<b>23</b>" in text and "16 frames before the chunk start" in text
+    assert "up to 7 earlier frames" in text
+    assert panel.job.readout.value.endswith("done")

@@ -19,7 +19,7 @@ from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.base import Panel
 from lab.widgets.checks import check_int
 from lab.widgets.jobs import PanelJob
-from lab.widgets.render import array_to_png
+from lab.widgets.views import BOTTOM_PX, LEFT_PX, TOP_PX, View
 
 __all__ = ["DependencyPanel"]
 
@@ -199,8 +199,13 @@ class DependencyPanel(Panel):
             value=max_lookahead, min=0, max=32, description="allowed ahead",
             continuous_update=False,
         ), "max-lookahead")
-        self.image = tag(widgets.Image(format="png", width=image_size, height=image_size),
-                         "heatmap")
+        self.view = View(title="dependency matrix", xlabel="input frame",
+                         ylabel="output frame", width=image_size + 2 * LEFT_PX,
+                         height=image_size + TOP_PX + BOTTOM_PX, cmap=_CMAP, square=True,
+                         css="lab-dep-heatmap")
+        self.view.set_note("red: the output frame depends on the input frame · white: it "
+                           "does not · grey: not computed")
+        self.image = self.view.image
         self.lookahead_label = tag(widgets.HTML(), "lookahead")
         self.left_context_label = tag(widgets.HTML(), "left-context")
         self.badge = tag(widgets.HTML(), "badge")
@@ -211,12 +216,9 @@ class DependencyPanel(Panel):
         self.run_button, self.stop_button = self.job.run_button, self.job.stop_button
         self.progress = self.job.progress
 
-        axes = widgets.HTML(
-            "<small>x: input frame →, y: output frame ↑ (frame 0 bottom left); "
-            "red: the output frame depends on the input frame; grey: not computed</small>"
-        )
         readouts = widgets.VBox(
-            [self.badge, self.lookahead_label, self.left_context_label, self.status, axes]
+            [self.badge, self.lookahead_label, self.left_context_label, self.status],
+            layout=widgets.Layout(min_width="280px", flex="1 1 280px"),
         )
         self._set_root(widgets.VBox(
             [
@@ -224,7 +226,8 @@ class DependencyPanel(Panel):
                 widgets.HBox([self.method, self.max_lookahead]),
                 self._attention_box,
                 self.job.controls,
-                widgets.HBox([self.image, readouts]),
+                widgets.HBox([self.view.widget, readouts],
+                             layout=widgets.Layout(flex_flow="row wrap")),
             ]
         ))
         for w in (self.model_picker, self.seq_len, self.method, self.chunk_size,
@@ -314,16 +317,14 @@ class DependencyPanel(Panel):
                 return None
             raise  # PanelJob hands it to _failed, which shows it
         elapsed = time.perf_counter() - t0
-        png = self._png(deps.T.numpy().astype(float))
         with self._paint_lock:
             if request != self._wanted:  # the controls moved on while this ran
                 return None
             self.deps, self.summary = deps, summary
-            self.image.value = png
-            self.lookahead_label.value = f"lookahead: <b>{summary.lookahead}</b> frames"
-            self.left_context_label.value = (
-                f"left context: <b>{summary.left_context}</b> frames"
-            )
+            self._png(deps.T.numpy().astype(float))  # draws into the view (a few ms)
+            self.lookahead_label.value = (
+                f"lookahead (measured): <b>{summary.lookahead}</b> frames")
+            self.left_context_label.value = self._left_context_text(request, summary)
             self._show_verdict()
             extra = f" · {html.escape(note)}" if note else ""
             self.status.value = (
@@ -336,17 +337,33 @@ class DependencyPanel(Panel):
         """Stop a running computation; the part computed so far is shown."""
         self.job.stop()
 
+    @staticmethod
+    def _left_context_text(request: _Request, summary) -> str:
+        """The measured reach backwards, explained against the slider when they differ."""
+        text = f"left context (measured): <b>{summary.left_context}</b> frames"
+        if request.choice == "chunked attention" and summary.left_context != request.left_context:
+            # the slider counts frames before a chunk's start; a chunk's last frame also sees
+            # the frames of its own chunk before it
+            text += (f"<br><small>= the slider's {request.left_context} frames before the "
+                     f"chunk start + up to {request.chunk_size - 1} earlier frames of the "
+                     f"same chunk</small>")
+        return text
+
     # -- drawing ----------------------------------------------------------------------------
     def _png(self, image) -> bytes:
-        # rows = output frames with frame 0 at the bottom, as in plot_dependency_matrix
-        return array_to_png(image, cmap=_CMAP, vmin=0.0, vmax=1.0, origin="lower",
-                            width=self._image_size, height=self._image_size)
+        # image rows = input frames, columns = output frames; the view is time-major
+        # (x = input frame, y = output frame, frame 0 bottom left, as plot_dependency_matrix)
+        a = np.asarray(image, dtype=np.float64)
+        n_out, n_in = a.shape
+        return self.view.show_image(a.T, vmin=0.0, vmax=1.0,
+                                    x_extent=(-0.5, n_in - 0.5),
+                                    y_extent=(-0.5, n_out - 0.5))
 
     def _show_partial(self, stopped: streaming.DependencyInferenceInterrupted) -> None:
         self.partial = stopped
         shown = stopped.partial.float()
         shown[~stopped.computed] = 0.5  # grey: not computed
-        self.image.value = self._png(shown.T.numpy())
+        self._png(shown.T.numpy())
         done, total = int(stopped.computed.sum()), stopped.computed.numel()
         self._set_badge("stopped", "lab-dep-badge-error")
         self.status.value = (
@@ -378,7 +395,7 @@ class DependencyPanel(Panel):
     def _on_error(self, text: str) -> None:
         # nothing on display belongs to the current settings any more
         self.deps, self.summary = None, None
-        self.image.value = self._png(np.full((1, 1), 0.5))
+        self._png(np.full((1, 1), 0.5))
         self.lookahead_label.value = self.left_context_label.value = ""
         self._set_badge("error", "lab-dep-badge-error")
 

@@ -14,6 +14,7 @@ leaves a panel saying "computing…"; the progress bar turns red.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -47,8 +48,11 @@ class PanelJob:
     progress : ipywidgets.IntProgress
         ``max`` and ``value`` follow :meth:`report`; blue while running (the busy
         indicator), green when done, red after an error.
+    readout : ipywidgets.Label
+        Numbers next to the bar (part ``progress-text``): ``done/total · elapsed s`` while
+        running, then how it ended ("done", "stopped", "failed").
     controls : ipywidgets.HBox
-        The three widgets in a row.
+        The four widgets in a row.
 
     Examples
     --------
@@ -63,6 +67,8 @@ class PanelJob:
     'done'
     >>> job.progress.value, job.progress.max, job.run_button.disabled, job.running
     (4, 4, False, False)
+    >>> job.readout.value.startswith("4/4 · ") and job.readout.value.endswith("· done")
+    True
     >>> failed = PanelJob(lambda widget, part: widget, on_error=lambda exc: print("shown:", exc))
     >>> failed.start(lambda: 1 / 0) is None
     shown: division by zero
@@ -76,7 +82,10 @@ class PanelJob:
         self.run_button = tag(W.Button(description=run_label, button_style="primary"), "run")
         self.stop_button = tag(W.Button(description="Stop", disabled=True), "stop")
         self.progress = tag(W.IntProgress(value=0, min=0, max=1), "progress")
-        self.controls = W.HBox([self.run_button, self.stop_button, self.progress])
+        self.readout = tag(W.Label(layout=W.Layout(min_width="190px")), "progress-text")
+        self.controls = W.HBox([self.run_button, self.stop_button, self.progress, self.readout])
+        self._t0 = time.perf_counter()
+        self._shown_at = 0.0
         self.on_error = on_error
         self._stop = threading.Event()
         self._busy = threading.Lock()  # held while work runs, in whichever thread runs it
@@ -102,6 +111,16 @@ class PanelJob:
             self.progress.value = min(self.progress.value, total)
             self.progress.max = total
         self.progress.value = max(0, min(int(done), total))
+        now = time.perf_counter()
+        # a few updates a second: each is a message to the browser
+        if now - self._shown_at >= 0.1 or self.progress.value == total:
+            self._shown_at = now
+            self._show_numbers()
+
+    def _show_numbers(self, end: str = "") -> None:
+        elapsed = time.perf_counter() - self._t0
+        text = f"{self.progress.value}/{self.progress.max} · {elapsed:.1f} s"
+        self.readout.value = f"{text} · {end}" if end else text
 
     def start(self, work: Callable[[], T], *, wait: bool = True,
               total: int = 1) -> T | None:
@@ -171,6 +190,9 @@ class PanelJob:
         self.progress.bar_style = "info"
         self.progress.max = max(1, int(total))
         self.progress.value = 0
+        self._t0 = time.perf_counter()
+        self._shown_at = 0.0
+        self.readout.value = f"0/{self.progress.max} · running…"
         self.run_button.disabled = True
         self.stop_button.disabled = False
 
@@ -186,6 +208,8 @@ class PanelJob:
             return None
         finally:
             self.progress.bar_style = "danger" if failed else "success"
+            self._show_numbers("failed" if failed else
+                               "stopped" if self._stop.is_set() else "done")
             self.run_button.disabled = False
             self.stop_button.disabled = True
             self._busy.release()
