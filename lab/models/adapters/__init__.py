@@ -13,10 +13,13 @@ Modules: :mod:`.base`, :mod:`.zoo`, :mod:`.hf`, :mod:`.module`, :mod:`.silero`, 
 from lab.models.adapters.api import (
     adapt,
     adapted,
+    collate_own_inputs,
+    dataset_for,
     load_silero_vad,
     mask_inputs,
     masked_audio,
     module_for,
+    piq_classifier,
     predict,
 )
 from lab.models.adapters.base import INPUTS, KINDS, SpectrogramView, SpeechModel, frame_waveform
@@ -38,10 +41,13 @@ __all__ = [
     "ZooModel",
     "adapt",
     "adapted",
+    "collate_own_inputs",
+    "dataset_for",
     "frame_waveform",
     "load_silero_vad",
     "mask_inputs",
     "masked_audio",
     "module_for",
+    "piq_classifier",
     "predict",
 ]

@@ -15,8 +15,10 @@ from lab.models.adapters.silero import SileroVAD
 from lab.models.adapters.silero import load_silero_vad as _load_silero
 from lab.models.adapters.zoo import ZooModel, is_zoo_model
 
-__all__ = ["adapt", "adapted", "load_silero_vad", "mask_inputs", "masked_audio", "module_for",
-           "predict"]
+__all__ = [
+    "adapt", "adapted", "collate_own_inputs", "dataset_for", "load_silero_vad", "mask_inputs",
+    "masked_audio", "module_for", "piq_classifier", "predict",
+]
 
 SILERO_DOMAIN = "voice activity: speech probability per 32 ms frame of 16 kHz audio, any language"
 
@@ -125,15 +127,89 @@ def adapted(model) -> SpeechModel | None:
     return None
 
 
-def module_for(model):
+def module_for(model, purpose: str = "layers"):
     """What a ``(B, T, F)`` tool (feature visualization, dependency matrices) should call.
 
     A zoo model or plain module is returned unchanged; an adapter (or a model the lab adapts
     itself) gives its own-input module (:meth:`SpeechModel.module_view`), whose layers carry
-    the model's own names.
+    the model's own names. ``purpose="dependency"`` refuses models without per-frame outputs
+    (classifiers, seq2seq), naming the kinds that have them.
     """
     adapter = adapted(model)
-    return model if adapter is None else adapter.module_view()
+    if adapter is None:
+        return model
+    if purpose == "dependency" and adapter.kind in ("classification", "seq2seq"):
+        why = ("one output per clip" if adapter.kind == "classification"
+               else "tokens not aligned to time")
+        raise ArgumentError(
+            f"model: dependency matrices need one output per time frame; "
+            f"{type(adapter.module).__name__} is a {adapter.kind} model ({why}). "
+            "They apply to ctc, transducer and frame_scores models (Silero VAD, *ForCTC, the "
+            "zoo's DeepSpeech and Transducer); for this model look at a layer with "
+            "visualize_features or at importance_mask")
+    if isinstance(adapter, ZooModel) and adapter.kind != "transducer":
+        return adapter.module
+    return adapter.module_view()
+
+
+class _OwnInputs(torch.utils.data.Dataset):
+    """Items (waveforms, paths, or dicts with ``"waveform"`` and ``"text"``) as own input."""
+
+    def __init__(self, adapter: SpeechModel, dataset):
+        self.adapter, self.dataset = adapter, dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> dict:
+        item = self.dataset[i]
+        audio, text = item, None
+        if isinstance(item, dict):
+            audio, text = item.get("waveform", item.get("path")), item.get("text")
+        elif hasattr(item, "waveform"):
+            audio, text = item.waveform, getattr(item, "text", None)
+        return {"features": self.adapter.own_input(audio), "text": text}
+
+
+def collate_own_inputs(items: list[dict]) -> dict:
+    """Pad ``{"features": (T, F), "text"}`` items into ``features``, ``feature_lengths``,
+    ``texts`` (what :func:`lab.interpret.top_examples` reads)."""
+    lengths = torch.tensor([len(it["features"]) for it in items])
+    feats = nn.utils.rnn.pad_sequence([it["features"] for it in items], batch_first=True)
+    return {"features": feats, "feature_lengths": lengths, "texts": [it["text"] for it in items]}
+
+
+def dataset_for(model, dataset, collate_fn=None):
+    """``(dataset, collate_fn)`` for tools that scan a dataset with ``model``.
+
+    Zoo models and plain modules keep them as given; an adapter reads each item (a waveform,
+    a path, or a dict with ``"waveform"`` / ``"text"`` such as
+    :class:`lab.data.RealRecordings` items) as its own input. Waveform models normalise
+    each utterance as a whole, so batch with ``batch_size=1`` when padding must not count.
+    """
+    adapter = adapted(model)
+    if adapter is None or isinstance(adapter, ZooModel):
+        return dataset, collate_fn
+    return _OwnInputs(adapter, dataset), collate_fn or collate_own_inputs
+
+
+def piq_classifier(model):
+    """The classifier :class:`lab.piq.PIQInterpreter` can interpret, or a clear refusal.
+
+    PIQ decodes masks from a classifier's ``embed`` output on log-power spectrograms, which
+    only the zoo's KeywordClassifier exposes; other models are refused with the tools that
+    do apply to them.
+    """
+    adapter = adapted(model) if not isinstance(model, SpeechModel) else model
+    if adapter is None:
+        return model
+    if isinstance(adapter, ZooModel) and adapter.kind == "classification":
+        return adapter.module
+    raise ArgumentError(
+        f"classifier: PIQ needs a classifier with embed(log-power) and classify(h) (the zoo's "
+        f"KeywordClassifier); {type(adapter.module).__name__} is a {adapter.kind} model over "
+        f"its {adapter.input}. For its masks use lab.interpret.importance_mask(adapter, "
+        "audio) (on the log-power spectrogram, resynthesised with the input phase)")
 
 
 def mask_inputs(model, features) -> tuple[nn.Module, object, Callable | None]:

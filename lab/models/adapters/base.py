@@ -58,9 +58,10 @@ class _ScoresView(nn.Module):
     and forward hooks on them fire when :meth:`SpeechModel.scores` runs.
     """
 
-    def __init__(self, adapter: SpeechModel):
+    def __init__(self, adapter: SpeechModel, **options):
         super().__init__()
         object.__setattr__(self, "_adapter", adapter)
+        object.__setattr__(self, "_options", options)
         for name, child in adapter.module.named_children():
             self.add_module(name, child)
 
@@ -70,7 +71,7 @@ class _ScoresView(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._adapter.scores(x)
+        return self._adapter.scores(x, **self._options)
 
 
 class SpectrogramView(nn.Module):
@@ -82,8 +83,9 @@ class SpectrogramView(nn.Module):
     window and 320-sample hop), so a mask of ones gives back the input itself.
     """
 
-    def __init__(self, adapter: SpeechModel, phase: np.ndarray, length: int):
+    def __init__(self, adapter: SpeechModel, phase: np.ndarray, length: int, **options):
         super().__init__()
+        object.__setattr__(self, "_options", options)
         from lab.audio import conventions as c
 
         object.__setattr__(self, "_adapter", adapter)
@@ -104,7 +106,7 @@ class SpectrogramView(nn.Module):
 
     def forward(self, log_power: torch.Tensor) -> torch.Tensor:
         wave = self.waveform(log_power)
-        return self._adapter.scores(self._adapter.frame(wave))
+        return self._adapter.scores(self._adapter.frame(wave), **self._options)
 
 
 class SpeechModel:

@@ -166,7 +166,6 @@ class WhisperModel(SpeechModel):
         self.start = int(cfg.decoder_start_token_id)
         self.eos = int(cfg.eos_token_id)
         self.max_new_tokens = int(max_new_tokens)
-        self.forced: torch.Tensor | None = None  # teacher-forced tokens (masks), see mask_view
         self.domain = "a sequence-to-sequence recogniser over its own vocabulary"
 
     def own_input(self, audio) -> torch.Tensor:
@@ -208,25 +207,24 @@ class WhisperModel(SpeechModel):
             out.append(row[:row.index(self.eos)] if self.eos in row else row)
         return out
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits ``(B, L, V)`` along :attr:`forced` (greedy tokens of the
-        clean input), or of each item's own greedy tokens when none is set.
+    def scores(self, x: torch.Tensor, forced: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced decoder logits ``(B, L, V)`` along ``forced`` token ids.
 
-        Greedy decoding gives back the forced tokens exactly when every forced step's argmax
-        is the next forced token, so argmax over these scores is the greedy transcript's test.
+        Without ``forced``: the logits of the first token after the start token, ``(B, 1,
+        V)`` (differentiable through the encoder: feature visualization). Masks force the
+        greedy tokens of the clean input (:meth:`mask_view`): greedy decoding gives them
+        back exactly when every forced step's argmax is the next forced token, so argmax
+        over these scores is the test that the greedy transcript is kept.
         """
-        forced = self.forced
         if forced is None:
-            tokens = self.generate(x)
-            if len({len(t) for t in tokens}) > 1:
-                raise ArgumentError("x: items decode to different lengths; score them one by one")
-            forced = torch.tensor([[self.start] + t for t in tokens], device=x.device)
-        forced = forced.to(x.device).expand(x.shape[0], -1)
+            forced = torch.tensor([[self.start]])
+        forced = torch.as_tensor(forced).to(x.device).expand(x.shape[0], -1)
         out = self.module(input_features=self.encoder_input(x), decoder_input_ids=forced)
         return out.logits
 
     def decode(self, scores: torch.Tensor) -> list:
-        return [tuple(int(v) for v in row if int(v) != self.eos) for row in scores.argmax(-1)]
+        """Argmax token of every forced step (the last one is the end-of-text test)."""
+        return [tuple(int(v) for v in row) for row in scores.argmax(-1)]
 
     def predict(self, audio) -> str:
         x = self.own_input(audio).to(self.device)
@@ -236,10 +234,12 @@ class WhisperModel(SpeechModel):
             return self.text(self.generate(x[None])[0])
 
     def mask_view(self, audio):
-        module, x = super().mask_view(audio)
+        """Own log-mel features and a module scoring them along the clean greedy tokens."""
+        from lab.models.adapters.base import _ScoresView
         from lab.runtime import evaluating
 
+        x = self.own_input(audio)
         with evaluating(self.module):
             tokens = self.generate(x[None].to(self.device))[0]
-        self.forced = torch.tensor([[self.start] + tokens + [self.eos]])
-        return module, x
+        forced = torch.tensor([[self.start] + tokens])
+        return _ScoresView(self, forced=forced), x
