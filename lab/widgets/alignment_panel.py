@@ -1,22 +1,31 @@
-"""Transducer alignment panel: lattice occupancy, best path, per-frame label probabilities."""
+"""Transducer alignment panel: lattice occupancy, best path, per-frame label probabilities.
+
+By default the panel runs the zoo Transducer (``load_pretrained("transducer")``) on real
+utterances of the shipped corpus (their reference transcripts) and on uploads (the model's own
+hypothesis), followed by a few synthetic lattices; your own joint logits can be given instead.
+Every image is a :class:`lab.widgets.views.View`: the occupancy lattice with the Viterbi path,
+the per-frame emission probability of each target symbol, and the decoded symbols placed on the
+Viterbi path share one time axis (seconds at the encoder's frame rate).
+"""
 
 from __future__ import annotations
 
 import html
 
 import ipywidgets as widgets
-import numpy as np
 import torch
 
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.transducer import rnnt_alignment, synthetic_logits
-from lab.widgets.base import Panel
+from lab.widgets.base import Panel, describe_error
 from lab.widgets.checks import check_int
-from lab.widgets.render import figure_to_png, new_figure
+from lab.widgets.sources import UtterancePicker
+from lab.widgets.views import View, symbol_names, transducer_tokens
 
 __all__ = ["AlignmentPanel"]
 
 _EXAMPLES = ("yes", "no", "hello world", "stop the music")
+WIDTH = 760
 
 
 def _tokenizer():
@@ -25,43 +34,64 @@ def _tokenizer():
     return CharTokenizer()
 
 
-class AlignmentPanel(Panel):
+class _Utterance:
+    """One lattice to show: joint logits (T, U+1, V), targets, and its time base."""
+
+    def __init__(self, name: str, logits=None, targets=None, frame_s: float | None = None,
+                 source=None, text: str | None = None):
+        self.name, self.logits, self.targets = name, logits, targets
+        self.frame_s, self.source, self.text = frame_s, source, text
+
+
+class AlignmentPanel(UtterancePicker, Panel):
     """See where an RNN-T lattice puts its probability mass for one utterance.
 
     Shows the (t, u) occupancy exp(alpha + beta - log P) with the Viterbi path drawn on it,
-    the probability of emitting each label at each frame, and the loss -log P(y|x). The
-    blank-index and temperature sliders redraw the images in place.
+    the probability of emitting each target symbol at each frame, the symbols placed where the
+    Viterbi path emits them, and the loss -log P(y|x). The blank-index and temperature sliders
+    redraw the images in place; a refused setting (a blank that is also a target) puts the
+    slider back to the setting on display and says why.
 
     Parameters
     ----------
     logits : torch.Tensor, optional
         Joint-network outputs: (T, U+1, V) for one utterance or (B, T, U+1, V) for several,
-        finite; without them the panel shows synthetic examples
+        finite. Without them the panel shows the zoo Transducer on ``corpus`` utterances of
+        the test split (and uploads), then synthetic examples
         (:func:`lab.transducer.synthetic_logits`).
     targets : torch.Tensor or list, optional
         Label ids in ``[0, V)``, (U,) or (B, U); required with ``logits``.
     logit_lengths, target_lengths : torch.Tensor, optional
         Lengths for batched ``logits`` (default: full lengths), within the padded sizes.
     labels : list of str, optional
-        Names of the V classes for the axes (default: the lab character tokenizer's).
+        Names of the V classes for the axes (default: the lab character tokenizer's, blank
+        and space named).
     blank : int
         Initial blank index, in ``[0, V)``.
     n_frames : int
         Frames of the synthetic examples.
+    corpus : int
+        Real test utterances for the zoo Transducer (0: synthetic examples only). Skipped
+        when no shipped checkpoint loads.
+    model : torch.nn.Module, optional
+        A transducer with ``encode``, ``predict``, ``join`` and ``decode_ids`` instead of
+        the zoo's.
 
     Attributes
     ----------
     widget : ipywidgets.VBox
         The panel; parts carry CSS classes ``lab-alignment-<part>`` (``utterance``,
-        ``blank``, ``temperature``, ``heatmap``, ``labels``, ``loss``, ``error``), the root
-        ``lab-alignment-panel``.
+        ``upload``, ``blank``, ``temperature``, ``heatmap``, ``labels``, ``decoded``,
+        ``loss``, ``error``), the root ``lab-alignment-panel``.
+    views : list of lab.widgets.views.View
+        Occupancy, label probabilities and decoded symbols, one width and time axis.
 
     Examples
     --------
     >>> from lab.widgets import AlignmentPanel
-    >>> panel = AlignmentPanel()
-    >>> panel.loss_value > 0
-    True
+    >>> panel = AlignmentPanel(corpus=0)
+    >>> panel.loss_value > 0, panel.views[0].labels()["colorbar"]
+    (True, 'occupancy probability')
     """
 
     css = "lab-alignment"
@@ -76,133 +106,230 @@ class AlignmentPanel(Panel):
         labels: list[str] | None = None,
         blank: int = 0,
         n_frames: int = 40,
+        corpus: int = 6,
+        model=None,
     ) -> None:
         super().__init__()
         n_frames = check_int(n_frames, "n_frames", 1)
+        corpus = check_int(corpus, "corpus", 0, 200)
         if labels is not None and (isinstance(labels, str) or not isinstance(labels, list | tuple)
                                    or not all(isinstance(n, str) for n in labels)):
             raise ArgumentTypeError(f"labels must be a list of str, got {labels!r}"[:200])
+        if model is not None and not all(hasattr(model, a) for a in
+                                         ("encode", "predict", "join", "decode_ids")):
+            raise ArgumentTypeError(f"model must be a transducer with encode, predict, join and "
+                                    f"decode_ids, got {type(model).__name__}")
         tok = _tokenizer()
-        self._utterances = []  # (name, logits (T, U+1, V), targets list)
+        self._model = model
+        self._utterances: list[_Utterance] = []
         if logits is None:
             V = tok.vocab_size
+            if corpus:
+                self._utterances.extend(self._corpus_utterances(corpus))
             for text in _EXAMPLES:
                 y = tok.encode(text)
                 x = synthetic_logits(y, n_frames=n_frames, vocab_size=V, blank=tok.blank,
                                      seed=len(text))
-                self._utterances.append((f"synthetic: {text!r}", x, y))
-            shown = {tok.blank: "∅", tok.encode(" ")[0]: "␣"}
-            names = labels or [shown.get(i) or tok.decode([i]) or "?" for i in range(V)]
+                self._utterances.append(_Utterance(f"synthetic: {text!r}", x, y))
+            names = labels or symbol_names(V)
         else:
             if targets is None:
                 raise ArgumentError("targets is required when logits is given")
-            self._utterances = _utterances_from(logits, targets, logit_lengths, target_lengths)
-            V = self._utterances[0][1].shape[-1]
+            self._utterances = [_Utterance(n, x, y) for n, x, y in
+                                _utterances_from(logits, targets, logit_lengths,
+                                                 target_lengths)]
+            V = self._utterances[0].logits.shape[-1]
             names = labels or [str(i) for i in range(V)]
         blank = check_int(blank, "blank", 0, V - 1)  # the slider would clamp it silently
         self._names = names
-        # One figure per image, kept for the panel's lifetime: slider moves only update the
-        # artists, which keeps a redraw well under the 100 ms panel budget.
-        self._occ_fig = new_figure(figsize=(5.0, 3.2))
-        self._occ_ax = self._occ_fig.add_subplot()
-        self._occ_im = self._occ_ax.imshow(np.zeros((2, 2)), origin="lower", aspect="auto",
-                                           cmap="magma", vmin=0, vmax=1,
-                                           interpolation="nearest")
-        (self._path_line,) = self._occ_ax.plot([], [], color="#3cf", lw=1.5, marker=".", ms=3)
-        self._occ_ax.set_xlabel("frame t")
-        self._occ_ax.set_ylabel("labels emitted u")
-        self._occ_ax.set_title("occupancy and best path", fontsize=9)
-        self._occ_fig.subplots_adjust(left=0.14, right=0.97, bottom=0.15, top=0.9)
-        self._lab_fig = new_figure(figsize=(4.2, 3.2))
-        self._lab_ax = self._lab_fig.add_subplot()
-        self._lab_fig.subplots_adjust(left=0.15, right=0.97, bottom=0.15, top=0.9)
-        self._lab_key: tuple | None = None
-        self._lab_lines: list = []
+        self._V = V
         self.loss_value = float("nan")
+        self._shown: tuple | None = None  # (utterance, blank, temperature) on display
 
-        self.utterance = widgets.Dropdown(
-            options=[(n, i) for i, (n, _, _) in enumerate(self._utterances)], value=0,
-            description="utterance")
+        self.occupancy_view = View(title="occupancy and Viterbi path", ylabel="symbols emitted",
+                                   colorbar="occupancy probability", width=WIDTH, height=300,
+                                   css="lab-alignment-heatmap")
+        self._path_line = self.occupancy_view.add_overlay(self.occupancy_view.ax.plot(
+            [], [], color="#3cf", lw=1.5, marker=".", ms=3)[0])
+        self.labels_view = View(title="P(target symbol emitted at this frame)",
+                                ylabel="target symbol", colorbar="probability", width=WIDTH,
+                                height=260, cmap="viridis", css="lab-alignment-labels")
+        self.decoded_view = View(title="symbols where the Viterbi path emits them",
+                                 width=WIDTH, height=90, css="lab-alignment-decoded")
+        self.views = [self.occupancy_view, self.labels_view, self.decoded_view]
+        self.heatmap = self.occupancy_view.image
+        self.label_image = self.labels_view.image
+
+        self._sources = {}
+        self.source = self.utterance = widgets.Dropdown(
+            options=[(u.name, i) for i, u in enumerate(self._utterances)], value=0,
+            description="utterance", layout=widgets.Layout(width="460px"))
+        self.upload = widgets.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False,
+                                         description="Upload")
         self.blank = widgets.IntSlider(value=blank, min=0, max=V - 1, description="blank index",
-                                       continuous_update=False)
+                                       continuous_update=False,
+                                       style={"description_width": "90px"},
+                                       layout=widgets.Layout(width="330px", min_width="300px"))
         self.temperature = widgets.FloatLogSlider(value=1.0, base=2, min=-2, max=2, step=0.25,
                                                   description="temperature",
-                                                  continuous_update=False)
-        self.heatmap = widgets.Image(format="png")
-        self.label_image = widgets.Image(format="png")
+                                                  continuous_update=False,
+                                                  style={"description_width": "90px"},
+                                                  layout=widgets.Layout(width="330px",
+                                                                        min_width="300px"))
         self.loss = widgets.HTML()
-        for w, part in ((self.utterance, "utterance"), (self.blank, "blank"),
-                        (self.temperature, "temperature"), (self.heatmap, "heatmap"),
-                        (self.label_image, "labels"), (self.loss, "loss")):
+        for w, part in ((self.utterance, "utterance"), (self.upload, "upload"),
+                        (self.blank, "blank"), (self.temperature, "temperature"),
+                        (self.loss, "loss")):
             self.tagged(w, part)
-        controls = widgets.HBox([self.utterance, self.blank, self.temperature])
-        self._set_root(widgets.VBox([controls, self.loss, self.error,
-                                     widgets.HBox([self.heatmap, self.label_image])]))
+        self.upload.layout.display = None if self._can_upload() else "none"
+        self._set_root(widgets.VBox([
+            widgets.HBox([self.utterance, self.upload]),
+            widgets.HBox([self.blank, self.temperature],
+                         layout=widgets.Layout(flex_flow="row wrap")),
+            self.loss, self.error,
+            *[v.widget for v in self.views],
+        ]))
         for w in (self.utterance, self.blank, self.temperature):
             w.observe(self._on_change, names="value")
+        self.upload.observe(self._on_upload, names="value")
         self._redraw()
 
     def __repr__(self) -> str:
-        name = self._utterances[self.utterance.value][0]
+        name = self._utterances[self.utterance.value].name
         return (f"AlignmentPanel({len(self._utterances)} utterances, showing {name!r}, "
                 f"blank={self.blank.value})")
 
+    # --- the model and real utterances -----------------------------------------------------
+
+    def _transducer(self):
+        if self._model is None:
+            from lab.models import load_pretrained
+
+            self._model = load_pretrained("transducer")
+        return self._model
+
+    def _can_upload(self) -> bool:
+        return self._model is not None or any(u.source is not None for u in self._utterances)
+
+    def _corpus_utterances(self, limit: int) -> list[_Utterance]:
+        try:
+            self._transducer()
+            from lab.data import Corpus
+
+            data = Corpus(split="test", cache=False)
+        except Exception:  # no checkpoint or corpus: synthetic examples only
+            return []
+        return [_Utterance(f"{row.text} · {row.voice} · {row.duration:.1f} s",
+                           source=data.root / row.path, text=row.text)
+                for row in data.rows[:limit]]
+
+    @torch.no_grad()
+    def _lattice(self, utt: _Utterance) -> None:
+        """Joint logits of the transducer for ``utt`` (reference text, or its hypothesis)."""
+        if utt.logits is not None:
+            return
+        from lab import audio
+        from lab.models import as_features
+
+        model = self._transducer()
+        waveform = audio.load(utt.source, sr=audio.SAMPLE_RATE)
+        x = torch.as_tensor(as_features(model, waveform))[None]
+        tok = _tokenizer()
+        y = tok.encode(utt.text) if utt.text is not None else list(model.decode_ids(x)[0])
+        if not y:
+            raise ArgumentError("the model hears no symbol in this audio: nothing to align")
+        encoded, lengths = model.encode(x)
+        T = int(lengths[0])
+        utt.logits = model.join(encoded[:, :T], model.predict(torch.tensor([y])))[0].float()
+        utt.targets = y
+        utt.frame_s = len(waveform) / audio.SAMPLE_RATE / T
+
+    def load(self, source, label: str | None = None) -> bool:
+        """Align an uploaded file (bytes or path) on the model's own hypothesis."""
+        utt = _Utterance(f"⬆ {label or 'upload'} (model's hypothesis)", source=source)
+        try:
+            self._lattice(utt)
+        except Exception as exc:  # shown, the previous utterance stays
+            self.show_error(exc, f"Cannot use {label or 'this audio'}")
+            return False
+        self._utterances.append(utt)
+        with self._quietly():
+            self.utterance.options = [(u.name, i) for i, u in enumerate(self._utterances)]
+        self.utterance.value = len(self._utterances) - 1
+        return True
+
+    def _on_upload(self, change) -> None:
+        files = change["new"]
+        if not files:
+            return
+        upload = files[-1]
+        self.upload.value = ()
+        try:
+            name, content = str(upload["name"]), bytes(upload["content"])
+        except (KeyError, TypeError, ValueError) as exc:
+            self.show_error(f"the upload carries no readable file ({exc})",
+                            "Cannot use the upload")
+            return
+        self.load(content, name)
+
+    # --- drawing ------------------------------------------------------------------------------
+
     def _on_change(self, _change) -> None:
-        self._redraw()
+        if not self._quiet:
+            self._redraw()
+
+    def _restore(self, why: str) -> None:
+        """Put the controls back to the setting on display and say why."""
+        if self._shown is not None:
+            utterance, blank, temperature = self._shown
+            with self._quietly():
+                self.utterance.value = utterance
+                self.blank.value = blank
+                self.temperature.value = temperature
+            why += f" · back to blank {blank}, temperature {temperature:g}"
+        self.show_error(why)
 
     def _redraw(self) -> None:
-        name, x, y = self._utterances[self.utterance.value]
-        T, U1, _ = x.shape
+        utt = self._utterances[self.utterance.value]
+        blank, temperature = self.blank.value, self.temperature.value
         try:
-            al = rnnt_alignment((x / self.temperature.value)[None], torch.tensor([y]),
-                                torch.tensor([T]), torch.tensor([U1 - 1]),
-                                blank=self.blank.value)
-        except Exception as err:  # e.g. a blank that is also a target: shown, not raised
-            self.show_error(err)
+            self._lattice(utt)
+            x, y = utt.logits, utt.targets
+            T, U1, _ = x.shape
+            al = rnnt_alignment((x / temperature)[None], torch.tensor([y]),
+                                torch.tensor([T]), torch.tensor([U1 - 1]), blank=blank)
+        except Exception as err:  # e.g. a blank that is also a target: refused, explained
+            self._restore(describe_error(err, f"blank {blank} refused"
+                                         if "blank" in str(err) else "Cannot align"))
             return
         self.clear_error()
+        self._shown = (self.utterance.value, blank, temperature)
         self.loss_value = float(-al.log_prob[0])
         self.loss.value = (
-            f"<b>{html.escape(name)}</b>: T={T} frames, U={U1 - 1} labels · "
+            f"<b>{html.escape(utt.name)}</b>: T={T} frames, U={U1 - 1} labels · "
             f"loss −log P(y|x) = <b>{self.loss_value:.3f}</b> nats · best path log-prob "
             f"{float(al.best_log_prob[0]):.3f}"
         )
-        self.heatmap.value = self._occupancy_png(al.occupancy[0].numpy(), al.best_path[0], y)
-        self.label_image.value = self._labels_png(al.label_probs[0].numpy(), y)
+        self._draw(utt, al, T, U1)
 
-    def _ticks(self, y) -> list[str]:
-        return [self._names[c] if c < len(self._names) else str(c) for c in y]
-
-    def _occupancy_png(self, occ: np.ndarray, path: torch.Tensor, y) -> bytes:
-        T, U1 = occ.shape
-        self._occ_im.set_data(occ.T)
-        self._occ_im.set_extent((-0.5, T - 0.5, -0.5, U1 - 0.5))
-        p = path.numpy()
-        self._path_line.set_data(p[:, 0], p[:, 1])
-        self._occ_ax.set_xlim(-0.5, T - 0.5)
-        self._occ_ax.set_ylim(-0.5, U1 - 0.5)
-        self._occ_ax.set_yticks(range(len(y) + 1), ["·"] + self._ticks(y), fontsize=7)
-        return figure_to_png(self._occ_fig, close=False, tight=False)
-
-    def _labels_png(self, probs: np.ndarray, y) -> bytes:
-        ax = self._lab_ax
-        key = (tuple(y), probs.shape[0])
-        if key != self._lab_key:  # new utterance: rebuild lines and legend (slow path)
-            ax.clear()
-            self._lab_lines = [ax.plot(probs[:, u], lw=1.2, label=f"{u}: {name}")[0]
-                               for u, name in enumerate(self._ticks(y))]
-            ax.set_ylim(0, 1.05)
-            ax.set_xlabel("frame t")
-            ax.set_ylabel("P(label emitted at t)")
-            ax.set_title("per-frame label probabilities", fontsize=9)
-            if len(y) <= 12:
-                ax.legend(fontsize=6, ncol=2, loc="upper right")
-            self._lab_key = key
-        else:  # same utterance, new blank/temperature: only the curves move
-            for u, line in enumerate(self._lab_lines):
-                line.set_ydata(probs[:, u])
-        return figure_to_png(self._lab_fig, close=False, tight=False)
-
+    def _draw(self, utt: _Utterance, al, T: int, U1: int) -> None:
+        step = utt.frame_s or 1.0
+        xlabel = "time (s)" if utt.frame_s else "frame t"
+        span = (0.0, T * step)
+        targets = [self._names[c] if c < len(self._names) else str(c) for c in utt.targets]
+        for view in self.views:
+            view.set_xlabel(xlabel)
+        path = al.best_path[0].numpy()
+        self._path_line.set_data((path[:, 0] + 0.5) * step, path[:, 1])
+        self.occupancy_view.invalidate()
+        self.occupancy_view.show_image(al.occupancy[0].numpy(), x_extent=span, vmin=0.0,
+                                       vmax=1.0, rows=["start"] + targets)
+        self.labels_view.show_image(al.label_probs[0].numpy(), x_extent=span, vmin=0.0,
+                                    vmax=1.0, rows=[f"{u + 1}: {n}"
+                                                    for u, n in enumerate(targets)])
+        tokens = transducer_tokens(path, utt.targets, self._names)
+        self.decoded_view.show_tokens([("Viterbi", tokens, step)], duration=T * step,
+                                      n_frames=[T])
 
 def _utterances_from(logits, targets, logit_lengths, target_lengths) -> list:
     """(name, logits (T, U+1, V), targets) per utterance, after checking every argument."""

@@ -325,6 +325,7 @@ class View:
         self._im = None
         self._cbar = None
         self._artists: list = []
+        self._overlays: list = []
         self._data: np.ndarray | None = None
         self._mask: np.ndarray | None = None
         self._clim = (0.0, 1.0)
@@ -382,6 +383,28 @@ class View:
             f"style='font-size:12px;color:#555;line-height:1.3'>"
             f"{esc(' · '.join(words))}</div>"
         )
+
+    def set_xlabel(self, label: str) -> None:
+        """Change the horizontal axis label (e.g. ``"frame"`` for data without a time base)."""
+        if label != self._labels.x:
+            self._labels.x = label
+            self.ax.set_xlabel(label, fontsize=FONT_PT)
+            self._dirty = True
+            self._update_caption()
+
+    def invalidate(self) -> None:
+        """Draw the figure again at the next render (after changing artists on :attr:`ax`)."""
+        self._dirty = True
+
+    def add_overlay(self, artist):
+        """Keep ``artist`` (a path, a marker) drawn over the image; returns it.
+
+        A view with overlays draws its whole figure on every data change (the fast path would
+        paint the image over them).
+        """
+        self._overlays.append(artist)
+        self._dirty = True
+        return artist
 
     def set_title(self, title: str) -> None:
         """Change the title drawn above the plot (redraws the figure once)."""
@@ -458,6 +481,9 @@ class View:
         key = (extent, lo, hi, id(self.cmap), tuple(names), self._labels.colorbar,
                self._labels.y, n_rows if names else None)
         self._data, self._mask, self._clim = a, mask, (lo, hi)
+        if self._overlays and self._im is not None:
+            self._im.set_data(a.T)
+            self._dirty = True
         if key != self._key:
             self._key = key
             self._dirty = True
@@ -479,7 +505,13 @@ class View:
             self.ax.set_ylim(*y_extent)
             if names:
                 size = FONT_PT - 1 if n_rows <= 16 else FONT_PT - 2
-                self.ax.set_yticks(np.arange(n_rows), names, fontsize=size)
+                # at most one label per 11 px of plot height: thin them out, never overprint
+                plot_h = self.size[1] - TOP_PX - BOTTOM_PX
+                every = max(1, -(-n_rows * 11 // max(plot_h, 1)))
+                ticks = np.arange(0, n_rows, every)
+                lo_y, hi_y = y_extent
+                at = lo_y + (ticks + 0.5) * (hi_y - lo_y) / n_rows
+                self.ax.set_yticks(at, [names[i] for i in ticks], fontsize=size)
             elif self._labels.rows:
                 self.ax.yaxis.set_major_locator(ticker.AutoLocator())
                 self.ax.yaxis.set_major_formatter(ticker.ScalarFormatter())
@@ -616,7 +648,7 @@ class View:
             self._dirty = False
         out = self._frame
         r0, r1, c0, c1 = self._area
-        if self._data is not None and r1 > r0 and c1 > c0:
+        if self._data is not None and not self._overlays and r1 > r0 and c1 > c0:
             out = out.copy()
             lo, hi = self._clim
             a = self._data.T[::-1]  # rows upwards
