@@ -64,9 +64,11 @@ class _ScoresView(nn.Module):
         object.__setattr__(self, "_options", options)
         for name, child in adapter.module.named_children():
             self.add_module(name, child)
+        # start in the model's mode, so evaluating(view) restores the model's own mode
+        self.training = adapter.module.training
 
     def train(self, mode: bool = True):  # the wrapped model's own flag too (HF reads it)
-        super().train(mode)
+        nn.Module.train(self, mode)
         self._adapter.module.train(mode)
         return self
 
@@ -95,6 +97,9 @@ class SpectrogramView(nn.Module):
         self.n_fft, self.hop = c.N_FFT, c.HOP_LENGTH
         for name, child in adapter.module.named_children():
             self.add_module(name, child)
+        self.training = adapter.module.training
+
+    train = _ScoresView.train
 
     def waveform(self, log_power: torch.Tensor) -> torch.Tensor:
         """``(B, T, bins)`` log-power → ``(B, length)`` waveform with the input phase."""
@@ -208,7 +213,7 @@ class SpeechModel:
 
             return [tuple(ids) for ids in ctc_greedy_decode(scores, blank=self.blank or 0)]
         if self.kind == "classification":
-            return [int(i) for i in scores[:, -1].argmax(-1)]
+            return [(int(i),) for i in scores[:, -1].argmax(-1)]
         if self.kind == "frame_scores":
             if scores.shape[-1] == 1:
                 return [tuple(bool(v) for v in row) for row in scores[..., 0] >= self.threshold]
