@@ -129,7 +129,7 @@ def visualize_features(
     layer: str,
     neurons: int | Sequence[int],
     *,
-    shape: tuple[int, int] = (50, 26),
+    shape: tuple[int, int] | None = None,
     steps: int = 200,
     lr: float = 0.05,
     tv_weight: float = 1.0,
@@ -146,15 +146,19 @@ def visualize_features(
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Any model taking a ``(batch, T, F)`` tensor. Its parameters are not changed.
+    model : torch.nn.Module or lab.models.SpeechModel
+        Any model taking a ``(batch, T, F)`` tensor, or an adapter (:func:`lab.models.adapt`;
+        Hugging Face models and Silero VAD are adapted here): the input is then the model's
+        own — features, or for waveform models the waveform cut into frames of its hop,
+        ``(T, hop)``. Its parameters are not changed.
     layer : str
         Submodule name as in ``model.named_modules()`` (``"layer_1"`` ... ``"layer_6"`` on the
         zoo's DeepSpeech). The last axis of its output indexes neurons.
     neurons : int or sequence of int
         The set ``J`` of neurons whose mean activation is maximized.
-    shape : (T, F)
-        Input size: frames and features.
+    shape : (T, F), optional
+        Input size: frames and features. Default: one second of an adapter's own input
+        (``adapter.probe_shape(1.0)``), else ``(50, 26)``.
     steps : int
         Gradient ascent steps (Adam).
     lr : float
@@ -197,6 +201,12 @@ def visualize_features(
     >>> res.activations[-1] > res.activations[0]
     True
     """
+    from lab.models.adapters import adapted, module_for
+
+    adapter = adapted(model)
+    if shape is None:
+        shape = adapter.probe_shape(1.0)[1:] if adapter is not None else (50, 26)
+    model = module_for(model)
     layer_name, _ = resolve_layer(model, layer)
     t_len, n_feat = _check_shape(shape)
     steps = integer("steps", steps, minimum=0)
