@@ -129,7 +129,10 @@ def top_examples(
 
     Parameters
     ----------
-    model, layer, neurons : as in :func:`visualize_features`.
+    model, layer, neurons : as in :func:`visualize_features` (an adapter ranks items of its
+        own input: ``adapter.own_input(audio)`` — frames of samples for waveform models; the
+        dataset's items are then waveforms, paths or dicts with ``"waveform"`` and
+        ``"text"``, as :class:`lab.data.RealRecordings` gives).
     dataset : torch Dataset / sequence
         Items collated by ``collate_fn`` into a batch with ``features`` (B, T, F) and
         optionally ``feature_lengths`` and ``texts`` (attributes as in ``lab.data.Batch``, or
@@ -161,6 +164,10 @@ def top_examples(
     >>> [e.index for e in top_examples(net, "0", 0, data, k=2, progress=False)] in ([4, 3], [0, 1])
     True
     """
+    from lab.models.adapters import dataset_for, module_for
+
+    dataset, collate_fn = dataset_for(model, dataset, collate_fn)
+    model = module_for(model)
     layer_name, _ = resolve_layer(model, layer)
     k = integer("k", k, minimum=1)
     batch_size = integer("batch_size", batch_size, minimum=1)
