@@ -109,11 +109,19 @@ def importance_mask(
 
     Parameters
     ----------
-    model : torch.nn.Module
+    model : torch.nn.Module or lab.models.SpeechModel
         Maps a ``(batch, T, F)`` input to ``(batch, frames, symbols)`` scores (logits or
-        log-probabilities); a tuple output uses its first element.
+        log-probabilities); a tuple output uses its first element. An adapter
+        (:func:`lab.models.adapt`; Hugging Face models and Silero VAD are adapted here)
+        brings its own decision as ``decode`` (greedy CTC over its vocabulary, argmax class,
+        thresholded frames, Whisper's greedy tokens teacher-forced). Waveform models are
+        masked on the log-power spectrogram of the waveform (the panels' picture) and hear
+        the masked spectrogram resynthesised with the input's phase
+        (:class:`lab.models.adapters.SpectrogramView`; listen with
+        :func:`lab.models.adapters.masked_audio`); feature models on their own features.
     features : array, shape (T, F)
-        One utterance's features, time-major, finite.
+        One utterance's features, time-major, finite. For an adapter: a waveform or path
+        (or, for feature models, their features).
     method : {"optimize", "greedy"}, optional
         ``"greedy"``: the reference, ``T * F`` sequential passes. ``"optimize"`` (the
         default, or the method ``settings`` belongs to): relaxation, batched thresholds,
@@ -165,6 +173,10 @@ def importance_mask(
         batch_size=batch_size, polish=polish, budget=budget, rounds=rounds,
         record_every=record_every,
     ))
+    from lab.models.adapters import mask_inputs
+
+    model, features, own_decode = mask_inputs(model, features)
+    decode = decode if decode is not None else own_decode
     if not isinstance(model, nn.Module):
         raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if decode is not None and not callable(decode):
