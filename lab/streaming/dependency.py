@@ -131,7 +131,10 @@ def infer_dependency_matrix(
         Maps a ``(batch, frames, features)`` tensor to a ``(batch, out_frames, out_features)``
         tensor; ``out_frames`` may differ from ``frames`` (subsampling) but must depend on
         ``frames`` only. Random weights suffice. It must be deterministic: call
-        ``model.eval()`` to switch dropout off.
+        ``model.eval()`` to switch dropout off. An adapter (:func:`lab.models.adapt`;
+        Hugging Face models and Silero VAD are adapted here) is probed on its own input:
+        for waveform models frames of its hop of samples, ``seq_shape`` from
+        ``adapter.probe_shape(seconds)``; classifiers and seq2seq models are refused.
     seq_shape : sequence of 3 ints
         ``(batch, frames, features)`` of the random probe sequence; ``batch`` may be 1.
     in_stride : int
@@ -207,6 +210,9 @@ def infer_dependency_matrix(
             [0, 0, 0, 0, 1, 1],
             [0, 0, 0, 0, 0, 1]], dtype=torch.int32)
     """
+    from lab.models.adapters import module_for
+
+    model = module_for(model, "dependency")  # an adapter: its own input frames and outputs
     if not isinstance(method, str) or method not in METHODS:
         raise ArgumentError(f"method must be one of {METHODS}, got {method!r}")
     if not callable(model):
