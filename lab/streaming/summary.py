@@ -185,6 +185,9 @@ def assert_streamable(
     ...
     lab.streaming.summary.NotStreamableError: output frame 0 depends on input frame 2, ...
     """
+    from lab.models.adapters import module_for
+
+    model = module_for(model, "dependency")  # an adapter: its own input frames and outputs
     max_lookahead = _max_frames(max_lookahead, "max_lookahead")
     if max_left_context is not None:
         max_left_context = _max_frames(max_left_context, "max_left_context")
