@@ -135,6 +135,9 @@ class PIQInterpreter:
         straight_through: bool = False,
         n_bins: int = 257,
     ) -> None:
+        from lab.models.adapters import piq_classifier
+
+        classifier = piq_classifier(classifier)  # an adapter of the zoo's classifier, or a refusal
         for name in ("embed", "classify"):
             if not callable(getattr(classifier, name, None)):
                 raise ArgumentTypeError(
