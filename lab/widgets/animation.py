@@ -283,7 +283,13 @@ class AnimationPlayer(widgets.VBox):
             f"frame {i + 1}/{len(frames)}" for i in range(len(frames))
         ]
         self._render()
-        images = [widgets.Image(value=png, format="png") for png in self.pngs]
+        width = self._style["width"]
+        # a fixed CSS width: the frames keep the width (and time axis) of the panel's other
+        # views instead of shrinking with the notebook
+        layout = dict(width=f"{width}px", min_width=f"{width}px") \
+            if width >= MIN_LABELLED_WIDTH else {}
+        images = [widgets.Image(value=png, format="png", layout=widgets.Layout(**layout))
+                  for png in self.pngs]
         for im in images:
             im.add_class("lab-animation-frame")
         last = len(images) - 1 if at == "last" else 0

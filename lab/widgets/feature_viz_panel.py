@@ -197,7 +197,8 @@ class FeatureVizPanel(Panel):
                                       duration=shape[0] * self._hop_s,
                                       ylabels=[self._feature_label],
                                       colorbars=[f"{kind} value"])
-        self.curves = tagged(W.Image(format="png"), "curves")
+        # hidden until the first Run: an Image without bytes shows a broken-image icon
+        self.curves = tagged(W.Image(format="png", layout=W.Layout(display="none")), "curves")
         self.scan_button = tagged(W.Button(description="Find top examples"), "scan")
         self.examples_box = tagged(W.VBox(), "examples")
         controls = W.VBox([
@@ -286,6 +287,7 @@ class FeatureVizPanel(Panel):
                   for s in result.frame_steps]
         self.player.update(result.frames, titles=titles)  # ends on the learned input
         self.curves.value = curves_png(result)
+        self.curves.layout.display = None
         self.job.report(result.steps_done, max(result.steps_done, self.progress.max))
         state = "stopped" if result.interrupted else "done"
         self.status.value = (
