@@ -79,3 +79,127 @@ def docs_screenshot(page, selector: str, name: str) -> Path | None:
     path.parent.mkdir(exist_ok=True)
     page.locator(selector).first.screenshot(path=str(path))
     return path
+
+
+# --- labelled, time-aligned views (issue 13) -----------------------------------------------
+
+_AXES = """(scope) => Array.from(document.querySelectorAll(scope + ' .lab-view-axes'))
+  .filter(el => el.offsetParent !== null)
+  .map(el => ({x: el.dataset.x, y: el.dataset.y, colorbar: el.dataset.colorbar,
+               rows: el.dataset.rows ? el.dataset.rows.split('|') : [],
+               plotLeft: Number(el.dataset.plotLeft), plotWidth: Number(el.dataset.plotWidth),
+               classes: el.closest('.lab-view') ? el.closest('.lab-view').className : ''}))"""
+
+_GEOMETRY = """(selector) => Array.from(document.querySelectorAll(selector))
+  .filter(el => el.offsetParent !== null)
+  .map(el => { const r = el.getBoundingClientRect();
+               return {left: r.left, width: r.width, natural: el.naturalWidth || 0}; })"""
+
+_TRUNCATED = """(scope) => Array.from(document.querySelectorAll(
+    scope + ' .widget-label, ' + scope + ' .widget-readout, ' + scope + ' button'))
+  .filter(el => el.offsetParent !== null && el.textContent.trim()
+          && el.scrollWidth > el.clientWidth + 1)
+  .map(el => el.textContent.trim())"""
+
+_ARM_ROUND_TRIP = """(selector) => {
+  const img = document.querySelector(selector);
+  if (!img) throw new Error('no image matches ' + selector);
+  const state = {t0: null, t1: null, src: img.src};
+  window.__labRoundTrip = state;
+  document.addEventListener('keydown', () => {
+    if (state.t0 === null) state.t0 = performance.now();
+  }, {capture: true, once: true});
+  const observer = new MutationObserver(() => {
+    if (img.src === state.src) return;
+    observer.disconnect();
+    // visible: the new bytes are decoded and the next frame is painted
+    img.decode().catch(() => null).then(() => requestAnimationFrame(() => {
+      state.t1 = performance.now();
+    }));
+  });
+  observer.observe(img, {attributes: true, attributeFilter: ['src']});
+}"""
+
+
+def view_axes(page, scope: str) -> list[dict]:
+    """The axis labels of every visible view under ``scope`` (from their caption data)."""
+    return page.evaluate(_AXES, scope)
+
+
+def assert_views_labelled(page, scope: str, *, minimum: int = 1) -> list[dict]:
+    """Every view under ``scope`` names its x axis with a unit, and a colour bar its unit."""
+    axes = view_axes(page, scope)
+    assert len(axes) >= minimum, f"expected >= {minimum} labelled views under {scope}: {axes}"
+    for a in axes:
+        assert a["x"] in ("time (s)", "frame t", "frame", "input frame"), a
+        assert a["y"] or a["rows"], f"a view without a y label or row names: {a}"
+        if a["colorbar"] and a["colorbar"].strip():
+            assert any(u in a["colorbar"] for u in ("dB", "z-score", "probability",
+                                                    "fraction", "value")), a
+    return axes
+
+
+def image_geometry(page, selector: str) -> list[dict]:
+    """Left edge and width (CSS px) of every visible element matching ``selector``."""
+    return page.evaluate(_GEOMETRY, selector)
+
+
+def assert_time_aligned(page, selectors: list[str]) -> None:
+    """The first visible image of each selector has the same left edge and width."""
+    boxes = []
+    for selector in selectors:
+        found = image_geometry(page, selector)
+        assert found, f"no visible image for {selector}"
+        boxes.append(found[0])
+    lefts = {round(b["left"]) for b in boxes}
+    widths = {round(b["width"]) for b in boxes}
+    assert len(widths) == 1 and max(lefts) - min(lefts) <= 1, \
+        f"time-aligned views differ in geometry: {dict(zip(selectors, boxes))}"
+
+
+def truncated_labels(page, scope: str) -> list[str]:
+    """Texts of visible labels, readouts and buttons under ``scope`` that are cut off."""
+    return page.evaluate(_TRUNCATED, scope)
+
+
+def round_trip_ms(page, slider_class: str, image_selector: str, key: str,
+                  timeout_ms: int = 15_000) -> float:
+    """Milliseconds from a key press on a slider to its new image being painted."""
+    page.evaluate(_ARM_ROUND_TRIP, image_selector)
+    press_slider(page, slider_class, key)
+    page.wait_for_function("() => window.__labRoundTrip.t1 !== null", timeout=timeout_ms)
+    return page.evaluate("() => window.__labRoundTrip.t1 - window.__labRoundTrip.t0")
+
+
+def measure_round_trips(page, panel: str, slider_class: str, image_selector: str,
+                        moves: int = 6) -> dict:
+    """Median and max round trip over ``moves`` alternating key presses; recorded for
+    ``bench.panels`` (``bench/results/panels-browser-<host>.json``)."""
+    import json
+    import socket
+    import statistics
+
+    times = []
+    for i in range(moves):
+        times.append(round_trip_ms(page, slider_class, image_selector,
+                                   "ArrowLeft" if i % 2 == 0 else "ArrowRight"))
+        page.wait_for_timeout(150)  # let the kernel settle between moves
+    row = {"panel": panel, "slider": slider_class, "image": image_selector, "moves": moves,
+           "median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1),
+           "all_ms": [round(t, 1) for t in times]}
+    out = REPO / "bench" / "results" / f"panels-browser-{socket.gethostname()}.json"
+    data = json.loads(out.read_text()) if out.exists() else {"rows": []}
+    data["rows"] = [r for r in data.get("rows", []) if r.get("panel") != panel] + [row]
+    data["rows"].sort(key=lambda r: r["panel"])
+    data["host"] = socket.gethostname()
+    data["what"] = ("browser round trip: key press on the slider -> new image decoded and "
+                    "painted (Chromium headless, JupyterLab, this machine)")
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    return row
+
+
+def open_file_browser(page, width: int = 1400, height: int = 1000) -> None:
+    """Resize the page and open JupyterLab's file browser (the narrow layout of issue 13)."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
+    page.wait_for_timeout(400)
