@@ -64,6 +64,7 @@ class AttributionPanel(UtterancePicker, Panel):
     """
 
     css = "lab-attribution"
+    WORDS_HEIGHT = 120
 
     def __init__(
         self,
@@ -125,7 +126,10 @@ class AttributionPanel(UtterancePicker, Panel):
             title="input features", ylabel=grid,
             colorbar="power (dB re max)" if self.kind == "log_power" else "value",
             width=image_width, height=image_height, css=f"{self.css}-spectrogram")
-        self.words_image = tagged(W.Image(format="png"), "words")
+        # the same pixel size as the views, so the bars sit in their time columns
+        self.words_image = tagged(W.Image(
+            format="png", width=image_width, height=self.WORDS_HEIGHT,
+            layout=W.Layout(width=f"{image_width}px", height=f"{self.WORDS_HEIGHT}px")), "words")
         self.original_audio = tagged(W.Audio(format="wav", autoplay=False), "audio-original")
         self.map_views: dict[str, View] = {}
         self.audios: dict[str, W.Audio] = {}
@@ -133,7 +137,7 @@ class AttributionPanel(UtterancePicker, Panel):
         rows = []
         for method in self.methods:
             view = View(title=f"{method} (pale: outside the mask)", ylabel=grid,
-                        colorbar="attribution", cmap="RdBu_r", width=image_width,
+                        colorbar="attribution value", cmap="RdBu_r", width=image_width,
                         height=image_height, css=f"{self.css}-map")
             self.map_views[method] = view
             self.audios[method] = tagged(W.Audio(format="wav", autoplay=False), "audio")
@@ -246,7 +250,7 @@ class AttributionPanel(UtterancePicker, Panel):
 
     def _words_png(self) -> bytes:
         """Bars over each word's span, in the plot columns of the views above and below."""
-        width, height = self.image_size[0], 120
+        width, height = self.image_size[0], self.WORDS_HEIGHT
         fig = new_figure(figsize=(width / DPI, height / DPI), dpi=DPI)
         ax = fig.add_axes([LEFT_PX / width, BOTTOM_PX / height,
                            (width - LEFT_PX - RIGHT_PX) / width,
