@@ -220,8 +220,12 @@ def mask_inputs(model, features) -> tuple[nn.Module, object, Callable | None]:
     (:class:`~lab.models.adapters.base.SpectrogramView`); feature models their own features.
     """
     adapter = adapted(model)
-    if adapter is None or isinstance(adapter, ZooModel) and adapter.kind != "transducer":
+    if adapter is None:
         return model, features, None
+    if isinstance(adapter, ZooModel) and adapter.kind != "transducer":
+        if not (hasattr(features, "ndim") and features.ndim == 2):  # audio: its own features
+            features = adapter.own_input(features)
+        return adapter.module, features, None  # the zoo path, unchanged
     module, x = adapter.mask_view(features)
     return module, x, adapter.decode
 
