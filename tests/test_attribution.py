@@ -242,3 +242,27 @@ def test_bad_arguments_are_named():
         AttributionSettings(inner="noise_tunnel")
     with pytest.raises(ArgumentError, match="perturbation"):
         word_importance(clf, np.zeros(3200, np.float32), perturbation="reverse")
+
+
+@pytest.mark.parametrize("name", ["deepspeech", "transducer"])
+def test_word_perturbation_on_real_recordings_with_the_zoo(name):
+    from lab.data import Corpus
+    from lab.models import load_pretrained
+
+    corpus = Corpus("test", features="mfcc", cache=False)
+    index = next(i for i, r in enumerate(corpus.rows) if r.text == "two three")
+    model = load_pretrained(name)
+    y = corpus.waveform(index)
+    segments = word_segments(model, as_features(model, y))
+    assert [s.word for s in segments] == [0, 1]
+    assert segments[0].end <= segments[1].start  # in order, not overlapping
+    wi = word_importance(model, y, perturbation="silence")
+    assert wi.word_drops.shape == (2, 2)
+    # both models read left to right: the second word cannot change the first word's score
+    assert abs(wi.word_drops[1, 0]) < 1e-3 and wi.word_drops[1, 1] > 1.0
+    a = attribute(model, y, method="occlusion", target=Word(0))
+    # the first word is emitted before the second is heard: occluding the second word's
+    # frames cannot change the first word's log-probability
+    assert a.scores.shape == (len(as_features(model, y)), 26)
+    assert np.abs(a.scores[segments[1].start:]).max() < 1e-4
+    assert np.abs(a.scores[:segments[0].end]).max() > 0.1
