@@ -180,24 +180,30 @@ class DependencyPanel(Panel):
         if model is not None:
             options.append(_USER)
         tag = self.tagged
+        # labels fit ("allowed ahead" was cut off) and sliders keep their width in narrow rows
+        roomy = dict(style={"description_width": "100px"},
+                     layout=widgets.Layout(width="340px", min_width="300px"))
         self.model_picker = tag(widgets.Dropdown(
             options=options, value=_USER if model is not None else keys[example],
-            description="model",
+            description="model", layout=widgets.Layout(width="340px", min_width="300px"),
         ), "model")
         self.seq_len = tag(widgets.IntSlider(
-            value=seq_len, min=8, max=200, step=4, description="frames", continuous_update=False
+            value=seq_len, min=8, max=200, step=4, description="frames",
+            continuous_update=False, **roomy,
         ), "seqlen")
         self.method = tag(widgets.ToggleButtons(options=list(streaming.METHODS), value=method),
                           "method")
         self.chunk_size = tag(widgets.IntSlider(
-            value=8, min=1, max=32, description="chunk size", continuous_update=False
+            value=8, min=1, max=32, description="chunk size",
+            continuous_update=False, **roomy,
         ), "chunk")
         self.left_context = tag(widgets.IntSlider(
-            value=16, min=0, max=64, description="left context", continuous_update=False
+            value=16, min=0, max=64, description="left context",
+            continuous_update=False, **roomy,
         ), "left")
         self.max_lookahead = tag(widgets.IntSlider(
             value=max_lookahead, min=0, max=32, description="allowed ahead",
-            continuous_update=False,
+            continuous_update=False, **roomy,
         ), "max-lookahead")
         self.view = View(title="dependency matrix", xlabel="input frame",
                          ylabel="output frame", width=image_size + 2 * LEFT_PX,
