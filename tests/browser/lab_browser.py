@@ -110,6 +110,8 @@ _ARM_ROUND_TRIP = """(selector) => {
     if (state.t0 === null) state.t0 = performance.now();
   }, {capture: true, once: true});
   const observer = new MutationObserver(() => {
+    // a change that lands before the key press belongs to an earlier move: not this one
+    if (state.t0 === null) { state.src = img.src; return; }
     if (img.src === state.src) return;
     observer.disconnect();
     // visible: the new bytes are decoded and the next frame is painted
@@ -172,18 +174,19 @@ def round_trip_ms(page, slider_class: str, image_selector: str, key: str,
 
 
 def measure_round_trips(page, panel: str, slider_class: str, image_selector: str,
-                        moves: int = 6) -> dict:
+                        moves: int = 6, first_key: str = "ArrowLeft") -> dict:
     """Median and max round trip over ``moves`` alternating key presses; recorded for
     ``bench.panels`` (``bench/results/panels-browser-<host>.json``)."""
     import json
     import socket
     import statistics
 
+    other = "ArrowRight" if first_key == "ArrowLeft" else "ArrowLeft"
     times = []
     for i in range(moves):
+        page.wait_for_timeout(400)  # let the previous move's messages land first
         times.append(round_trip_ms(page, slider_class, image_selector,
-                                   "ArrowLeft" if i % 2 == 0 else "ArrowRight"))
-        page.wait_for_timeout(150)  # let the kernel settle between moves
+                                   first_key if i % 2 == 0 else other))
     row = {"panel": panel, "slider": slider_class, "image": image_selector, "moves": moves,
            "median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1),
            "all_ms": [round(t, 1) for t in times]}

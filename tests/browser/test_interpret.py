@@ -7,8 +7,15 @@ import pytest
 
 from tests.browser.lab_browser import (
     assert_no_error_output,
+    assert_time_aligned,
+    assert_views_labelled,
+    docs_screenshot,
     image_digest,
+    image_geometry,
+    measure_round_trips,
+    open_file_browser,
     press_slider,
+    truncated_labels,
     wait_for_image_change,
 )
 
@@ -50,19 +57,44 @@ def test_feature_viz_run_and_play(run_notebook):
     wait_for_text(page, ".lab-fv-status", "final activation", timeout_s=30)
     page.wait_for_selector(".lab-fv-curves img[src], img.lab-fv-curves[src]", state="attached")
     panel_player = ".lab-fv-panel .lab-animation"
-    assert frame_readout(page, panel_player) == "0"
+    # the player ends on the learned input, not on the random start
+    last = page.locator(f"{panel_player} .lab-animation-slider .widget-readout").first
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.lab-fv-panel .lab-animation-slider "
+        ".widget-readout'); return s && s.textContent.trim() !== '0'; }")
+    assert int(last.inner_text()) > 0
+    axes = assert_views_labelled(page, ".lab-fv-panel .lab-animation")
+    assert axes[0]["colorbar"] == "z-score per feature" and axes[0]["x"] == "time (s)"
+    assert page.locator(".lab-fv-panel img:not([src])").count() == 0  # no broken-image icon
+    # frame and speed sliders keep their width with the file browser open
+    for width in (1400, 1000):
+        open_file_browser(page, width)
+        for part in ("slider", "speed"):
+            (box,) = image_geometry(page, f".lab-fv-panel .lab-animation-{part}")[:1]
+            assert box["width"] >= 200, (part, width, box)
+        assert truncated_labels(page, ".lab-fv-panel") == [], f"labels cut off at {width} px"
+    page.set_viewport_size({"width": 1400, "height": 1000})
     press_play_and_see_frames_move(page, panel_player)
     assert_no_error_output(page)
+    docs_screenshot(page, ".lab-fv-panel", "feature_viz_panel.png")
 
 
 def test_mask_run_play_and_threshold(run_notebook):
     page = run_notebook("03_importance_masks.ipynb")
     assert_no_error_output(page)
+    assert page.locator(".lab-mask-panel img:not([src])").count() == 0  # before Run too
     page.locator(".lab-mask-run").first.click()
     status = wait_for_text(page, ".lab-mask-status", "sparsity", timeout_s=30)
     assert "transcript kept: True" in status and not status.startswith("stopped")
     bar = page.locator(".lab-mask-progress .progress-bar").first
     assert bar.evaluate("el => el.style.width") == "100%"
+    numbers = page.locator(".lab-mask-progress-text").first.inner_text()
+    assert "/" in numbers and " s" in numbers and numbers.endswith("done"), numbers
+    # the animation (mask over the MFCCs), kept frames and muted waveform share one time axis
+    axes = assert_views_labelled(page, ".lab-mask-panel", minimum=3)
+    assert axes[0]["colorbar"] == "z-score per feature" and axes[0]["x"] == "time (s)"
+    assert_time_aligned(page, [".lab-mask-panel .lab-animation-frame", ".lab-mask-frames",
+                               ".lab-mask-muted-wave"])
     press_play_and_see_frames_move(page, ".lab-mask-panel .lab-animation")
     before = image_digest(page, ".lab-mask-muted-wave")
     text_before = page.locator(".lab-mask-muted-transcript").first.inner_text()
@@ -74,6 +106,14 @@ def test_mask_run_play_and_threshold(run_notebook):
            and time.monotonic() < deadline):
         page.wait_for_timeout(200)
     assert "muted transcript" in page.locator(".lab-mask-muted-transcript").first.inner_text()
+    row = measure_round_trips(page, "MaskPanel", "lab-mask-threshold", ".lab-mask-frames",
+                              first_key="ArrowRight")  # it stands at 0.0
+    assert row["median_ms"] <= 450, row
+    for width in (1400, 1000):
+        open_file_browser(page, width)
+        assert truncated_labels(page, ".lab-mask-panel") == [], f"labels cut off at {width} px"
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    docs_screenshot(page, ".lab-mask-panel", "mask_panel.png")
     # Stop: greedy (T * F passes, seconds) stopped while it runs keeps and shows a valid mask
     page.locator(".lab-mask-method button", has_text="greedy").first.click()
     page.locator(".lab-mask-run").first.click()
