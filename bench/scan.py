@@ -7,8 +7,8 @@ the whole corpus, 2,268 utterances) runs three ways on the same shards:
 - ``inprocess``: :func:`lab.scan.run` with ``client="inprocess"`` — the plain loop over the
   shards in this process, no Dask (one torch thread, like each worker);
 - ``dask-1`` / ``dask-2``: a :class:`distributed.LocalCluster` of 1 or 2 single-threaded
-  worker processes, started before the clock starts (its start-up is reported apart) and
-  closed after its runs.
+  worker processes made by :func:`lab.scan.local_cluster` (what ``run`` starts by itself),
+  started before the clock starts (its start-up is reported apart) and closed after its runs.
 
 Every contender first scans a few clips untimed, so imports and Numba's JIT in each process
 are not counted.
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lab.scan import INPROCESS, run
+from lab.scan import INPROCESS, local_cluster, run
 
 CONTENDERS = ("inprocess", "dask-1", "dask-2")
 
@@ -88,10 +88,7 @@ def _where(name: str, startup: dict):
     import distributed
 
     start = time.perf_counter()
-    cluster = distributed.LocalCluster(
-        n_workers=int(name.split("-")[1]), threads_per_worker=1, processes=True,
-        dashboard_address=":0", silence_logs=logging.ERROR,
-    )
+    cluster = local_cluster(int(name.split("-")[1]))  # the cluster run() would start
     client = distributed.Client(cluster)
     startup.setdefault(name, time.perf_counter() - start)
     try:

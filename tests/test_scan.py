@@ -304,3 +304,21 @@ def test_errors_are_lab_errors():
 
     assert issubclass(ScanError, LabError) and issubclass(ScanSourceError, ValueError)
     assert os.fspath(as_source("valid", limit=1).root)
+
+
+def test_plain_modules_are_probed_and_keep_their_mode(tmp_path):
+    class Pool(torch.nn.Module):  # a plain keyword classifier: logits (1, V)
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(26, 24)
+
+        def forward(self, x):
+            return self.head(x.mean(1))
+
+    net = Pool().train()
+    scan = _scan("evaluate", tmp_path, model=net, limit=3)
+    assert net.training  # the caller's mode is restored
+    assert scan.manifest["params"] == {"kind": "classifier"}
+    assert scan.table()["confidence"].between(0, 1).all()
+    with pytest.raises(ArgumentError, match="evaluate needs a recognizer"):
+        _scan("evaluate", tmp_path / "bad", model=torch.nn.Flatten(0))

@@ -23,7 +23,7 @@ finish:
   file per shard; :class:`Scan` and :func:`load` read them back as pandas DataFrames.
 """
 
-from lab.scan.engine import INPROCESS, machine_workers, run
+from lab.scan.engine import INPROCESS, local_cluster, machine_workers, run
 from lab.scan.identity import model_identity, state_sha256
 from lab.scan.sources import (
     CorpusSource,
@@ -49,6 +49,7 @@ __all__ = [
     "as_source",
     "default_layers",
     "load",
+    "local_cluster",
     "machine_workers",
     "model_identity",
     "neuron_statistics",

@@ -78,7 +78,27 @@ def _plain(model: nn.Module, params: dict) -> tuple[Any, dict]:
 # ------------------------------------------------------------------------------- evaluate
 def _check_evaluate(model: nn.Module, options: dict) -> dict:
     _no_options("evaluate", options, ())
-    return {"kind": "classifier" if _is_classifier(model) else "recognizer"}
+    if _is_classifier(model):
+        return {"kind": "classifier"}
+    if hasattr(model, "decode_ids"):
+        return {"kind": "recognizer"}
+    # A plain module: what it returns tells (logits (1, V) or per-frame logits (1, T, V)).
+    try:
+        with torch.no_grad():
+            out = model(_probe_input(model))
+    except Exception as err:
+        raise ArgumentError(
+            f"evaluate calls model(features (1, T, F)); {type(model).__name__} failed on a "
+            f"probe input: {type(err).__name__}: {err}"
+        ) from err
+    out = out[0] if isinstance(out, tuple) else out
+    if isinstance(out, torch.Tensor) and out.ndim in (2, 3):
+        return {"kind": "classifier" if out.ndim == 2 else "recognizer"}
+    raise ArgumentError(
+        f"evaluate needs a recognizer (CTC logits (1, T, V)) or a classifier (logits (1, V)); "
+        f"{type(model).__name__} returned "
+        f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}"
+    )
 
 
 @torch.no_grad()
@@ -88,7 +108,8 @@ def _evaluate(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
 
     x = _features(model, item.waveform)
     if params["kind"] == "classifier":
-        probs = model(x).softmax(-1)[0]
+        logits = model(x)
+        probs = (logits[0] if isinstance(logits, tuple) else logits).softmax(-1)[0]
         label = int(probs.argmax())
         return {
             "prediction": KEYWORDS[label] if label < len(KEYWORDS) else str(label),
