@@ -145,12 +145,11 @@ class AlignmentPanel(UtterancePicker, Panel):
         self._V = V
         self.loss_value = float("nan")
         self._shown: tuple | None = None  # (utterance, blank, temperature) on display
+        self._decoded_key: tuple | None = None
 
         self.occupancy_view = View(title="occupancy and Viterbi path", ylabel="symbols emitted",
                                    colorbar="occupancy probability", width=WIDTH, height=300,
                                    css="lab-alignment-heatmap")
-        self._path_line = self.occupancy_view.add_overlay(self.occupancy_view.ax.plot(
-            [], [], color="#3cf", lw=1.5, marker=".", ms=3)[0])
         self.labels_view = View(title="P(target symbol emitted at this frame)",
                                 ylabel="target symbol", colorbar="probability", width=WIDTH,
                                 height=260, cmap="viridis", css="lab-alignment-labels")
@@ -320,16 +319,18 @@ class AlignmentPanel(UtterancePicker, Panel):
         for view in self.views:
             view.set_xlabel(xlabel)
         path = al.best_path[0].numpy()
-        self._path_line.set_data((path[:, 0] + 0.5) * step, path[:, 1])
-        self.occupancy_view.invalidate()
+        self.occupancy_view.set_path((path[:, 0] + 0.5) * step, path[:, 1])
         self.occupancy_view.show_image(al.occupancy[0].numpy(), x_extent=span, vmin=0.0,
                                        vmax=1.0, rows=["start"] + targets)
         self.labels_view.show_image(al.label_probs[0].numpy(), x_extent=span, vmin=0.0,
                                     vmax=1.0, rows=[f"{u + 1}: {n}"
                                                     for u, n in enumerate(targets)])
         tokens = transducer_tokens(path, utt.targets, self._names)
-        self.decoded_view.show_tokens([("Viterbi", tokens, step)], duration=T * step,
-                                      n_frames=[T])
+        key = (id(utt), tuple(tokens))
+        if key != self._decoded_key:  # the path often keeps its emissions: no redraw then
+            self._decoded_key = key
+            self.decoded_view.show_tokens([("Viterbi", tokens, step)], duration=T * step,
+                                          n_frames=[T])
 
 def _utterances_from(logits, targets, logit_lengths, target_lengths) -> list:
     """(name, logits (T, U+1, V), targets) per utterance, after checking every argument."""

@@ -35,7 +35,7 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.render import new_figure
@@ -335,6 +335,7 @@ class View:
         self._area = (0, 0, 0, 0)
         self.cursor: float | None = None
         self._time_veil: np.ndarray | None = None
+        self._path: tuple | None = None
         self.duration = 1.0
         self.image = W.Image(format="png", width=width, height=height,
                              layout=W.Layout(width=f"{width}px", height=f"{height}px",
@@ -618,6 +619,16 @@ class View:
         self._time_veil = None if kept is None else np.asarray(kept, dtype=bool).ravel()
         return self.render()
 
+    def set_path(self, x: np.ndarray | None, y: np.ndarray | None = None, *,
+                 color: tuple[int, int, int] = (51, 204, 255)) -> None:
+        """A polyline in data coordinates (e.g. a Viterbi path) drawn over the image pixels.
+
+        Composited like the cursor, so a new path costs no figure draw; takes effect at the
+        next render (``show_image`` renders).
+        """
+        self._path = None if x is None else (np.asarray(x, dtype=np.float64),
+                                             np.asarray(y, dtype=np.float64), color)
+
     def set_cursor(self, seconds: float | None) -> bytes:
         """Mark one instant with a vertical line (None removes it); returns the new PNG.
 
@@ -670,6 +681,18 @@ class View:
                     out = out.copy()
                 block = out[r0:r1, veiled].astype(np.float32)
                 out[r0:r1, veiled] = (0.25 * block + 0.75 * 255).astype(np.uint8)
+        if self._path is not None and c1 > c0 and r1 > r0 and self._path[0].size:
+            px, py, color = self._path
+            (x0, x1), (y0, y1) = self.ax.get_xlim(), self.ax.get_ylim()
+            cols = c0 + (px - x0) / (x1 - x0) * (c1 - c0 - 1)
+            rows = r1 - 1 - (py - y0) / (y1 - y0) * (r1 - r0 - 1)
+            picture = Image.fromarray(out if out is not self._frame else out.copy())
+            draw = ImageDraw.Draw(picture)
+            points = list(zip(cols.tolist(), rows.tolist()))
+            draw.line(points, fill=color, width=2)
+            for cx, cy in points:
+                draw.ellipse([cx - 2, cy - 2, cx + 2, cy + 2], fill=color)
+            out = np.asarray(picture).copy()
         if self.cursor is not None and c1 > c0:
             x0, x1 = self.ax.get_xlim()
             if x1 > x0 and x0 <= self.cursor <= x1:
