@@ -15,7 +15,7 @@ ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 AVX2 := ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
 NO_SIMD := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 ONEDNN_MAX_CPU_ISA=SSE41
 
-.PHONY: install lab test lint notebooks-cross chromium execute-notebooks lock clean
+.PHONY: install lab test lint notebooks-cross chromium execute-notebooks lock clean gallery
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ notebooks-cross: install
 # Re-execute every notebook in place (outputs kept, widget state stripped) after changing one.
 execute-notebooks: install
 	$(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
+
+# docs/<panel>.png: screenshots of every panel, taken by the browser tests (README gallery).
+gallery: install chromium
+	LAB_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/browser/test_mfcc.py tests/browser/test_interpret.py tests/browser/test_dependency.py \
+		tests/browser/test_alignment.py tests/browser/test_piq.py
 
 # Refresh constraints.txt: resolve the newest releases of every dependency (all extras) in a
 # scratch venv next to $(TORCH_SPEC) and freeze them. Review the diff, run `make test`, commit.
