@@ -19,6 +19,7 @@ from lab.errors import ArgumentError, ArgumentTypeError
 from lab.transducer import rnnt_alignment, synthetic_logits
 from lab.widgets.base import Panel, describe_error
 from lab.widgets.checks import check_int
+from lab.widgets.jobs import busy
 from lab.widgets.sources import UtterancePicker
 from lab.widgets.views import View, symbol_names, transducer_tokens
 
@@ -176,13 +177,14 @@ class AlignmentPanel(UtterancePicker, Panel):
                                                   layout=widgets.Layout(width="330px",
                                                                         min_width="300px"))
         self.loss = widgets.HTML()
+        self.busy = self.tagged(widgets.HTML(), "busy")
         for w, part in ((self.utterance, "utterance"), (self.upload, "upload"),
                         (self.blank, "blank"), (self.temperature, "temperature"),
                         (self.loss, "loss")):
             self.tagged(w, part)
         self.upload.layout.display = None if self._can_upload() else "none"
         self._set_root(widgets.VBox([
-            widgets.HBox([self.utterance, self.upload]),
+            widgets.HBox([self.utterance, self.upload, self.busy]),
             widgets.HBox([self.blank, self.temperature],
                          layout=widgets.Layout(flex_flow="row wrap")),
             self.loss, self.error,
@@ -227,6 +229,10 @@ class AlignmentPanel(UtterancePicker, Panel):
         """Joint logits of the transducer for ``utt`` (reference text, or its hypothesis)."""
         if utt.logits is not None:
             return
+        with busy(self.busy, "running the transducer"):
+            self._compute_lattice(utt)
+
+    def _compute_lattice(self, utt: _Utterance) -> None:
         from lab import audio
         from lab.models import as_features
 

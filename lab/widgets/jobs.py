@@ -13,16 +13,43 @@ leaves a panel saying "computing…"; the progress bar turns red.
 
 from __future__ import annotations
 
+import html
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import ipywidgets as W
 
-__all__ = ["PanelJob"]
+__all__ = ["PanelJob", "busy"]
 
 T = TypeVar("T")
+
+
+@contextmanager
+def busy(display: W.HTML, text: str) -> Iterator[None]:
+    """Show ``text`` with a spinner in ``display`` while the block runs (in the kernel thread).
+
+    For synchronous work that may take more than ~0.3 s (loading a model's transcription, an
+    interpretation): the message reaches the browser before the work starts, and is cleared
+    when it ends, however it ends.
+
+    Examples
+    --------
+    >>> note = W.HTML()
+    >>> with busy(note, "transcribing"):
+    ...     "transcribing" in note.value
+    True
+    >>> note.value
+    ''
+    """
+    display.value = (f"<span class='lab-busy' style='color:#0969da'>⏳ "
+                     f"{html.escape(text)}…</span>")
+    try:
+        yield
+    finally:
+        display.value = ""
 
 
 class PanelJob:

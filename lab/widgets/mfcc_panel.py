@@ -28,6 +28,7 @@ from lab import audio
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.base import Panel
 from lab.widgets.checks import check_int, check_sources
+from lab.widgets.jobs import busy
 from lab.widgets.render import wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
 from lab.widgets.views import (
@@ -186,10 +187,11 @@ class MFCCPanel(UtterancePicker, Panel):
         self._posterior_views: dict[str, View] = {}
         self.player = tagged(W.Audio(format="wav", autoplay=False, loop=False), "audio")
         self.info = tagged(W.HTML(), "info")
+        self.busy = tagged(W.HTML(), "busy")
         self.transcripts = tagged(W.VBox(), "transcripts")
         self._decoded_box = W.VBox([])
         self._set_root(W.VBox([
-            W.HBox([self.source, self.upload]),
+            W.HBox([self.source, self.upload, self.busy]),
             self.error,
             self.player,
             W.HBox([self.feature, self.zscore]),
@@ -363,7 +365,8 @@ class MFCCPanel(UtterancePicker, Panel):
             self.views = [self.waveform_view, self.feature_view]
             return
         try:
-            results = self.transcribe(self.waveform, self.sr)
+            with busy(self.busy, "transcribing"):
+                results = self.transcribe(self.waveform, self.sr)
         except Exception as exc:  # a model's failure must not break the panel
             self.show_error(f"{type(exc).__name__}: {exc}", "Transcription failed")
             return

@@ -22,6 +22,7 @@ from lab import audio
 from lab.errors import ArgumentTypeError
 from lab.widgets.base import Panel
 from lab.widgets.checks import check_int, check_number, check_sources
+from lab.widgets.jobs import busy
 from lab.widgets.render import wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
 from lab.widgets.views import View, log1p_power_db
@@ -127,8 +128,9 @@ class PIQPanel(UtterancePicker, Panel):
         self.interpreted_audio = tagged(W.Audio(format="wav", autoplay=False, loop=False),
                                         "audio-interpreted")
         self.info = tagged(W.HTML(), "info")
+        self.busy = tagged(W.HTML(), "busy")
         self._set_root(W.VBox([
-            W.HBox([self.source, self.upload]),
+            W.HBox([self.source, self.upload, self.busy]),
             self.error,
             W.HBox([self.probabilities, self.threshold]),
             self.spectrogram_view.widget,
@@ -152,8 +154,9 @@ class PIQPanel(UtterancePicker, Panel):
     def load(self, source: AudioSource, label: str | None = None) -> bool:
         """Interpret ``source``; on bad audio show the error and keep the previous one."""
         try:
-            waveform = audio.load(source, sr=self.sr)
-            result = self.interpreter.interpret(waveform, threshold=self.threshold.value)
+            with busy(self.busy, "interpreting"):
+                waveform = audio.load(source, sr=self.sr)
+                result = self.interpreter.interpret(waveform, threshold=self.threshold.value)
         except Exception as exc:  # bad audio or a failing model: shown, never raised
             self.show_error(exc, f"Cannot use {label or 'this audio'}")
             return False
