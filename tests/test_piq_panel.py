@@ -71,3 +71,10 @@ def test_views_share_a_labelled_time_axis(panel):
     np.testing.assert_array_equal(plot_area(panel.mask.value), plot_area(panel.spectrogram.value))
     panel.set_threshold(1.0)
     assert (plot_area(panel.mask.value) != plot_area(panel.spectrogram.value)).any()
+
+
+def test_time_cursor_marks_every_view(panel):
+    before = [v.image.value for v in panel.views]
+    panel.cursor.value = 0.2
+    assert all(v.cursor == 0.2 for v in panel.views)
+    assert all(v.image.value != b for v, b in zip(panel.views, before))

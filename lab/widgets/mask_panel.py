@@ -33,7 +33,7 @@ from lab.widgets.checks import (
 from lab.widgets.jobs import PanelJob
 from lab.widgets.render import wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
-from lab.widgets.views import View
+from lab.widgets.views import TimeCursor, View
 
 __all__ = ["MaskPanel"]
 
@@ -147,6 +147,9 @@ class MaskPanel(UtterancePicker, Panel):
         self.muted_view = View(title="waveform; pale: muted frames", ylabel="amplitude",
                                width=WIDTH, height=130, css="lab-mask-muted-wave")
         self.views = [self.frames_view, self.muted_view]
+        # marks the kept-frames strip and the waveform (the animation's frames are pre-drawn)
+        self.time_cursor = TimeCursor(lambda: self.views, width=WIDTH)
+        self.cursor = tagged(self.time_cursor.slider, "cursor")
         self.frames_image = self.frames_view.image
         self.muted_wave = self.muted_view.image
         self.original_audio = tagged(W.Audio(format="wav", autoplay=False), "audio-original")
@@ -161,6 +164,7 @@ class MaskPanel(UtterancePicker, Panel):
             self.player,
             W.HTML("<b>Mute the frames whose mask mean is below the threshold</b>"),
             self.threshold,
+            self.cursor,
             self.frames_view.widget,
             self.muted_view.widget,
             W.HBox([W.VBox([W.HTML("original"), self.original_audio]),
@@ -210,6 +214,7 @@ class MaskPanel(UtterancePicker, Panel):
         self.player.update([[features]], titles=["no mask yet: press Run"],
                            duration=self.duration)
         self.muted_view.show_waveform(waveform, self.sr)
+        self.time_cursor.reset(self.duration)
         self.original_audio.value = wav_bytes(waveform, self.sr)
         self.transcript.value = f"transcript: <b>{html.escape(text) or '∅'}</b>"
         self.status.value = f"{self.features.shape[0]} frames × {self.features.shape[1]} " \

@@ -25,7 +25,7 @@ from lab.widgets.checks import check_int, check_number, check_sources
 from lab.widgets.jobs import busy
 from lab.widgets.render import wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
-from lab.widgets.views import View, log1p_power_db
+from lab.widgets.views import TimeCursor, View, log1p_power_db
 
 __all__ = ["PIQPanel"]
 
@@ -120,6 +120,8 @@ class PIQPanel(UtterancePicker, Panel):
         self.mask_view = view("mask", "PIQ mask over the spectrogram (pale: removed)")
         self.interpreted_view = view("interpreted", "interpretation: mask × log-power")
         self.views = [self.spectrogram_view, self.mask_view, self.interpreted_view]
+        self.time_cursor = TimeCursor(lambda: self.views, width=image_width)
+        self.cursor = tagged(self.time_cursor.slider, "cursor")
         self.spectrogram = self.spectrogram_view.image
         self.mask = self.mask_view.image
         self.interpreted = self.interpreted_view.image
@@ -133,6 +135,7 @@ class PIQPanel(UtterancePicker, Panel):
             W.HBox([self.source, self.upload, self.busy]),
             self.error,
             W.HBox([self.probabilities, self.threshold]),
+            self.cursor,
             self.spectrogram_view.widget,
             self.mask_view.widget,
             self.interpreted_view.widget,
@@ -165,6 +168,7 @@ class PIQPanel(UtterancePicker, Panel):
         self.result = result
         self.original_audio.value = wav_bytes(waveform, self.sr)
         self._db = log1p_power_db(result.log_power)
+        self.time_cursor.reset(len(waveform) / self.sr)
         self._show(self.spectrogram_view, self._db)
         self.probabilities.value = self._probability_html()
         self.refresh()

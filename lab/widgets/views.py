@@ -42,6 +42,7 @@ from lab.widgets.render import new_figure
 
 __all__ = [
     "BLANK_NAME",
+    "TimeCursor",
     "DPI",
     "SPACE_NAME",
     "Token",
@@ -710,3 +711,51 @@ def check_rows(rows, n: int) -> list[str]:
     if len(rows) != n:
         raise ArgumentError(f"rows must name every one of the {n} rows, got {len(rows)}")
     return [str(r) for r in rows]
+
+
+class TimeCursor:
+    """A "time (s)" slider that marks the same instant in every view of a panel.
+
+    Parameters
+    ----------
+    views : callable
+        Returns the views to mark (called on every move, so a panel may add views later).
+    width : int
+        CSS width of the slider in pixels (the views' width lines it up with them).
+
+    Examples
+    --------
+    >>> view = View(width=300, height=100)
+    >>> _ = view.show_image(np.zeros((10, 3)), duration=2.0)
+    >>> cursor = TimeCursor(lambda: [view], width=300)
+    >>> cursor.reset(2.0); cursor.slider.value = 1.5
+    >>> view.cursor
+    1.5
+    """
+
+    def __init__(self, views, *, width: int = 760) -> None:
+        self._views = views
+        self._quiet = False
+        self.slider = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01,
+                                    description="time (s)", readout_format=".2f",
+                                    continuous_update=True,
+                                    style={"description_width": "90px"},
+                                    layout=W.Layout(width=f"{width}px", min_width="300px"))
+        self.slider.observe(self._moved, names="value")
+
+    def reset(self, duration: float) -> None:
+        """A new utterance: the slider spans ``[0, duration]`` and no instant is marked."""
+        self._quiet = True
+        try:
+            self.slider.max = max(0.01, round(float(duration), 2))
+            self.slider.value = 0.0
+        finally:
+            self._quiet = False
+        for view in self._views():
+            view.cursor = None
+
+    def _moved(self, change) -> None:
+        if not self._quiet:
+            for view in self._views():
+                view.set_cursor(change["new"])
+
