@@ -263,3 +263,18 @@ def test_missing_silero_names_the_pip_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "silero_vad", None)
     with pytest.raises(LabError, match="pip install silero-vad"):
         module.load_silero_vad()
+
+
+def test_domain_hint_names_what_the_model_knows_and_its_confidence():
+    from lab.models.adapters import confidence, domain_hint
+
+    y = speechlike(0.5)
+    zoo = domain_hint(DeepSpeech(n_hidden=8).eval(), y)
+    assert zoo.startswith("DeepSpeech (ctc, 29 labels): trained on the lab's synthetic")
+    assert "Confidence on this input:" in zoo
+    hint = domain_hint(tiny_classifier(), y)
+    assert hint.startswith("Wav2Vec2ForSequenceClassification (classification, 3 labels)")
+    # a random 3-class model is near chance: flagged as low confidence
+    assert 0.3 < confidence(tiny_classifier(), y) < 0.6 and "low:" in hint
+    assert 0.0 <= confidence(hf_whisper(), y) <= 1.0
+    assert domain_hint(silero()).endswith("any language")

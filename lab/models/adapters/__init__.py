@@ -4,8 +4,9 @@
   ``*ForCTC``, ``WhisperForConditionalGeneration``, audio classifiers, Silero VAD, and plain
   ``nn.Module`` / TorchScript models described by keywords.
 * :func:`predict` — decision-level output of any kind.
-* :func:`module_for`, :func:`mask_inputs`, :func:`masked_audio` — what the interpreters,
-  dependency matrices and panels call at their entry.
+* :func:`module_for`, :func:`mask_inputs`, :func:`masked_audio`, :func:`dataset_for`,
+  :func:`piq_classifier` — what the interpreters, dependency matrices and PIQ call at their
+  entry; :func:`domain_hint` / :func:`confidence` — the out-of-domain line panels show.
 
 Modules: :mod:`.base`, :mod:`.zoo`, :mod:`.hf`, :mod:`.module`, :mod:`.silero`, :mod:`.api`.
 """
@@ -14,7 +15,9 @@ from lab.models.adapters.api import (
     adapt,
     adapted,
     collate_own_inputs,
+    confidence,
     dataset_for,
+    domain_hint,
     load_silero_vad,
     mask_inputs,
     masked_audio,
@@ -42,7 +45,9 @@ __all__ = [
     "adapt",
     "adapted",
     "collate_own_inputs",
+    "confidence",
     "dataset_for",
+    "domain_hint",
     "frame_waveform",
     "load_silero_vad",
     "mask_inputs",

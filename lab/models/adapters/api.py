@@ -16,8 +16,8 @@ from lab.models.adapters.silero import load_silero_vad as _load_silero
 from lab.models.adapters.zoo import ZooModel, is_zoo_model
 
 __all__ = [
-    "adapt", "adapted", "collate_own_inputs", "dataset_for", "load_silero_vad", "mask_inputs",
-    "masked_audio", "module_for", "piq_classifier", "predict",
+    "adapt", "adapted", "collate_own_inputs", "confidence", "dataset_for", "domain_hint",
+    "load_silero_vad", "mask_inputs", "masked_audio", "module_for", "piq_classifier", "predict",
 ]
 
 SILERO_DOMAIN = "voice activity: speech probability per 32 ms frame of 16 kHz audio, any language"
@@ -274,6 +274,72 @@ def predict(model, audio):
     (10,)
     """
     return adapt(model).predict(audio)
+
+
+def confidence(model, audio) -> float:
+    """How sure ``model`` is of its decision on ``audio``, in [0, 1].
+
+    ``ctc`` / ``transducer`` (its CTC head): the mean top posterior over the frames whose
+    best symbol is not blank (all frames when every one is blank); ``seq2seq``: the mean top
+    probability of the greedy tokens; ``classification``: the top class probability;
+    ``frame_scores``: the mean of ``max(p, 1 - p)`` over frames (one score per frame) or the
+    mean top probability (several classes).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from lab.models.adapters import adapt, confidence
+    >>> vad = adapt(torch.nn.Linear(320, 1), kind="frame_scores", input_hop=320,
+    ...             call=lambda m, x: torch.full((x.shape[0], x.shape[1], 1), 0.9))
+    >>> confidence(vad, np.zeros(3200, dtype=np.float32))
+    0.9
+    """
+    from lab.runtime import evaluating
+
+    adapter = adapt(model)
+    if adapter.kind == "seq2seq":
+        module, x = adapter.mask_view(audio)
+    else:
+        module, x = adapter.module_view(), adapter.own_input(audio)
+    with evaluating(adapter.module), torch.no_grad():
+        if isinstance(adapter, ZooModel):
+            scores = adapter.scores(x[None].to(adapter.device))
+        else:
+            scores = module(x[None].to(adapter.device))
+    scores = scores[0].float()
+    if adapter.kind == "frame_scores" and scores.shape[-1] == 1:
+        return round(float(torch.maximum(scores, 1 - scores).mean()), 6)
+    top = scores.softmax(-1).max(-1)
+    if adapter.kind in ("ctc", "transducer"):
+        speaking = top.indices != (adapter.blank or 0)
+        values = top.values[speaking] if bool(speaking.any()) else top.values
+        return round(float(values.mean()), 6)
+    return round(float(top.values.mean()), 6)
+
+
+def domain_hint(model, audio=None, *, low: float = 0.6) -> str:
+    """One line for panels: what the model knows, and how sure it is on ``audio``.
+
+    The zoo's models say they know 24 command words and digits from synthetic voices;
+    adapted models give their label-set size. With ``audio``, the decision's
+    :func:`confidence` follows, flagged when below ``low``. A confident answer can still be
+    out of domain — the zoo's classifier is sure of a keyword on a real "front center" — which
+    is why the domain line comes first.
+
+    Examples
+    --------
+    >>> from lab.models import DeepSpeech
+    >>> from lab.models.adapters import domain_hint
+    >>> domain_hint(DeepSpeech(n_hidden=8))[:38]
+    'DeepSpeech (ctc, 29 labels): trained o'
+    """
+    adapter = adapt(model)
+    line = adapter.describe()
+    if audio is None:
+        return line
+    value = confidence(adapter, audio)
+    flag = (" — low: this input may be outside what the model knows" if value < low else "")
+    return f"{line}. Confidence on this input: {value:.2f}{flag}"
 
 
 def load_silero_vad() -> SpeechModel:
