@@ -278,3 +278,24 @@ def test_domain_hint_names_what_the_model_knows_and_its_confidence():
     assert 0.3 < confidence(tiny_classifier(), y) < 0.6 and "low:" in hint
     assert 0.0 <= confidence(hf_whisper(), y) <= 1.0
     assert domain_hint(silero()).endswith("any language")
+
+
+def test_hf_ctc_with_a_processor_reads_its_tokenizer_and_normalisation(tmp_path):
+    import json
+
+    from transformers import Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2Processor
+
+    vocab = tmp_path / "vocab.json"
+    vocab.write_text(json.dumps({t: i for i, t in enumerate(LABELS)}))
+    tokenizer = Wav2Vec2CTCTokenizer(str(vocab), unk_token="j", pad_token="<pad>",
+                                     word_delimiter_token="|")
+    extractor = Wav2Vec2FeatureExtractor(do_normalize=True)
+    adapter = adapt(tiny_ctc(), processor=Wav2Vec2Processor(extractor, tokenizer))
+    assert adapter.labels[:4] == ("<pad>", "|", "a", "b") and adapter.normalize
+    y = speechlike(1.0)  # 50 whole frames: no padding enters the statistics
+    ours = adapter._samples(adapter.own_input(y)[None])[0].numpy()
+    theirs = extractor(y, sampling_rate=16000, return_tensors="np").input_values[0]
+    assert np.allclose(ours, theirs, atol=1e-4)
+    # the tokenizer's own decoding agrees with the adapter's greedy CTC text
+    ids = ctc_posteriors(adapter, y).argmax(-1)
+    assert predict(adapter, y) == " ".join(tokenizer.decode(ids).split())

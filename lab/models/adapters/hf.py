@@ -1,7 +1,9 @@
 """Hugging Face ``transformers`` audio models as :class:`SpeechModel`.
 
 * ``*ForCTC`` (wav2vec 2.0, HuBERT, WavLM, ...): waveform input, normalised as the family's
-  feature extractor does (zero mean, unit variance unless the processor says otherwise),
+  feature extractor does (zero mean, unit variance unless the processor says otherwise; in
+  torch, so gradients reach the waveform; the statistics include the zeros that pad the
+  last frame, at most ``hop - 1`` samples),
   greedy CTC over the model's own vocabulary (tokenizer, or ``labels=``); blank is the pad
   token (``config.pad_token_id``); an output frame is the product of the conv strides.
 * ``WhisperForConditionalGeneration``: log-mel features from ``WhisperFeatureExtractor``
