@@ -299,3 +299,12 @@ def test_hf_ctc_with_a_processor_reads_its_tokenizer_and_normalisation(tmp_path)
     # the tokenizer's own decoding agrees with the adapter's greedy CTC text
     ids = ctc_posteriors(adapter, y).argmax(-1)
     assert predict(adapter, y) == " ".join(tokenizer.decode(ids).split())
+
+
+def test_as_features_gives_an_adapted_models_own_input():
+    from lab.models import as_features
+
+    y = speechlike(1.0)
+    assert as_features(tiny_ctc(), y).shape == (50, 320)  # not the zoo's MFCCs
+    assert as_features(hf_whisper(), y).shape == (100, 80)
+    assert as_features(adapt(DeepSpeech(n_hidden=8)), y).shape == (51, 26)

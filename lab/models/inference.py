@@ -58,7 +58,10 @@ def as_features(model: nn.Module, audio, *, sr: int = 16000) -> np.ndarray:
     """Turn a path, a waveform (n,) or a feature matrix (T, F) into the model's features.
 
     The kind of feature is the model's ``feature_kind`` attribute (``"mfcc"`` when absent;
-    ``"log_mel"`` and ``"log_power"`` are the others), computed with :mod:`lab.audio`.
+    ``"log_mel"`` and ``"log_power"`` are the others), computed with :mod:`lab.audio`. An
+    adapter, or a model the lab adapts (Hugging Face, Silero VAD), gives its own input
+    instead (:meth:`lab.models.SpeechModel.own_input`: its features, or for waveform models
+    the waveform in frames of its hop).
     Waveforms pass :func:`lab.audio.as_waveform`, so integer PCM (e.g. int16) is scaled to
     [-1, 1]; they must be 16 kHz (``sr``).
 
@@ -83,7 +86,11 @@ def as_features(model: nn.Module, audio, *, sr: int = 16000) -> np.ndarray:
     """
     import lab.audio
 
-    _check_model(model)
+    adapter = _foreign(model, ("ctc", "seq2seq", "classification", "frame_scores"),
+                       "as_features")
+    if adapter is not None:  # the model's own input, not the zoo's MFCCs
+        return adapter.own_input(audio).numpy()
+    model = _check_model(model)
     kind = getattr(model, "feature_kind", "mfcc")
     if kind not in ("mfcc", "log_mel", "log_power"):
         raise ArgumentError(
