@@ -72,12 +72,24 @@ def press_slider(page, css_class: str, key: str = "ArrowRight", times: int = 1) 
 
 
 def docs_screenshot(page, selector: str, name: str) -> Path | None:
-    """Save ``docs/<name>`` of the element when ``LAB_DOCS_SCREENSHOTS=1`` (README images)."""
+    """Save ``docs/<name>`` of the element when ``LAB_DOCS_SCREENSHOTS=1`` (README gallery).
+
+    The page is made tall enough for the whole element first: JupyterLab scrolls the notebook
+    inside its own panel, so a taller element would be cut at the window's bottom edge.
+    """
     if os.environ.get("LAB_DOCS_SCREENSHOTS") != "1":
         return None
     path = REPO / "docs" / name
     path.parent.mkdir(exist_ok=True)
-    page.locator(selector).first.screenshot(path=str(path))
+    element = page.locator(selector).first
+    before = page.viewport_size
+    height = element.evaluate("el => el.getBoundingClientRect().height")
+    page.set_viewport_size({"width": 1400, "height": int(min(6000, height + 400))})
+    page.wait_for_timeout(500)
+    element.scroll_into_view_if_needed()
+    element.screenshot(path=str(path))
+    if before:
+        page.set_viewport_size(before)
     return path
 
 
