@@ -97,6 +97,16 @@ def test_compare_stops_early_and_keeps_what_it_did(clips):
     assert r["interrupted"] and 0 < r["n_utterances"] < len(clips)
 
 
+def test_energy_baseline_ranks_the_loudest_bins(clips):
+    from lab.interpret.evaluation import energy_explainer
+
+    x = torch.from_numpy(clips[0])[None]
+    r = compare(Weighted(), clips[:2], {"energy": energy_explainer()}, areas={"q": 0.25},
+                progress=False, with_curves=False)
+    assert torch.equal(energy_explainer()(x), x)
+    assert r["areas"]["q"]["methods"]["energy"]["mask_area"] == pytest.approx(0.25)
+
+
 def test_paired_bootstrap():
     same = paired_bootstrap([0.2, 0.5, 0.9], [0.2, 0.5, 0.9])
     assert same == {"difference": 0.0, "low": 0.0, "high": 0.0}

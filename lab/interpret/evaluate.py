@@ -2,7 +2,8 @@
 
 Run ``python -m lab.interpret.evaluate`` from the repository root. On the keyword utterances
 of the test split it ranks the bins of each log-power spectrogram with every method — a seeded
-random ranking, Captum's InputXGradient (lab's former gradient × input), Saliency,
+random ranking, the loudest bins (``energy``: the input itself, no model — a sanity baseline),
+Captum's InputXGradient (lab's former gradient × input), Saliency,
 IntegratedGradients (50 steps, zero baseline), Occlusion (4 × 16 patches, stride 2 × 8),
 NoiseTunnel (SmoothGrad over IG, 10 samples), FeatureAblation over 10-frame segments, and the
 shipped PIQ decoders (``piq``, ``piq_fidelity``) — then, at each PIQ variant's own mask area
@@ -32,6 +33,7 @@ from lab.interpret.evaluation import (
     attribution_explainer,
     compare,
     compare_asr,
+    energy_explainer,
     intervals_table,
     random_explainer,
     results_table,
@@ -52,9 +54,9 @@ CAPTUM = {
     "shapley": ("shapley_value_sampling", AttributionSettings(segment_frames=10,
                                                                 n_samples=10)),
 }
-ASR_DEFAULT = ("random", "grad_x_input", "saliency", "integrated_gradients", "occlusion",
+ASR_DEFAULT = ("random", "energy", "grad_x_input", "saliency", "integrated_gradients", "occlusion",
                "feature_ablation")
-DEFAULT = ("random", "grad_x_input", "saliency", "integrated_gradients", "occlusion",
+DEFAULT = ("random", "energy", "grad_x_input", "saliency", "integrated_gradients", "occlusion",
            "smoothgrad_ig", "feature_ablation", "piq", "piq_fidelity")
 
 
@@ -67,6 +69,8 @@ def build_methods(classifier, names, *, seed: int = 0) -> dict:
     for name in names:
         if name == "random":
             methods[name] = random_explainer(torch.Generator().manual_seed(seed))
+        elif name == "energy":
+            methods[name] = energy_explainer()
         elif name in CAPTUM:
             method, settings = CAPTUM[name]
             methods[name] = attribution_explainer(classifier, method, settings, seed=seed)
@@ -119,11 +123,14 @@ def _main_asr(args) -> dict:
     corpus = Corpus(args.split, features="mfcc", cache=False)
     n = min(args.limit or 40, len(corpus))
     utterances = [corpus.feature_matrix(i) for i in range(n)]
-    names = [m for m in (args.methods or ASR_DEFAULT) if m in CAPTUM or m == "random"]
+    names = [m for m in (args.methods or ASR_DEFAULT) if m in CAPTUM or m in ("random",
+                                                                             "energy")]
     methods = {}
     for name in names:
         if name == "random":
             methods[name] = random_explainer(torch.Generator().manual_seed(args.seed))
+        elif name == "energy":
+            methods[name] = energy_explainer()
         else:
             method, settings = CAPTUM[name]
             methods[name] = attribution_explainer(model, method, settings, seed=args.seed)

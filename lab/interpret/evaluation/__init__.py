@@ -12,7 +12,11 @@ from lab.interpret.evaluation.asr import compare_asr, transcript_metrics
 from lab.interpret.evaluation.bootstrap import paired_bootstrap
 from lab.interpret.evaluation.clip import clip_metrics
 from lab.interpret.evaluation.compare import METRICS, Explanation, compare, summarize, top_k
-from lab.interpret.evaluation.explainers import attribution_explainer, random_explainer
+from lab.interpret.evaluation.explainers import (
+    attribution_explainer,
+    energy_explainer,
+    random_explainer,
+)
 from lab.interpret.evaluation.metrics import FRACTIONS, curves, mask_metrics, probabilities
 from lab.interpret.evaluation.table import intervals_table, results_table
 
@@ -25,6 +29,7 @@ __all__ = [
     "compare",
     "compare_asr",
     "curves",
+    "energy_explainer",
     "intervals_table",
     "mask_metrics",
     "paired_bootstrap",

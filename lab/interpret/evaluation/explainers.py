@@ -7,7 +7,7 @@ import torch
 from lab.errors import ArgumentTypeError
 from lab.interpret.attribution import AttributionSettings, attribute
 
-__all__ = ["attribution_explainer", "random_explainer"]
+__all__ = ["attribution_explainer", "energy_explainer", "random_explainer"]
 
 
 def attribution_explainer(classifier, method: str, settings: AttributionSettings | None = None,
@@ -43,5 +43,22 @@ def random_explainer(generator: torch.Generator):
 
     def explain(x: torch.Tensor) -> torch.Tensor:
         return torch.rand(x.shape, generator=generator)
+
+    return explain
+
+
+def energy_explainer():
+    """The loudest bins first: the input itself as the ranking, no model involved.
+
+    A sanity baseline: a metric on which this ranking matches an attribution method does not
+    tell that method's explanation from the input's loudness.
+
+    Examples
+    --------
+    >>> energy_explainer()(torch.tensor([[[0.0, 2.0, 1.0]]])).tolist()
+    [[[0.0, 2.0, 1.0]]]
+    """
+    def explain(x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
 
     return explain
