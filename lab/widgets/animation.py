@@ -286,7 +286,7 @@ class AnimationPlayer(widgets.VBox):
         width = self._style["width"]
         # a fixed CSS width: the frames keep the width (and time axis) of the panel's other
         # views instead of shrinking with the notebook
-        layout = dict(width=f"{width}px", min_width=f"{width}px") \
+        layout = dict(width=f"{width}px", min_width=f"{width}px", border="1px solid #999") \
             if width >= MIN_LABELLED_WIDTH else {}
         images = [widgets.Image(value=png, format="png", layout=widgets.Layout(**layout))
                   for png in self.pngs]

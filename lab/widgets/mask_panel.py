@@ -142,7 +142,7 @@ class MaskPanel(UtterancePicker, Panel):
                                                               min_width="300px")),
                                 "threshold")
         self.frames_view = View(title="mask mean per frame; kept: mean ≥ threshold",
-                                ylabel="", colorbar="fraction kept", cmap="gray",
+                                ylabel="", colorbar="fraction kept", cmap="cividis",
                                 width=WIDTH, height=120, css="lab-mask-frames")
         self.muted_view = View(title="waveform; pale: muted frames", ylabel="amplitude",
                                width=WIDTH, height=130, css="lab-mask-muted-wave")
