@@ -308,3 +308,20 @@ def test_as_features_gives_an_adapted_models_own_input():
     assert as_features(tiny_ctc(), y).shape == (50, 320)  # not the zoo's MFCCs
     assert as_features(hf_whisper(), y).shape == (100, 80)
     assert as_features(adapt(DeepSpeech(n_hidden=8)), y).shape == (51, 26)
+
+
+def test_feature_input_classifier_with_its_extractor():
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForAudioClassification
+
+    torch.manual_seed(0)
+    cfg = WhisperConfig(num_mel_bins=80, encoder_layers=1, decoder_layers=1,
+                        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=16,
+                        decoder_ffn_dim=16, d_model=16, num_labels=4)
+    model = WhisperForAudioClassification(cfg).eval()
+    with pytest.raises(ArgumentError, match="pass processor="):
+        adapt(model)
+    cls = adapt(model, processor=WhisperFeatureExtractor())
+    y = speechlike(0.5)
+    assert cls.own_input(y).shape == (3000, 80)  # time-major, the extractor's 30 s
+    assert (cls.input, cls.frame_seconds) == ("features", 0.01)
+    assert len(predict(cls, y)) == 4

@@ -117,6 +117,11 @@ class HFAudioClassifier(_WaveformInput, SpeechModel):
             )
         self.input_hop = _conv_hop(cfg) if self.input == "waveform" else 1
         self.frame_seconds = self.input_hop / self.sample_rate
+        self.channels_first = False  # Whisper-style extractors give (mels, frames)
+        if self.input == "features":
+            self.feature_seconds = getattr(ext, "hop_length", 160) / self.sample_rate
+            self.frame_seconds = self.feature_seconds
+            self.n_features = getattr(ext, "feature_size", None)
         names = labels if labels is not None else [
             cfg.id2label[i] for i in range(cfg.num_labels)]
         self.labels = tuple(str(n) for n in names)
@@ -132,12 +137,16 @@ class HFAudioClassifier(_WaveformInput, SpeechModel):
             return torch.as_tensor(np.asarray(audio, dtype=np.float32))
         feats = self.processor(self.waveform(audio), sampling_rate=self.sample_rate,
                                return_tensors="pt")[self.module.main_input_name][0]
+        size = getattr(self.processor, "feature_size", None)
+        if feats.shape[0] == size and feats.shape[-1] != size:  # (mels, frames): time-major
+            feats, self.channels_first = feats.T, True
         self.n_features = int(feats.shape[-1])
-        return feats.float()
+        return feats.float().contiguous()
 
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         if self.input == "waveform":
             return self.module(input_values=self._samples(x)).logits[:, None]
+        x = x.transpose(1, 2) if self.channels_first else x
         return self.module(**{self.module.main_input_name: x}).logits[:, None]
 
 
