@@ -1,7 +1,21 @@
-"""Turn arrays, figures and waveforms into bytes that ipywidgets can show.
+"""The panels' rendering layer: bytes that ipywidgets can show, and labelled views.
 
 Panels update ``ipywidgets.Image.value`` / ``ipywidgets.Audio.value`` in place with
 these bytes, which avoids the flicker of re-creating output areas.
+
+Two levels:
+
+* bytes helpers (here): :func:`new_figure` (a figure outside pyplot), :func:`figure_to_png`,
+  :func:`array_to_png` (bare pixels), :func:`waveform_to_png`, :func:`wav_bytes`;
+* labelled images (:mod:`lab.widgets.views`, also importable from here): :class:`View` draws
+  a time-major array or a waveform with axes, units and a colour bar, keeps its figure and
+  redraws new data in milliseconds; views of one ``width`` share a time axis (a pixel column
+  is one instant) and :class:`TimeCursor` marks one instant in all of them. Scales:
+  :func:`power_db`, :func:`log1p_power_db`, :func:`ln_power_db`, :func:`zscore`; symbols and
+  decoded text in time: :func:`symbol_names`, :func:`ctc_tokens`,
+  :func:`transducer_tokens`, :func:`word_spans`.
+
+A new panel image should be a :class:`View`; ``array_to_png`` is for thumbnails and tests.
 """
 
 from __future__ import annotations
@@ -17,6 +31,19 @@ from PIL import Image
 from lab.errors import ArgumentError
 
 __all__ = ["array_to_png", "figure_to_png", "new_figure", "wav_bytes", "waveform_to_png"]
+
+#: Names of :mod:`lab.widgets.views` that ``lab.widgets.render`` also provides (lazily: views
+#: imports this module).
+_VIEWS = ("View", "TimeCursor", "Token", "power_db", "log1p_power_db", "ln_power_db", "zscore",
+          "symbol_names", "ctc_tokens", "transducer_tokens", "word_spans")
+
+
+def __getattr__(name: str):
+    if name in _VIEWS:
+        from lab.widgets import views
+
+        return getattr(views, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def new_figure(**kwargs) -> Figure:
