@@ -8,6 +8,7 @@ the grid the importance masks and panels use.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from lab.interpret._checks import real
 from lab.interpret.attribution.segments import Segment, segment_ids, word_segments
 from lab.interpret.attribution.settings import METHODS, AttributionSettings
 from lab.interpret.attribution.targets import Target, make_target
-from lab.runtime import evaluating
+from lab.runtime import evaluating, model_device
 
 __all__ = ["Attribution", "attribute", "top_area_mask"]
 
@@ -202,7 +203,7 @@ def attribute(
         raise ArgumentTypeError(
             f"settings must be an AttributionSettings, got {type(settings).__name__}")
     features = as_features(model, audio, sr=sr)
-    x = torch.from_numpy(features)[None]
+    x = torch.from_numpy(features)[None].to(model_device(model))
     started = time.perf_counter()
     with evaluating(model), torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -216,12 +217,16 @@ def attribute(
                 segments = word_segments(model, features,
                                          fallback_frames=settings.segment_frames)
             ids, used = segment_ids(list(segments), x.shape[1])
-            groups = torch.from_numpy(ids)[None, :, None].expand_as(x).contiguous()
+            groups = torch.from_numpy(ids).to(x.device)[None, :, None].expand_as(x).contiguous()
         explainer = _captum(method, goal.forward, settings)
-        with torch.enable_grad():
+        # cuDNN's RNN backward runs only in training mode; the models stay in eval mode
+        # (dropout off), so LSTM gradients on a GPU need the native kernels
+        rnn_guard = (torch.backends.cudnn.flags(enabled=False) if x.is_cuda
+                     else contextlib.nullcontext())
+        with torch.enable_grad(), rnn_guard:
             # gradient methods want a leaf that requires grad (Captum warns otherwise)
             leaf = x.clone().requires_grad_(True)
             scores = explainer.attribute(leaf, **_options(method, x, settings, groups))
     seconds = time.perf_counter() - started
-    return Attribution(scores[0].detach().numpy().astype(np.float32), features, method,
+    return Attribution(scores[0].detach().cpu().numpy().astype(np.float32), features, method,
                        goal.description, seconds, used)

@@ -24,7 +24,7 @@ from lab.interpret._checks import float_waveform, integer
 from lab.interpret.attribution.alignment import model_kind
 from lab.interpret.attribution.segments import Segment, word_segments
 from lab.interpret.attribution.targets import Word, make_target
-from lab.runtime import evaluating
+from lab.runtime import evaluating, model_device
 
 __all__ = ["PERTURBATIONS", "WordImportance", "masked_waveform", "perturb", "word_importance"]
 
@@ -222,7 +222,8 @@ def word_importance(
         raise ArgumentError(
             f"perturbation must be one of {list(PERTURBATIONS)}, got {perturbation!r}")
     features = as_features(model, y)
-    x = torch.from_numpy(features)[None]
+    device = model_device(model)
+    x = torch.from_numpy(features)[None].to(device)
     with evaluating(model):
         kind = model_kind(model, x)
         if segments is None:
@@ -233,17 +234,17 @@ def word_importance(
         goal = make_target(model, x, target)
         waves = [perturb(y, s, kind=perturbation, seed=seed + i)
                  for i, s in enumerate(segments)]
-        batch = torch.from_numpy(np.stack([as_features(model, w) for w in waves]))
+        batch = torch.from_numpy(np.stack([as_features(model, w) for w in waves])).to(device)
         with torch.no_grad():
             base = float(goal.forward(x)[0])
-            drops = base - goal.forward(batch).numpy()
+            drops = base - goal.forward(batch).cpu().numpy()
             word_drops = None
             if kind != "classifier":
                 n_words = len([s for s in word_segments(model, features) if s.word is not None])
                 columns = []
                 for j in range(n_words):
                     word = make_target(model, x, Word(j)).forward
-                    columns.append(float(word(x)[0]) - word(batch).numpy())
+                    columns.append(float(word(x)[0]) - word(batch).cpu().numpy())
                 word_drops = np.stack(columns, 1) if columns else np.zeros((len(segments), 0))
         answers = _answers(model, kind, batch)
         answer = _answers(model, kind, x)[0]

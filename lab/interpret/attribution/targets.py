@@ -97,7 +97,7 @@ def _ctc_target(model: nn.Module, x: torch.Tensor, target) -> Target:
         t_idx, s_idx = torch.tensor(frames), torch.tensor(ids)
 
         def word_score(z: torch.Tensor) -> torch.Tensor:
-            return ctc_log_probs(model, z)[:, t_idx, s_idx].sum(-1)
+            return ctc_log_probs(model, z)[:, t_idx.to(z.device), s_idx.to(z.device)].sum(-1)
 
         label = CharTokenizer().decode([al.ids[i] for i in symbols])
         return Target("word", word_score, f"log-probability of word {target.index} "
@@ -112,8 +112,10 @@ def _ctc_target(model: nn.Module, x: torch.Tensor, target) -> Target:
     def transcript_score(z: torch.Tensor) -> torch.Tensor:
         lp = ctc_log_probs(model, z)
         b, t = lp.shape[:2]
-        return -F.ctc_loss(lp.transpose(0, 1), ids.repeat(b), torch.full((b,), t),
-                           torch.full((b,), len(ids)), blank=0, reduction="none")
+        return -F.ctc_loss(lp.transpose(0, 1), ids.to(z.device).repeat(b),
+                           torch.full((b,), t, device=z.device),
+                           torch.full((b,), len(ids), device=z.device), blank=0,
+                           reduction="none")
 
     return Target("transcript", transcript_score,
                   f"log-probability of the transcript {text!r}", transcript=text)
@@ -134,8 +136,10 @@ def _transducer_target(model: nn.Module, x: torch.Tensor, target) -> Target:
 
         def word_score(z: torch.Tensor) -> torch.Tensor:
             encoded, _ = model.encode(z)
-            logits = model.join(encoded, model.predict(tokens.expand(z.shape[0], -1)))
-            return logits.log_softmax(-1)[:, t_idx, u_idx, s_idx].sum(-1)
+            on = tokens.to(z.device)
+            logits = model.join(encoded, model.predict(on.expand(z.shape[0], -1)))
+            index = (t_idx.to(z.device), u_idx.to(z.device), s_idx.to(z.device))
+            return logits.log_softmax(-1)[:, index[0], index[1], index[2]].sum(-1)
 
         label = CharTokenizer().decode([al.ids[i] for i in symbols])
         return Target("word", word_score, f"log-probability of word {target.index} "
@@ -149,12 +153,14 @@ def _transducer_target(model: nn.Module, x: torch.Tensor, target) -> Target:
 
     def transcript_score(z: torch.Tensor) -> torch.Tensor:
         b = z.shape[0]
+        on = tokens.to(z.device)
         encoded, lengths = model.encode(z)
-        logits = model.join(encoded, model.predict(tokens.expand(b, -1)))
-        if tokens.shape[1] == 0:  # only blanks: the lattice is one column
+        logits = model.join(encoded, model.predict(on.expand(b, -1)))
+        if on.shape[1] == 0:  # only blanks: the lattice is one column
             return logits.log_softmax(-1)[:, :, 0, 0].sum(-1)
-        return -rnnt_loss(logits, tokens.expand(b, -1), lengths,
-                          torch.full((b,), tokens.shape[1]), blank=0, reduction="none")
+        return -rnnt_loss(logits, on.expand(b, -1), lengths.to(z.device),
+                          torch.full((b,), on.shape[1], device=z.device), blank=0,
+                          reduction="none")
 
     return Target("transcript", transcript_score,
                   f"log-probability of the transcript {text!r}", transcript=text)

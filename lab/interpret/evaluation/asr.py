@@ -22,7 +22,7 @@ from lab.errors import ArgumentError
 from lab.interpret._checks import integer, real
 from lab.interpret.evaluation.bootstrap import paired_bootstrap
 from lab.interpret.evaluation.compare import Explainer, _explain, top_k
-from lab.runtime import ProgressHook, StopToken, Task, evaluating
+from lab.runtime import ProgressHook, StopToken, Task, evaluating, model_device
 
 __all__ = ["compare_asr", "transcript_metrics"]
 
@@ -58,7 +58,7 @@ def transcript_metrics(model, x: torch.Tensor, mask: torch.Tensor) -> dict:
     >>> m["kept"], m["cer_in"], m["area"]
     (True, 0.0, 1.0)
     """
-    mask = mask.to(x.dtype)
+    mask = mask.to(device=x.device, dtype=x.dtype)
     text, inside, outside = _transcripts(model, torch.cat([x, mask * x, (1 - mask) * x]))
     return dict(transcript=text, kept=inside == text, cer_in=_cer(text, inside),
                 cer_out=_cer(text, outside), area=float(mask.mean()))
@@ -106,7 +106,8 @@ def compare_asr(
         for features in utterances:
             if task.stopped:
                 break
-            x = torch.as_tensor(np.asarray(features, dtype=np.float32))[None]
+            x = torch.as_tensor(np.asarray(features, dtype=np.float32))[None].to(
+                model_device(model))
             k = int(round(area * x.numel()))
             for name, fn in methods.items():
                 started = time.perf_counter()

@@ -10,6 +10,7 @@ from lab.interpret.attribution.alignment import model_kind
 from lab.interpret.evaluation.asr import transcript_metrics
 from lab.interpret.evaluation.compare import top_k
 from lab.interpret.evaluation.metrics import curves, mask_metrics
+from lab.runtime import model_device
 
 __all__ = ["clip_metrics"]
 
@@ -31,7 +32,7 @@ def clip_metrics(model, features, scores, area: float) -> dict:
     (['deletion_auc', 'insertion_auc'], 0.25)
     """
     area = real("area", area, minimum=0.0, maximum=1.0)
-    x = torch.as_tensor(np.asarray(features, dtype=np.float32))[None]
+    x = torch.as_tensor(np.asarray(features, dtype=np.float32))[None].to(model_device(model))
     s = torch.as_tensor(np.asarray(scores, dtype=np.float32)).reshape(x.shape)
     mask = top_k(s, int(round(area * x.numel())))
     if model_kind(model, x) == "classifier":

@@ -14,7 +14,7 @@ from lab.errors import ArgumentError, ArgumentTypeError
 from lab.interpret._checks import flag, integer
 from lab.interpret.evaluation.bootstrap import paired_bootstrap
 from lab.interpret.evaluation.metrics import curves, mask_metrics
-from lab.runtime import ProgressHook, StopToken, Task
+from lab.runtime import ProgressHook, StopToken, Task, model_device
 
 __all__ = ["METRICS", "Explanation", "compare", "summarize", "top_k"]
 
@@ -49,7 +49,7 @@ def top_k(score: torch.Tensor, k: int) -> torch.Tensor:
     >>> top_k(torch.tensor([[0.1, 0.9, 0.5]]), 2).tolist()
     [[0.0, 1.0, 1.0]]
     """
-    mask = torch.zeros(score.numel())
+    mask = torch.zeros(score.numel(), device=score.device)
     if k > 0:
         mask[score.flatten().topk(k).indices] = 1.0
     return mask.view_as(score)
@@ -68,8 +68,8 @@ def _explain(fn: Explainer, x: torch.Tensor) -> Explanation:
     out = fn(x)
     if not isinstance(out, Explanation):
         out = Explanation(torch.as_tensor(np.asarray(out)) if not torch.is_tensor(out) else out)
-    score = out.score.detach().float().reshape(x.shape)
-    mask = None if out.mask is None else out.mask.detach().float().reshape(x.shape)
+    score = out.score.detach().float().to(x.device).reshape(x.shape)
+    mask = None if out.mask is None else out.mask.detach().float().to(x.device).reshape(x.shape)
     return Explanation(score, mask)
 
 
@@ -170,7 +170,7 @@ def compare(
             if task.stopped:
                 break
             x = torch.as_tensor(np.asarray(features, dtype=np.float32))
-            x = x[None] if x.dim() == 2 else x
+            x = (x[None] if x.dim() == 2 else x).to(model_device(classifier))
             if x.dim() != 3 or x.shape[0] != 1:
                 raise ArgumentError(f"each utterance must be (T, F), got {tuple(x.shape)}")
             explained = {}

@@ -23,7 +23,7 @@ def attribution_explainer(classifier, method: str, settings: AttributionSettings
     """
     def explain(x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(
-            attribute(classifier, x[0], method=method, settings=settings, **options).scores)
+            attribute(classifier, x[0].cpu(), method=method, settings=settings, **options).scores)
 
     return explain
 

@@ -58,10 +58,10 @@ def mask_metrics(classifier, x: torch.Tensor, mask: torch.Tensor) -> dict:
     (True, True, 1.0)
     """
     _check_pair(x, mask)
-    mask = mask.to(x.dtype)
+    mask = mask.to(device=x.device, dtype=x.dtype)
     p = probabilities(classifier, torch.cat([x, mask * x, (1 - mask) * x]))
     c = int(p[0].argmax())
-    p_x, p_in, p_out = (float(v) for v in p[:, c])
+    p_x, p_in, p_out = (float(v) for v in p[:, c].cpu())
     return dict(
         label=c, p_x=p_x, p_in=p_in, p_out=p_out,
         kept=int(p[1].argmax()) == c,
@@ -92,15 +92,15 @@ def curves(classifier, x: torch.Tensor, score: torch.Tensor,
     n = x.numel()
     masks = []
     for f in fractions:
-        m = torch.zeros(n)
+        m = torch.zeros(n, device=x.device)
         m[order[: int(round(float(f) * n))]] = 1.0
         masks.append(m.view_as(x))
     kept = torch.cat(masks)
     p = probabilities(classifier, torch.cat([x, (1 - kept) * x, kept * x]))
     c = int(p[0].argmax())
     k = len(fractions)
-    deletion = p[1:1 + k, c].numpy().astype(float)
-    insertion = p[1 + k:, c].numpy().astype(float)
+    deletion = p[1:1 + k, c].cpu().numpy().astype(float)
+    insertion = p[1 + k:, c].cpu().numpy().astype(float)
     return dict(label=c, deletion=deletion.tolist(), insertion=insertion.tolist(),
                 deletion_auc=float(np.trapezoid(deletion, fractions)),
                 insertion_auc=float(np.trapezoid(insertion, fractions)))
