@@ -266,3 +266,29 @@ def test_word_perturbation_on_real_recordings_with_the_zoo(name):
     assert a.scores.shape == (len(as_features(model, y)), 26)
     assert np.abs(a.scores[segments[1].start:]).max() < 1e-4
     assert np.abs(a.scores[:segments[0].end]).max() > 0.1
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda clf: attribute(clf, np.full((12, 257), np.nan, np.float32), method="saliency"),
+     ArgumentError, "NaN"),
+    (lambda clf: attribute(clf, np.zeros((2, 3, 4)), method="saliency"), ArgumentError,
+     "shape"),
+    (lambda clf: attribute(clf, object(), method="saliency"), ArgumentTypeError, "path"),
+    (lambda clf: attribute(clf, np.zeros((12, 257), np.float32), method="feature_ablation",
+                           segments=[Segment(0, 20, "x")]), ArgumentError, "ends after"),
+    (lambda clf: attribute(clf, np.zeros((12, 257), np.float32), method=3),
+     ArgumentTypeError, "method"),
+    (lambda clf: attribute(clf, np.zeros((12, 257), np.float32), method="saliency",
+                           target="not a keyword"), ArgumentError, "keywords"),
+    (lambda clf: AttributionSettings(window=(4,)), ArgumentError, "window"),
+    (lambda clf: AttributionSettings(n_steps=0), ArgumentError, "n_steps"),
+    (lambda clf: Segment(3, 3, "empty"), ArgumentError, "end"),
+    (lambda clf: top_area_mask(np.zeros((2, 2)), 1.5), ArgumentError, "area"),
+    (lambda clf: perturb(np.zeros(800, np.float32), Segment(0, 1, "w"), kind="reverse"),
+     ArgumentError, "kind"),
+    (lambda clf: perturb(np.zeros(800, np.float32), "w"), ArgumentTypeError, "Segment"),
+])
+def test_bad_inputs_are_named_errors(call, error, words):
+    clf = KeywordClassifier(n_classes=24, dim=16, widths=(8, 8)).eval()
+    with pytest.raises(error, match=words):
+        call(clf)
