@@ -32,6 +32,7 @@ from lab.widgets.jobs import busy
 from lab.widgets.render import wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
 from lab.widgets.views import (
+    TimeCursor,
     Token,
     View,
     ctc_tokens,
@@ -168,12 +169,8 @@ class MFCCPanel(UtterancePicker, Panel):
                                             description="window (ms)", **slider), "window")
         self.hop_ms = tagged(W.IntSlider(value=ms(audio.HOP_LENGTH), min=5, max=40,
                                          description="hop (ms)", **slider), "hop")
-        self.cursor = tagged(W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01,
-                                           description="time (s)", readout_format=".2f",
-                                           continuous_update=True,
-                                           style={"description_width": "90px"},
-                                           layout=W.Layout(width=f"{image_width}px")),
-                             "cursor")
+        self.time_cursor = TimeCursor(lambda: self.views, width=image_width)
+        self.cursor = tagged(self.time_cursor.slider, "cursor")
         self.waveform_view = View(title="waveform", ylabel="amplitude", width=image_width,
                                   height=120, css="lab-mfcc-waveform")
         self.feature_view = View(title="features", colorbar=" ", width=image_width,
@@ -209,7 +206,6 @@ class MFCCPanel(UtterancePicker, Panel):
         self.upload.observe(self._on_upload, names="value")
         for control in (self.feature, self.n_mfcc, self.window_ms, self.hop_ms, self.zscore):
             control.observe(self._on_params, names="value")
-        self.cursor.observe(self._on_cursor, names="value")
         for name, fn in (transcribers or {}).items():
             self.add_transcriber(name, fn)
         self._select(self.source.value)
@@ -275,11 +271,7 @@ class MFCCPanel(UtterancePicker, Panel):
             return False
         self.clear_error()
         self.waveform_view.show_waveform(waveform, self.sr)
-        with self._quietly():
-            self.cursor.max = max(0.01, round(len(waveform) / self.sr, 2))
-            self.cursor.value = 0.0
-        for view in self.views:
-            view.cursor = None
+        self.time_cursor.reset(len(waveform) / self.sr)
         self.player.value = wav_bytes(waveform, self.sr)
         self._update_transcripts()
         return True
@@ -330,12 +322,6 @@ class MFCCPanel(UtterancePicker, Panel):
     def set_cursor(self, seconds: float) -> None:
         """Mark the instant ``seconds`` in every time-aligned view."""
         self.cursor.value = seconds
-
-    def _on_cursor(self, change) -> None:
-        if self._quiet:
-            return
-        for view in self.views:
-            view.set_cursor(change["new"])
 
     # --- events -------------------------------------------------------------------------------
 
@@ -409,5 +395,7 @@ class MFCCPanel(UtterancePicker, Panel):
             self._decoded_box.children = (view.widget,)
         else:
             self._decoded_box.children = ()
+        marked = self.cursor.value or None  # new views mark the instant the others mark
         for view in self.views:
-            view.cursor = None
+            if view.cursor != marked:
+                view.set_cursor(marked)
