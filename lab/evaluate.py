@@ -7,7 +7,7 @@ The test split's voices are never heard in training.
 (:mod:`lab.data.real`: pocketsphinx-testdata and alsa-utils), next to their synthetic
 test-split metrics from the checkpoint index, and runs Silero VAD on the same clips; it
 writes ``lab/models/checkpoints/results_real.json``. The recognisers are scored on every
-clip (most words are outside their 52-word vocabulary); the keyword classifier on the clips
+clip (most words are outside their 48-word vocabulary); the keyword classifier on the clips
 whose transcript holds exactly one of its keywords ("go forward ten meters", "front left").
 """
 

@@ -269,7 +269,30 @@ def load_pretrained(name: str, *, directory: str | os.PathLike | None = None) ->
         model.load_state_dict(state)
     except (RuntimeError, TypeError, ValueError) as err:
         raise CheckpointError(f"weights in {path} do not fit the config: {err}") from err
+    if isinstance(info.get("domain"), dict):  # panels show it (lab.models.adapters.domain_hint)
+        model.domain = dict(info["domain"])
     return model.eval()
+
+
+def default_domain(model: nn.Module) -> dict:
+    """What a zoo model trained on the shipped corpus knows (its index entry's ``domain``).
+
+    Examples
+    --------
+    >>> default_domain(KeywordClassifier())["voices"]
+    'espeak-ng (synthetic)'
+    """
+    from lab.data.vocabulary import KEYWORDS, VOCABULARY
+
+    if isinstance(model, KeywordClassifier):
+        return {"description": f"{len(KEYWORDS)} command words, one per clip, read by "
+                               "synthetic espeak-ng voices; real human speech and other words "
+                               "are out of its domain",
+                "labels": list(KEYWORDS), "voices": "espeak-ng (synthetic)"}
+    return {"description": f"a {len(VOCABULARY)}-word vocabulary (24 command words, digits, a "
+                           "few phrase words) read by synthetic espeak-ng voices; real human "
+                           "speech and other words are out of its domain",
+            "vocabulary": list(VOCABULARY), "voices": "espeak-ng (synthetic)"}
 
 
 def export_checkpoint(
@@ -302,6 +325,7 @@ def export_checkpoint(
         {"architecture": architecture, "config": model.config, "state_dict": state}, path
     )
     index = _read_index(directory)
+    metadata.setdefault("domain", default_domain(model))  # what panels say the model knows
     index[name] = {"file": path.name, "sha256": digest, "architecture": architecture,
                    "config": model.config, **metadata}
     (directory / INDEX_NAME).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")

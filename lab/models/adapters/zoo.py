@@ -45,7 +45,10 @@ class ZooModel(SpeechModel):
         self.feature_kind = getattr(module, "feature_kind", "mfcc")
         self.n_features = 257 if self.feature_kind == "log_power" else (
             40 if self.feature_kind == "log_mel" else 26)
-        self.domain = ZOO_DOMAIN
+        # the checkpoint's own metadata when loaded with load_pretrained (index "domain")
+        stored = getattr(module, "domain", None)
+        self.domain = stored["description"] if isinstance(stored, dict) and isinstance(
+            stored.get("description"), str) else ZOO_DOMAIN
         if isinstance(module, KeywordClassifier):
             self.kind, self.labels, self.blank = "classification", tuple(KEYWORDS), None
         else:
