@@ -130,3 +130,13 @@ def test_piq_takes_the_zoo_classifier_adapter_and_refuses_others():
     assert piq.config["numclasses"] == 3
     with pytest.raises(ArgumentError, match="PIQ needs a classifier with embed"):
         PIQInterpreter(tiny_classifier())
+
+
+def test_dependency_matrix_over_a_chosen_hop():
+    vad = silero().with_hop(256)  # two input frames per 32 ms output frame
+    deps = infer_dependency_matrix(vad, vad.probe_shape(0.256), method="perturb")
+    assert tuple(deps.shape) == (16, 8)
+    # output frame j hears input frames 2j and 2j + 1 and nothing after them
+    assert bool(deps[2 * 3 + 1, 3]) and not bool(deps[2 * 3 + 2, 3])
+    with pytest.raises(ArgumentError, match="takes features"):
+        hf_whisper().with_hop(160)

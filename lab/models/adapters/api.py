@@ -24,7 +24,12 @@ SILERO_DOMAIN = "voice activity: speech probability per 32 ms frame of 16 kHz au
 
 
 def _frames_in(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return module(x)  # SileroVAD takes the (B, T, 512) frames themselves
+    # SileroVAD takes (B, T, 512) frames; another hop (SpeechModel.with_hop) is re-framed
+    if x.shape[-1] != 512:
+        from lab.models.adapters.base import frame_waveform
+
+        x = frame_waveform(x.reshape(x.shape[0], -1), 512)
+    return module(x)
 
 
 def adapt(model, *, processor=None, kind: str | None = None, input: str | None = None,

@@ -257,6 +257,32 @@ class SpeechModel:
         frames = max(2, round(seconds / self.feature_seconds))
         return (int(batch), frames, int(self.n_features))
 
+    def with_hop(self, hop: int) -> SpeechModel:
+        """A copy whose own input is frames of ``hop`` samples (waveform models only).
+
+        The model hears the same samples; only the framing that tools probe changes, e.g.
+        a dependency matrix over 10 ms input frames instead of the model's own hop.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from lab.models import adapt
+        >>> vad = adapt(torch.nn.Linear(1, 1), kind="frame_scores", input_hop=512)
+        >>> vad.with_hop(160).probe_shape(0.1)
+        (1, 10, 160)
+        """
+        import copy
+
+        if self.input != "waveform":
+            raise ArgumentError(
+                f"hop: {type(self.module).__name__} takes features; its input frames are its "
+                "feature frames")
+        if isinstance(hop, bool) or not isinstance(hop, int) or hop < 1:
+            raise ArgumentError(f"hop must be a positive number of samples, got {hop!r}")
+        twin = copy.copy(self)
+        twin.input_hop = hop
+        return twin
+
     def module_view(self) -> nn.Module:
         """An ``nn.Module`` mapping own input ``(B, T, F)`` to scores ``(B, frames, C)``."""
         return _ScoresView(self)
