@@ -1,8 +1,11 @@
-"""pytest plugin for the nbval run: a notebook cell that draws a figure must show one.
+"""pytest plugin for the nbval run: a notebook cell that draws a figure must show one, and an
+nbval marker must be one nbval honours.
 
 Loaded with ``-p tests.nbval_figures`` (see the Makefile). nbval compares text outputs only,
 so a figure that silently stops appearing (a library switching the user's backend to Agg,
-say) would go unnoticed; this fails the cell instead.
+say) would go unnoticed; this fails the cell instead. nbval only honours a marker comment
+that stands alone on its line (``# NBVAL_IGNORE_OUTPUT``); one followed by a reason on the
+same line is silently ignored, so this fails such a cell too.
 """
 
 from __future__ import annotations
@@ -33,6 +36,24 @@ def missing_figure(source: str, outputs: list) -> bool:
     return not any(k in (o.get("data") or {}) for o in outputs for k in IMAGES)
 
 
+def misplaced_marker(source: str) -> str | None:
+    """The first comment line that mentions an nbval marker without being exactly one.
+
+    Examples
+    --------
+    >>> misplaced_marker("# NBVAL_IGNORE_OUTPUT\\n# (timings)\\nprint(1)") is None
+    True
+    >>> misplaced_marker("# NBVAL_IGNORE_OUTPUT (timings)\\nprint(1)")
+    '# NBVAL_IGNORE_OUTPUT (timings)'
+    """
+    for line in source.splitlines():
+        line = line.strip()
+        if line.startswith("#") and "NBVAL_" in line:
+            if not re.fullmatch(r"NBVAL_[A-Z_]+", line.lstrip("#").strip()):
+                return line
+    return None
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -43,7 +64,13 @@ def pytest_runtest_makereport(item, call):
     outputs = getattr(item, "test_outputs", None)
     if cell is None or outputs is None:
         return
-    if missing_figure("".join(cell.get("source", "")), outputs):
+    source = "".join(cell.get("source", ""))
+    marker = misplaced_marker(source)
+    if marker is not None:
+        report.outcome = "failed"
+        report.longrepr = (f"{item.nodeid}: nbval ignores the marker in {marker!r}; put the "
+                           "marker alone on its line and the reason on the next")
+    elif missing_figure(source, outputs):
         report.outcome = "failed"
         report.longrepr = (
             f"{item.nodeid}: the cell draws a figure but its output holds no image "
