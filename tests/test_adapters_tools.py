@@ -140,3 +140,20 @@ def test_dependency_matrix_over_a_chosen_hop():
     assert bool(deps[2 * 3 + 1, 3]) and not bool(deps[2 * 3 + 2, 3])
     with pytest.raises(ArgumentError, match="takes features"):
         hf_whisper().with_hop(160)
+
+
+def test_zoo_adapters_take_audio_in_every_tool():
+    from lab.models import DeepSpeech, Transducer, predict_keyword
+
+    y = speechlike(0.3)
+    items = [{"waveform": speechlike(0.3, seed=i), "text": f"clip {i}"} for i in range(3)]
+    ds = adapt(DeepSpeech(n_hidden=8).eval())
+    assert len(top_examples(ds, "layer_1", [0], items, k=2, progress=False)) == 2
+    kw = adapt(KeywordClassifier(n_classes=24).eval())
+    res = importance_mask(kw, y, method="optimize", steps=2, budget=0.0, polish=False,
+                          progress=False)
+    assert res.preserved and res.mask.shape == (16, 257)  # its own log-power features
+    with pytest.raises(ArgumentError, match="Transducer is a speech recognizer"):
+        predict_keyword(Transducer().eval(), y)
+    with pytest.raises(ArgumentError, match="transducer model; use lab.models.transcribe"):
+        predict_keyword(adapt(Transducer().eval()), y)

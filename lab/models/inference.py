@@ -27,13 +27,14 @@ def _foreign(model: object, wanted: tuple[str, ...], function: str):
     adapter = adapted(model)
     if adapter is None:
         return None
-    if isinstance(adapter, ZooModel):
+    if isinstance(adapter, ZooModel) and adapter.kind in wanted:
         return None
     if adapter.kind not in wanted:
-        other = {"classification": "lab.models.predict (class probabilities)",
+        other = {"classification": "lab.models.predict (class probabilities) or predict_keyword",
                  "frame_scores": "lab.models.predict (per-frame scores)",
                  "seq2seq": "lab.models.transcribe or predict (greedy decoding)",
-                 "ctc": "lab.models.transcribe or ctc_posteriors"}[adapter.kind]
+                 "ctc": "lab.models.transcribe or ctc_posteriors",
+                 "transducer": "lab.models.transcribe (greedy RNN-T decoding)"}[adapter.kind]
         raise ArgumentError(
             f"model: {function} needs a {' or '.join(wanted)} model; "
             f"{type(adapter.module).__name__} is a {adapter.kind} model; use {other}")
@@ -86,8 +87,8 @@ def as_features(model: nn.Module, audio, *, sr: int = 16000) -> np.ndarray:
     """
     import lab.audio
 
-    adapter = _foreign(model, ("ctc", "seq2seq", "classification", "frame_scores"),
-                       "as_features")
+    adapter = _foreign(model, ("ctc", "transducer", "seq2seq", "classification",
+                               "frame_scores"), "as_features")
     if adapter is not None:  # the model's own input, not the zoo's MFCCs
         return adapter.own_input(audio).numpy()
     model = _check_model(model)
@@ -162,7 +163,7 @@ def transcribe(model: nn.Module, waveform_or_features, *, sr: int = 16000) -> st
     """
     from lab.data import CharTokenizer
 
-    adapter = _foreign(model, ("ctc", "seq2seq"), "transcribe")
+    adapter = _foreign(model, ("ctc", "transducer", "seq2seq"), "transcribe")
     if adapter is not None:
         return adapter.predict(waveform_or_features)
     model = _zoo_module(model)
@@ -191,7 +192,7 @@ def ctc_posteriors(model: nn.Module, waveform_or_features, *, sr: int = 16000) -
     returning ``(logits, lengths)`` like the Transducer's auxiliary CTC head (T = encoder frames).
     Adapters and Hugging Face ``*ForCTC`` models give their own vocabulary's posteriors.
     """
-    adapter = _foreign(model, ("ctc",), "ctc_posteriors")
+    adapter = _foreign(model, ("ctc", "transducer"), "ctc_posteriors")
     if adapter is not None:
         x = adapter.own_input(waveform_or_features).to(adapter.device)
         with evaluating(adapter.module):
@@ -222,6 +223,12 @@ def predict_keyword(model: nn.Module, waveform_or_features, *, sr: int = 16000) 
         probs = adapter.predict(waveform_or_features)
         return max(probs, key=probs.get)
     model = _zoo_module(model)
+    from lab.models.transducer import Transducer
+
+    if isinstance(model, Transducer):  # its forward needs tokens: say what applies instead
+        raise ArgumentError(
+            "model: predict_keyword needs a keyword classifier; Transducer is a speech "
+            "recognizer (use lab.models.transcribe)")
     with evaluating(_check_model(model)):
         logits = model(_batch(as_features(model, waveform_or_features, sr=sr)))
     if not torch.is_tensor(logits) or tuple(logits.shape) != (1, len(KEYWORDS)):

@@ -193,8 +193,11 @@ def dataset_for(model, dataset, collate_fn=None):
     each utterance as a whole, so batch with ``batch_size=1`` when padding must not count.
     """
     adapter = adapted(model)
-    if adapter is None or isinstance(adapter, ZooModel):
+    if adapter is None:
         return dataset, collate_fn
+    if isinstance(adapter, ZooModel) and len(dataset) and (
+            hasattr(dataset[0], "features") or torch.is_tensor(dataset[0])):
+        return dataset, collate_fn  # corpus items or feature tensors: the zoo path
     return _OwnInputs(adapter, dataset), collate_fn or collate_own_inputs
 
 
@@ -210,11 +213,13 @@ def piq_classifier(model):
         return model
     if isinstance(adapter, ZooModel) and adapter.kind == "classification":
         return adapter.module
+    where = ("on the log-power spectrogram, resynthesised with the input phase"
+             if adapter.input == "waveform" else "on its own features")
     raise ArgumentError(
         f"classifier: PIQ needs a classifier with embed(log-power) and classify(h) (the zoo's "
         f"KeywordClassifier); {type(adapter.module).__name__} is a {adapter.kind} model over "
         f"its {adapter.input}. For its masks use lab.interpret.importance_mask(adapter, "
-        "audio) (on the log-power spectrogram, resynthesised with the input phase)")
+        f"audio) ({where})")
 
 
 def mask_inputs(model, features) -> tuple[nn.Module, object, Callable | None]:
@@ -227,10 +232,13 @@ def mask_inputs(model, features) -> tuple[nn.Module, object, Callable | None]:
     adapter = adapted(model)
     if adapter is None:
         return model, features, None
-    if isinstance(adapter, ZooModel) and adapter.kind != "transducer":
+    if isinstance(adapter, ZooModel):
         if not (hasattr(features, "ndim") and features.ndim == 2):  # audio: its own features
             features = adapter.own_input(features)
-        return adapter.module, features, None  # the zoo path, unchanged
+        if adapter.kind == "ctc":
+            return adapter.module, features, None  # the zoo path, unchanged
+        # classifier: one (B, 1, C) frame and its argmax; transducer: its CTC head
+        return adapter.module_view(), features, adapter.decode
     module, x = adapter.mask_view(features)
     return module, x, adapter.decode
 

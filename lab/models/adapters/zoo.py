@@ -69,7 +69,7 @@ class ZooModel(SpeechModel):
         return out[:, None] if out.ndim == 2 else out
 
     def module_view(self) -> nn.Module:
-        return self.module if self.kind != "transducer" else super().module_view()
+        return self.module if self.kind == "ctc" else super().module_view()
 
     def predict(self, audio):
         from lab.models import inference
