@@ -388,3 +388,17 @@ def test_mask_panel_views_share_width_and_time_axis(model, sources):
     before = panel.muted_wave.value
     panel.set_threshold(1.0)  # every frame muted: the waveform is veiled
     assert panel.muted_wave.value != before
+
+
+def test_mask_threshold_slider_transcribes_in_the_background(model, sources):
+    import time as _time
+
+    panel = MaskPanel(model, sources, run=True)
+    panel.threshold.value = 0.0  # the slider path: images now, transcript in a thread
+    deadline = _time.monotonic() + 30
+    while "transcribing" in panel.muted_transcript.value and _time.monotonic() < deadline:
+        _time.sleep(0.05)
+    from lab import interpret
+
+    expected = interpret.transcribe(model, panel.muted)
+    assert panel.muted_transcript.value == f"muted transcript: <b>{expected or '∅'}</b>"

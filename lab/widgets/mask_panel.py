@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 from collections.abc import Mapping
 
 import ipywidgets as W
@@ -173,7 +174,10 @@ class MaskPanel(UtterancePicker, Panel):
         ]))
         self.source.observe(self._on_source, names="value")
         self.upload.observe(self._on_upload, names="value")
-        self.threshold.observe(lambda _c: self.refresh(), names="value")
+        # the slider's images and audio change at once; the muted transcript follows in a thread
+        self._transcript_lock = threading.Lock()
+        self._transcript_wanted: np.ndarray | None = None
+        self.threshold.observe(lambda _c: self.refresh(wait=False), names="value")
         self.run_button.on_click(lambda _b: self.run(wait=False))
         self.load(self._sources[self.source.value], self.source.value)
         if run:
@@ -270,8 +274,12 @@ class MaskPanel(UtterancePicker, Panel):
         )
         self.refresh()
 
-    def refresh(self) -> None:
-        """Re-mute and re-transcribe for the current threshold."""
+    def refresh(self, wait: bool = True) -> None:
+        """Re-mute and re-transcribe for the current threshold.
+
+        ``wait=False`` (the slider) transcribes the muted audio in a background thread, so the
+        images and audio are not held up by the model; the latest request wins.
+        """
         if self.result is None:
             mask = np.ones_like(self.features)
         else:
@@ -284,8 +292,26 @@ class MaskPanel(UtterancePicker, Panel):
         self.muted = interpret.mute_audio(self.waveform, mask, self.threshold.value)
         self.muted_view.set_time_veil(kept)
         self.muted_audio.value = wav_bytes(self.muted, self.sr)
-        text = interpret.transcribe(self.model, self.muted)
-        self.muted_transcript.value = f"muted transcript: <b>{html.escape(text) or '∅'}</b>"
+        self._transcript_wanted = self.muted
+        if wait:
+            self._transcribe_latest()
+            return
+        self.muted_transcript.value = "muted transcript: <i>transcribing…</i>"
+        threading.Thread(target=self._transcribe_latest, daemon=True).start()
+
+    def _transcribe_latest(self) -> None:
+        with self._transcript_lock:  # one transcription at a time
+            muted, self._transcript_wanted = self._transcript_wanted, None
+            if muted is None:  # a later thread already did the latest one
+                return
+            try:
+                text = interpret.transcribe(self.model, muted)
+                shown = f"muted transcript: <b>{html.escape(text) or '∅'}</b>"
+            except Exception as exc:  # shown where the transcript goes, never raised
+                shown = (f"muted transcript: <span style='color:#b00'>"
+                         f"{html.escape(str(exc))}</span>")
+            if muted is self.muted:  # still the audio on display
+                self.muted_transcript.value = shown
 
     def set_threshold(self, threshold: float) -> None:
         """Move the slider (muted audio and its transcript follow)."""
