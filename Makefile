@@ -15,7 +15,7 @@ ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 AVX2 := ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
 NO_SIMD := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 ONEDNN_MAX_CPU_ISA=SSE41
 
-.PHONY: install lab test lint notebooks-cross chromium execute-notebooks lock clean gallery
+.PHONY: install lab test lint notebooks-cross debian-packages recordings-hint execute-notebooks lock clean gallery
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ install: $(STAMP)
 
 # The token travels in the environment (JUPYTER_TOKEN), never on a command line where any
 # local user could read it with `ps`.
-lab: install
+lab: install recordings-hint
 	@JUPYTER_TOKEN=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(24))"); \
 	export JUPYTER_TOKEN; \
 	echo ""; echo "  JupyterLab: http://127.0.0.1:$(PORT)/lab?token=$$JUPYTER_TOKEN"; echo ""; \
@@ -38,16 +38,27 @@ lab: install
 		--ServerApp.port_retries=0 --ServerApp.root_dir=notebooks \
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-# Debian's chromium drives the browser tests; Playwright never downloads its own.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian packages the tests need: chromium drives the browser tests (Playwright never
+# downloads its own); pocketsphinx-testdata and alsa-utils hold the real human recordings
+# (with transcripts) that lab.data.real lists. Installed with apt only when missing.
+DEBIAN_PACKAGES := chromium pocketsphinx-testdata alsa-utils
+debian-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	[ -z "$$missing" ] || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; }
+
+# The real recordings are optional for `make lab`: say how to get them when they are missing.
+recordings-hint:
+	@[ -d /usr/share/pocketsphinx/test/data ] && [ -d /usr/share/sounds/alsa ] || \
+		echo "  (real recordings for notebook 07: sudo apt-get install pocketsphinx-testdata alsa-utils)"
 
 lint: install
 	$(BIN)/ruff check lab tests bench scripts
 
-test: install chromium lint
+test: install debian-packages lint
 	NUMBA_ENABLE_CUDASIM=$${NUMBA_ENABLE_CUDASIM:-0} $(BIN)/python -m pytest -q --durations=20 \
 		--doctest-modules lab tests $(NBVAL) $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory notebooks-cross
@@ -62,7 +73,7 @@ execute-notebooks: install
 	$(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
 
 # docs/<panel>.png: screenshots of every panel, taken by the browser tests (README gallery).
-gallery: install chromium
+gallery: install debian-packages
 	LAB_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests/browser/test_mfcc.py tests/browser/test_interpret.py tests/browser/test_dependency.py \
 		tests/browser/test_alignment.py tests/browser/test_piq.py
