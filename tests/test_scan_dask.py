@@ -82,3 +82,25 @@ def test_killed_worker_loses_and_duplicates_nothing(tmp_path, client):
 def test_local_cluster_leaves_glibc_malloc_adaptive(client):
     # Dask's default MALLOC_TRIM_THRESHOLD_ doubles the CPU time of per-utterance work.
     assert all(v is None for v in client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values())
+
+
+def test_stop_on_dask_keeps_finished_shards_and_resumes(tmp_path, client):
+    import threading
+
+    stop = threading.Event()
+    first = _scan("evaluate", tmp_path, client, limit=40,
+                  on_progress=lambda done, total: done >= 4 and stop.set(), should_stop=stop)
+    assert first.interrupted and 4 <= first.n_done < 40
+    assert first.n_done == 4 * len(first.markers()) == len(first.table())
+    assert not [p for p in (tmp_path / "shards").iterdir() if p.name.startswith(".")]
+    resumed = _scan("evaluate", tmp_path, client, limit=40)
+    assert resumed.complete and resumed.shards_computed == 10 - len(first.markers())
+    assert resumed.table().equals(_scan("evaluate", tmp_path / "ref", INPROCESS,
+                                        limit=40).table())
+
+
+def test_piq_interpreter_is_shipped_to_the_workers(tmp_path, client):
+    kw = dict(model="classifier", keywords_only=True, limit=6)
+    dask = _scan("piq", tmp_path / "dask", client, **kw)
+    local = _scan("piq", tmp_path / "local", INPROCESS, **kw)
+    assert dask.complete and dask.table().equals(local.table())
