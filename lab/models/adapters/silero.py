@@ -59,7 +59,7 @@ class _Cell(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t = x.shape[:2]
         seq = x.reshape(b, t, -1)
-        hidden = seq.new_zeros(b, 128)
+        hidden = seq.new_zeros(b, int(self.cell.hidden_size))
         state = (hidden, hidden)
         outs = []
         for step in range(t):
