@@ -79,3 +79,24 @@ def test_zoo_models_read_real_speech_through_the_adapter_too():
     wave = load_recording(real_recordings("alsa")[0])
     assert predict(adapt(ds), wave) == transcribe(ds, wave)
     assert "synthetic" in adapt(ds).domain  # what panels show next to the text
+
+
+@needs_packages
+def test_evaluate_real_reports_next_to_the_synthetic_split():
+    from lab.evaluate import evaluate_real, real_table
+
+    results = evaluate_real(["classifier"], vad=False)
+    r = results["classifier"]
+    assert r["n"] == 7  # "go forward ten meters" and the six left/right channel names
+    assert 0.0 <= r["accuracy"] <= 1.0 and r["test"]["n"] == 240
+    assert "| KeywordClassifier | 7 |" in real_table(results)
+
+
+def test_evaluate_real_without_the_packages_is_one_parser_line(monkeypatch, capsys):
+    import lab.data.real as real
+    from lab.evaluate import main
+
+    monkeypatch.setattr(real, "POCKETSPHINX_DIR", real.Path("/nonexistent"))
+    with pytest.raises(SystemExit):
+        main(["--real", "--output", "/dev/null"])
+    assert "apt-get install pocketsphinx-testdata alsa-utils" in capsys.readouterr().err
