@@ -13,7 +13,8 @@ from os import PathLike
 
 from lab.errors import ArgumentError, ArgumentTypeError
 
-__all__ = ["check_choice", "check_int", "check_model", "check_number", "check_sources"]
+__all__ = ["check_choice", "check_int", "check_model", "check_number", "check_sources",
+           "foreign_adapter", "zoo_module"]
 
 
 def check_int(value, name: str, low: int | None = None, high: int | None = None) -> int:
@@ -73,19 +74,60 @@ def check_choice(value, name: str, choices: Sequence[str]) -> str:
 
 
 def check_model(model, name: str = "model"):
-    """A ``torch.nn.Module`` (what the interpretation functions take).
+    """A ``torch.nn.Module`` or a :class:`lab.models.SpeechModel` adapter, returned as given.
+
+    Panels hand it to the public API, which adapts it (:func:`lab.models.adapt`): the zoo's
+    models, Hugging Face models, Silero VAD, or an adapter describing any other module.
 
     Examples
     --------
     >>> import torch
     >>> check_model(torch.nn.Linear(2, 2)).in_features
     2
+    >>> from lab.models import adapt
+    >>> check_model(adapt(torch.nn.Linear(320, 1), kind="frame_scores")).kind
+    'frame_scores'
+    >>> check_model("wav2vec2")
+    Traceback (most recent call last):
+    ...
+    lab.errors.ArgumentTypeError: model must be a torch.nn.Module or a lab.models.SpeechModel \
+(see lab.models.adapt), got str
     """
     from torch import nn
 
-    if not isinstance(model, nn.Module):
-        raise ArgumentTypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    from lab.models import SpeechModel
+
+    if not isinstance(model, nn.Module | SpeechModel):
+        raise ArgumentTypeError(f"{name} must be a torch.nn.Module or a lab.models.SpeechModel "
+                                f"(see lab.models.adapt), got {type(model).__name__}")
     return model
+
+
+def foreign_adapter(model):
+    """The adapter of a model outside the zoo (Hugging Face, Silero, any adapter), else None.
+
+    Zoo models, their no-op adapters and plain modules give None: panels keep their zoo path.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lab.models import DeepSpeech, adapt
+    >>> foreign_adapter(adapt(DeepSpeech(n_hidden=8))) is None
+    True
+    >>> foreign_adapter(adapt(torch.nn.Linear(320, 1), kind="frame_scores")).input
+    'waveform'
+    """
+    from lab.models.adapters import ZooModel, adapted
+
+    adapter = adapted(model)
+    return None if adapter is None or isinstance(adapter, ZooModel) else adapter
+
+
+def zoo_module(model):
+    """A zoo adapter's own model (the zoo path); anything else unchanged."""
+    from lab.models.adapters import ZooModel
+
+    return model.module if isinstance(model, ZooModel) else model
 
 
 def check_sources(sources, name: str = "sources") -> dict:
