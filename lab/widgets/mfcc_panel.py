@@ -69,6 +69,9 @@ class Transcription:
         default the greedy CTC symbols of ``posteriors`` at their first frame.
     n_frames : int, optional
         Frames that ``tokens`` count in, when there are no posteriors.
+    hint : str, optional
+        What the model knows and how sure it is on this input
+        (:func:`lab.models.adapters.domain_hint`), shown under the text.
     """
 
     text: str
@@ -76,6 +79,7 @@ class Transcription:
     symbols: list[str] | None = None
     tokens: list[Token] | None = None
     n_frames: int | None = None
+    hint: str | None = None
 
     def placed_tokens(self) -> tuple[list[Token], int] | None:
         """The decoded symbols placed in time and the number of frames they count in."""
@@ -380,6 +384,13 @@ class MFCCPanel(UtterancePicker, Panel):
                 view.show_image(post, duration=duration, vmin=0.0, vmax=1.0, rows=names)
                 posterior_views.append(view)
                 row.append(view.widget)
+            if result.hint:  # last in the row: what the model knows, how sure it is here
+                low = "low:" in result.hint  # domain_hint flags a low confidence
+                colour = "#b00020" if low else "#555"
+                note = W.HTML(f"<small style='color:{colour}'>{html.escape(result.hint)}"
+                              "</small>")
+                note.add_class("lab-mfcc-domain")
+                row.append(note)
             rows.append(W.VBox(row))
         self.transcripts.children = rows
         self.views = [self.waveform_view, self.feature_view] + posterior_views

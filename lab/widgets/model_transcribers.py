@@ -5,6 +5,12 @@ per-frame posteriors, which the panel draws as a heatmap under the features (the
 symbols name the rows, blank at the bottom). A transducer's decoded symbols are placed in
 time by the Viterbi path of :func:`lab.transducer.rnnt_alignment` through its own lattice for
 the hypothesis; a CTC model's at the first frame of each emitted symbol.
+
+Models from outside the zoo (Hugging Face, Silero VAD, any :class:`lab.models.SpeechModel`)
+are read through :func:`lab.models.predict` (text, class probabilities or per-frame scores,
+written as one line by :func:`decision_text`), and every transcription carries
+:func:`lab.models.adapters.domain_hint`: what the model knows and how sure it is on this
+input, so the panel says when an utterance is outside its domain.
 """
 
 from __future__ import annotations
@@ -15,23 +21,72 @@ import numpy as np
 import torch
 from torch import nn
 
-from lab.models import as_features, ctc_posteriors, load_pretrained, transcribe
+from lab.errors import ArgumentError
+from lab.models import as_features, ctc_posteriors, load_pretrained, predict, transcribe
+from lab.models.adapters import domain_hint
+from lab.widgets.checks import check_model, foreign_adapter, zoo_module
 from lab.widgets.mfcc_panel import Transcriber, Transcription
 from lab.widgets.views import Token, symbol_names, transducer_tokens
 
-__all__ = ["model_transcriber", "pretrained_transcribers", "transducer_placement"]
+__all__ = ["decision_text", "hint_for", "model_kind", "model_transcriber",
+           "pretrained_transcribers", "transducer_model", "transducer_placement"]
 
 
-def model_transcriber(model: nn.Module, *, posteriors: bool | None = None) -> Transcriber:
+def decision_text(model, audio, *, top: int = 3) -> str:
+    """The model's decision on ``audio`` as one line (:func:`lab.models.predict`).
+
+    Text for ``ctc`` / ``seq2seq`` / ``transducer`` models, the ``top`` classes with their
+    probabilities for classifiers, and for ``frame_scores`` models how many frames are on
+    (a score at or above the adapter's threshold) with the share of time.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from lab.models import adapt
+    >>> vad = adapt(torch.nn.Linear(320, 1), kind="frame_scores", labels=["speech"],
+    ...             call=lambda m, x: torch.full((1, x.shape[1], 1), 0.9))
+    >>> decision_text(vad, np.zeros(3200, dtype=np.float32))
+    'speech in 10 of 10 frames (100 % of the time, score ≥ 0.5)'
+    """
+    out = predict(model, audio)
+    if isinstance(out, str):
+        return out
+    if isinstance(out, dict):
+        best = sorted(out.items(), key=lambda kv: -kv[1])[:top]
+        return " · ".join(f"{name} {p:.2f}" for name, p in best)
+    from lab.models import adapt
+
+    adapter = adapt(model)
+    scores = np.asarray(out)
+    if scores.ndim == 1:
+        on = scores >= adapter.threshold
+        name = adapter.labels[0] if adapter.labels else "on"
+        return (f"{name} in {int(on.sum())} of {len(on)} frames ({100 * on.mean():.0f} % of "
+                f"the time, score ≥ {adapter.threshold:g})")
+    winners = scores.argmax(-1)
+    names = adapter.labels or tuple(str(i) for i in range(scores.shape[-1]))
+    counts = np.bincount(winners, minlength=scores.shape[-1])
+    return " · ".join(f"{names[i]}: {int(counts[i])} frames"
+                      for i in np.argsort(-counts)[:top] if counts[i])
+
+
+def model_transcriber(model, *, posteriors: bool | None = None,
+                      hint: bool = True) -> Transcriber:
     """A panel transcriber ``fn(waveform, sr) -> Transcription`` for ``model``.
 
     Parameters
     ----------
-    model : nn.Module
-        A lab ASR model or a user CTC model (see :func:`lab.models.transcribe`).
+    model : nn.Module or SpeechModel
+        A lab ASR model, a user CTC model (see :func:`lab.models.transcribe`), or any model
+        :func:`lab.models.adapt` takes (a Hugging Face model, Silero VAD, an adapter): its
+        :func:`decision_text`, with the CTC posteriors of ``ctc`` models over its own
+        vocabulary.
     posteriors : bool, optional
         Also return CTC posteriors (see :func:`lab.models.ctc_posteriors`); by default for
         CTC models and for models with an auxiliary CTC head (``ctc_logits``).
+    hint : bool
+        Add :func:`lab.models.adapters.domain_hint` (what the model knows, its confidence on
+        this input, flagged when low) to every transcription.
 
     Examples
     --------
@@ -41,7 +96,18 @@ def model_transcriber(model: nn.Module, *, posteriors: bool | None = None) -> Tr
     >>> out = fn(np.zeros(3200, dtype=np.float32), 16000)
     >>> out.posteriors.shape, out.symbols[:2]
     ((11, 29), ['blank', 'space'])
+    >>> out.hint[:38]
+    'DeepSpeech (ctc, 29 labels): trained o'
     """
+    check_model(model)
+    adapter = foreign_adapter(model)
+    if adapter is None and model_kind(model) == "classification":
+        from lab.models import adapt
+
+        adapter = adapt(model)  # the zoo's classifier: its keyword probabilities
+    if adapter is not None:
+        return _adapter_transcriber(adapter, posteriors, hint)
+    model = zoo_module(model)
     if posteriors is None:
         posteriors = hasattr(model, "ctc_logits") or not hasattr(model, "decode_ids") or (
             not hasattr(model, "stream"))
@@ -55,7 +121,59 @@ def model_transcriber(model: nn.Module, *, posteriors: bool | None = None) -> Tr
         if _is_transducer(model):
             tokens, frames = transducer_placement(model, waveform, sr=sr, names=names)
         return Transcription(text, post, symbols=names if post is not None else None,
-                             tokens=tokens, n_frames=frames)
+                             tokens=tokens, n_frames=frames,
+                             hint=hint_for(model, waveform) if hint else None)
+
+    return fn
+
+
+def hint_for(model, waveform: np.ndarray) -> str | None:
+    """:func:`lab.models.adapters.domain_hint` on ``waveform``; None for a plain module
+    (the lab knows nothing of its domain)."""
+    from lab.models.adapters import adapt, adapted
+
+    if adapted(model) is None and not _is_zoo(model):
+        return None
+    return domain_hint(adapt(model), waveform)
+
+
+def model_kind(model) -> str:
+    """The adapter's kind of a zoo or adaptable model; ``"ctc"`` for a plain module."""
+    from lab.models.adapters import adapt, adapted
+
+    if adapted(model) is None and not _is_zoo(model):
+        return "ctc"
+    return adapt(model).kind
+
+
+def _is_zoo(model) -> bool:
+    from lab.models.adapters.zoo import is_zoo_model
+
+    return is_zoo_model(model)
+
+
+def _adapter_transcriber(adapter, posteriors: bool | None, hint: bool) -> Transcriber:
+    with_posteriors = adapter.kind == "ctc" if posteriors is None else bool(posteriors)
+    if with_posteriors and adapter.kind != "ctc":
+        raise ArgumentError(
+            f"posteriors: {type(adapter.module).__name__} is a {adapter.kind} model; CTC "
+            "posteriors need a ctc model (lab.models.ctc_posteriors)")
+    if with_posteriors and adapter.labels:
+        names = [("blank" if i == adapter.blank else ("space" if s == "|" else s))
+                 for i, s in enumerate(adapter.labels)]
+    else:
+        names = None
+
+    def fn(waveform: np.ndarray, sr: int) -> Transcription:
+        if sr != adapter.sample_rate:
+            raise ArgumentError(f"sr: {type(adapter.module).__name__} hears "
+                                f"{adapter.sample_rate} Hz audio, got {sr} Hz")
+        text = decision_text(adapter, waveform)
+        post = ctc_posteriors(adapter, waveform) if with_posteriors else None
+        symbols = names or ([str(i) for i in range(post.shape[1])] if post is not None
+                            else None)
+        return Transcription(text, post, symbols=symbols,
+                             hint=domain_hint(adapter, waveform) if hint else None)
 
     return fn
 
@@ -75,6 +193,7 @@ def transducer_placement(model: nn.Module, waveform: np.ndarray, *, sr: int = 16
     """
     from lab.transducer import rnnt_alignment
 
+    model = transducer_model(model)
     names = names or symbol_names()
     x = torch.as_tensor(as_features(model, waveform, sr=sr))[None]
     hyp = model.decode_ids(x)[0]
@@ -88,6 +207,38 @@ def transducer_placement(model: nn.Module, waveform: np.ndarray, *, sr: int = 16
                         torch.tensor([len(hyp)], dtype=torch.int32),
                         blank=int(getattr(model, "blank", 0)))
     return transducer_tokens(al.best_path[0].numpy(), hyp, names), T
+
+
+def transducer_model(model):
+    """The zoo Transducer (or another encode/predict/join model), or a refusal naming what
+    applies to the model's kind.
+
+    Examples
+    --------
+    >>> from lab.models import DeepSpeech
+    >>> transducer_model(DeepSpeech(n_hidden=8))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lab.errors.ArgumentError: model: an RNN-T lattice needs a transducer ...ctc_posteriors...
+    """
+    model = zoo_module(model)
+    if _is_transducer(model):
+        return model
+    from lab.models.adapters import adapted
+
+    adapter = adapted(model)
+    name = type(getattr(adapter, "module", model)).__name__
+    kind = adapter.kind if adapter is not None else (
+        "ctc" if isinstance(model, nn.Module) else type(model).__name__)
+    instead = {"classification": "; for this classifier use lab.models.predict (class "
+                                 "probabilities)",
+               "frame_scores": "; for its per-frame scores use lab.models.predict",
+               "seq2seq": "; a seq2seq model has no frame alignment: use lab.models.predict "
+                          "(greedy tokens)"}.get(kind, "")
+    raise ArgumentError(
+        f"model: an RNN-T lattice needs a transducer (encode, predict, join, decode_ids: the "
+        f"zoo's Transducer); {name} is a {kind} model. For a CTC model's frames use "
+        f"lab.models.ctc_posteriors(model, audio) (the MFCC panel draws them){instead}")
 
 
 def pretrained_transcribers(
