@@ -5,6 +5,15 @@ Composes :func:`lab.interpret.importance_mask`, :func:`lab.interpret.mute_audio`
 search runs in a :class:`lab.widgets.jobs.PanelJob` thread: a progress bar follows it and Stop
 ends it with a valid (less sparse) mask, which is shown like a finished one.
 
+Any model :func:`lab.models.adapt` takes works: for a waveform model (Hugging Face ``*ForCTC``
+or audio classifier, Silero VAD) the mask lives on the log-power spectrogram of the input, the
+panel's picture, and the panel plays :func:`lab.models.adapters.masked_audio` — the masked
+spectrogram turned back into sound with the input's phase, frames below the threshold silent:
+exactly what the model hears. Feature models (the zoo, Whisper) are masked on their own
+features. Next to the model's decision (:func:`lab.models.predict`: text, classes or frame
+scores) the panel shows :func:`lab.models.adapters.domain_hint`: what the model knows and
+how sure it is on this input.
+
 Every image shares one width and one time axis in seconds (a pixel column is one instant): the
 animation of the mask search (MFCCs as per-coefficient z-scores, a raw toggle, what the mask
 removes veiled), the mask mean and kept frames per frame, and the waveform with the muted
@@ -30,6 +39,7 @@ from lab.widgets.checks import (
     check_model,
     check_number,
     check_sources,
+    foreign_adapter,
 )
 from lab.widgets.jobs import PanelJob
 from lab.widgets.render import wav_bytes
@@ -49,8 +59,9 @@ class MaskPanel(UtterancePicker, Panel):
 
     Parameters
     ----------
-    model : torch.nn.Module, optional
-        Default ``lab.models.load_pretrained("deepspeech")``.
+    model : torch.nn.Module or lab.models.SpeechModel, optional
+        Default ``lab.models.load_pretrained("deepspeech")``. Any model
+        :func:`lab.models.adapt` takes (see the module docstring).
     sources : mapping of label → path or bytes, optional
         Utterances for the dropdown (default: the test split, ``limit`` of them).
     method : {"optimize", "greedy"}
@@ -71,7 +82,7 @@ class MaskPanel(UtterancePicker, Panel):
         Parts carry CSS classes ``lab-mask-<part>`` (``source``, ``upload``, ``method``,
         ``sparsity``, ``run``, ``stop``, ``progress``, ``status``, ``threshold``, ``frames``,
         ``muted-wave``, ``audio-original``, ``audio-muted``, ``transcript``,
-        ``muted-transcript``).
+        ``muted-transcript``, ``domain``).
     views : list of lab.widgets.views.View
         The kept-frames strip and the muted waveform (the animation's rows have the same
         width and plot area).
@@ -105,6 +116,12 @@ class MaskPanel(UtterancePicker, Panel):
 
             model = load_pretrained("deepspeech")
         self.model = check_model(model)
+        # models outside the zoo go through the adapter API; the zoo keeps its own path
+        self.adapter = foreign_adapter(self.model)
+        self.on_spectrogram = self.adapter is not None and self.adapter.input == "waveform"
+        from lab.widgets.model_transcribers import model_kind
+
+        self._kind = model_kind(self.model)
         if sources is None:
             sources = corpus_sources(split, limit=check_int(limit, "limit", 1))
         self._sources = check_sources(sources)
@@ -130,11 +147,20 @@ class MaskPanel(UtterancePicker, Panel):
         self.status = tagged(W.HTML(), "status")
         self._use_error_display(self.status)
         self.transcript = tagged(W.HTML(), "transcript")
-        self.player = AnimationPlayer([[self.features]], cmap="coolwarm",
-                                      row_titles=ROW_TITLES, titles=["press Run"],
-                                      width=WIDTH, row_height=150, normalize="zscore",
-                                      duration=1.0, ylabels=["MFCC coefficient index"],
-                                      colorbars=["MFCC value"])
+        self.domain = tagged(W.HTML(), "domain")
+        if self.on_spectrogram:
+            looks = dict(cmap="magma", normalize="none", row_titles=[
+                "log-power ln(1 + |STFT|²); pale: entries the mask removes"],
+                ylabels=["frequency bin (31.25 Hz)"], colorbars=["ln(1 + power)"])
+        elif self.adapter is not None:
+            looks = dict(cmap="coolwarm", normalize="zscore", row_titles=[
+                "the model's own features; pale: entries the mask removes"],
+                ylabels=["feature index"], colorbars=["feature value"])
+        else:
+            looks = dict(cmap="coolwarm", normalize="zscore", row_titles=ROW_TITLES,
+                         ylabels=["MFCC coefficient index"], colorbars=["MFCC value"])
+        self.player = AnimationPlayer([[self.features]], titles=["press Run"], width=WIDTH,
+                                      row_height=150, duration=1.0, **looks)
         self.player.add_class("lab-mask-player")
         self.threshold = tagged(W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01,
                                               description="threshold",
@@ -162,6 +188,7 @@ class MaskPanel(UtterancePicker, Panel):
             self.job.controls,
             self.status,
             self.transcript,
+            self.domain,
             self.player,
             W.HTML("<b>Mute the frames whose mask mean is below the threshold</b>"),
             self.threshold,
@@ -191,6 +218,21 @@ class MaskPanel(UtterancePicker, Panel):
         """Seconds of the current utterance (the time axis of every image)."""
         return max(len(self.waveform), 1) / self.sr
 
+    def _decision(self, waveform: np.ndarray) -> str:
+        if self._kind in ("ctc", "transducer"):
+            return interpret.transcribe(self.model, waveform)
+        from lab.widgets.model_transcribers import decision_text
+
+        return decision_text(self.model, waveform)
+
+    def _features(self, waveform: np.ndarray) -> np.ndarray:
+        """What the mask covers: the log-power picture (waveform models) or the features."""
+        if self.on_spectrogram:
+            return audio.log_power_spectrogram(waveform)[0]
+        from lab.models import as_features
+
+        return as_features(self.model, waveform)
+
     def load(self, source: AudioSource, label: str | None = None) -> bool:
         """Load an utterance (clears the mask until Run; stops a running search first).
 
@@ -201,12 +243,13 @@ class MaskPanel(UtterancePicker, Panel):
             # The search belongs to the old utterance: end it before its features go away.
             self.job.stop()
             self.job.wait(timeout=30)
-        from lab.models import as_features
+        from lab.widgets.model_transcribers import hint_for
 
         try:
             waveform = audio.load(source, sr=self.sr)
-            features = as_features(self.model, waveform)
-            text = interpret.transcribe(self.model, waveform)
+            features = self._features(waveform)
+            text = self._decision(waveform)
+            hint = hint_for(self.model, waveform) or ""
         except Exception as exc:  # any failure of the audio or the model is shown, not raised
             self.show_error(exc, f"Cannot use {label or 'this audio'}")
             return False
@@ -220,11 +263,17 @@ class MaskPanel(UtterancePicker, Panel):
         self.muted_view.show_waveform(waveform, self.sr)
         self.time_cursor.reset(self.duration)
         self.original_audio.value = wav_bytes(waveform, self.sr)
-        self.transcript.value = f"transcript: <b>{html.escape(text) or '∅'}</b>"
+        self.transcript.value = f"{self._said}: <b>{html.escape(text) or '∅'}</b>"
+        colour = "#b00020" if "low:" in hint else "#555"  # domain_hint flags low confidence
+        self.domain.value = f"<small style='color:{colour}'>{html.escape(hint)}</small>"
         self.status.value = f"{self.features.shape[0]} frames × {self.features.shape[1]} " \
                             "features · press Run"
         self.refresh()
         return True
+
+    @property
+    def _said(self) -> str:
+        return "transcript" if self._kind in ("ctc", "seq2seq", "transducer") else "decision"
 
     def run(self, wait: bool = True) -> interpret.MaskResult | None:
         """Search a mask with the chosen method; fills the animation and the muted audio.
@@ -247,8 +296,10 @@ class MaskPanel(UtterancePicker, Panel):
         try:
             # the slider is an optimize setting: greedy refuses options it does not take
             options = {"sparsity_weight": self.sparsity.value} if method == "optimize" else {}
+            # a model outside the zoo is masked from its waveform (its own choice of picture)
+            given = self.waveform if self.adapter is not None else features
             result = interpret.importance_mask(
-                self.model, features, method=method, **options, seed=self.seed, progress=False,
+                self.model, given, method=method, **options, seed=self.seed, progress=False,
                 should_stop=self.job.should_stop, on_progress=self.job.report,
             )
         except Exception:
@@ -268,7 +319,7 @@ class MaskPanel(UtterancePicker, Panel):
                            duration=self.duration)
         state = "stopped · " if result.interrupted else ""
         self.status.value = (
-            f"{state}{result.method}: sparsity <b>{result.sparsity:.3f}</b> · transcript kept: "
+            f"{state}{result.method}: sparsity <b>{result.sparsity:.3f}</b> · {self._said} kept: "
             f"{result.preserved} · {result.forward_passes} forward passes · "
             f"{result.seconds:.2f} s"
         )
@@ -289,14 +340,26 @@ class MaskPanel(UtterancePicker, Panel):
         self.frames_view.show_image(np.stack([means, kept.astype(float)], axis=1),
                                     duration=self.duration, vmin=0.0, vmax=1.0,
                                     rows=["mask mean", "kept"])
-        self.muted = interpret.mute_audio(self.waveform, mask, self.threshold.value)
+        if self.on_spectrogram:
+            from lab.models.adapters import masked_audio
+
+            # what the model hears: the masked picture with the input phase, frames below
+            # the threshold silent (a mask of ones gives back the input itself)
+            self.muted = masked_audio(self.adapter, self.waveform, mask * kept[:, None])
+        elif self.adapter is not None:
+            hop = round(self.adapter.feature_seconds * self.sr)
+            self.muted = interpret.mute_audio(self.waveform, _frames_for(mask, self.waveform,
+                                                                         hop),
+                                              self.threshold.value, hop_length=hop)
+        else:
+            self.muted = interpret.mute_audio(self.waveform, mask, self.threshold.value)
         self.muted_view.set_time_veil(kept)
         self.muted_audio.value = wav_bytes(self.muted, self.sr)
         self._transcript_wanted = self.muted
         if wait:
             self._transcribe_latest()
             return
-        self.muted_transcript.value = "muted transcript: <i>transcribing…</i>"
+        self.muted_transcript.value = f"muted {self._said}: <i>transcribing…</i>"
         threading.Thread(target=self._transcribe_latest, daemon=True).start()
 
     def _transcribe_latest(self) -> None:
@@ -305,10 +368,10 @@ class MaskPanel(UtterancePicker, Panel):
             if muted is None:  # a later thread already did the latest one
                 return
             try:
-                text = interpret.transcribe(self.model, muted)
-                shown = f"muted transcript: <b>{html.escape(text) or '∅'}</b>"
+                text = self._decision(muted)
+                shown = f"muted {self._said}: <b>{html.escape(text) or '∅'}</b>"
             except Exception as exc:  # shown where the transcript goes, never raised
-                shown = (f"muted transcript: <span style='color:#b00'>"
+                shown = (f"muted {self._said}: <span style='color:#b00'>"
                          f"{html.escape(str(exc))}</span>")
             if muted is self.muted:  # still the audio on display
                 self.muted_transcript.value = shown
@@ -320,3 +383,15 @@ class MaskPanel(UtterancePicker, Panel):
     def _on_source(self, change) -> None:
         if not self._quiet and change["new"] is not None and change["new"] in self._sources:
             self.load(self._sources[change["new"]], change["new"])
+
+
+def _frames_for(mask: np.ndarray, waveform: np.ndarray, hop: int) -> np.ndarray:
+    """``mask`` with one row per centred frame of ``hop`` samples (``mute_audio``'s rule).
+
+    A feature model's own features may have a frame fewer or more than the centred count
+    (Whisper keeps ``n // hop`` frames): the last row is repeated or dropped.
+    """
+    frames = 1 + len(waveform) // hop
+    if len(mask) >= frames:
+        return mask[:frames]
+    return np.concatenate([mask, np.repeat(mask[-1:], frames - len(mask), axis=0)])
