@@ -3,6 +3,11 @@
 Composes :func:`lab.interpret.visualize_features` and :func:`lab.interpret.top_examples`;
 the optimization runs in a :class:`lab.widgets.jobs.PanelJob` thread so the Stop button is
 heard while it works.
+
+Any model :func:`lab.models.adapt` takes works: the learned input is one second of the
+model's own input (``adapter.probe_shape(1.0)``). For a waveform model that input is frames of
+samples, which say little as an image, so the panel draws the log-power spectrogram of the
+learned waveform and lets you listen to it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from lab import interpret
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.animation import AnimationPlayer
 from lab.widgets.base import Panel, describe_error
-from lab.widgets.checks import check_int, check_model, check_number
+from lab.widgets.checks import check_int, check_model, check_number, foreign_adapter
 from lab.widgets.jobs import PanelJob
 from lab.widgets.render import figure_to_png, new_figure, wav_bytes
 from lab.widgets.views import View, zscore
@@ -66,18 +71,23 @@ class FeatureVizPanel(Panel):
 
     Parameters
     ----------
-    model : torch.nn.Module, optional
-        Default ``lab.models.load_pretrained("deepspeech")``.
+    model : torch.nn.Module or lab.models.SpeechModel, optional
+        Default ``lab.models.load_pretrained("deepspeech")``; any model
+        :func:`lab.models.adapt` takes.
     dataset : Dataset, optional
-        Where top examples come from (items as ``lab.data.Corpus`` returns them; audio players
-        appear when it has a ``waveform(index)`` method). Default: the first ``scan_limit``
-        training utterances.
+        Where top examples come from (items as ``lab.data.Corpus`` returns them, or for a
+        model outside the zoo waveforms / ``{"waveform", "text"}`` dicts such as
+        :class:`lab.data.RealRecordings`; audio players appear when it has a
+        ``waveform(index)`` method). Default: the first ``scan_limit`` training utterances.
     layers : list of str, optional
-        Layer choices; default the model's direct children that have parameters.
+        Layer choices; default the model's direct children that have parameters (for a
+        model outside the zoo: its numbered blocks, e.g. ``wav2vec2.encoder.layers.0``, and
+        its other top-level parts, encoder blocks first).
     neurons : str
         Initial neuron list.
-    shape : (T, F)
-        Size of the learned input.
+    shape : (T, F), optional
+        Size of the learned input; default ``adapter.probe_shape(1.0)[1:]`` (one second of
+        the model's own input) for adapters and models the lab adapts, else ``(50, 26)``.
     steps, tv_weight, lr, record_every, init_std, init, seed :
         Passed to :func:`lab.interpret.visualize_features`.
     top_k : int
@@ -91,7 +101,7 @@ class FeatureVizPanel(Panel):
     widget : ipywidgets.Tab
         Parts carry CSS classes ``lab-fv-<part>`` (``layer``, ``neurons``, ``tv-weight``,
         ``steps``, ``run``, ``stop``, ``progress``, ``curves``, ``status``, ``scan``,
-        ``examples``).
+        ``examples``, and for waveform models ``learned-audio``).
     result : lab.interpret.FeatureVizResult or None
     examples : list of lab.interpret.TopExample
     job : lab.widgets.jobs.PanelJob
@@ -107,7 +117,7 @@ class FeatureVizPanel(Panel):
         *,
         layers: list[str] | None = None,
         neurons: str = "0, 1, 2",
-        shape: tuple[int, int] = (50, 26),
+        shape: tuple[int, int] | None = None,
         steps: int = 100,
         tv_weight: float = 1.0,
         lr: float = 0.1,
@@ -120,6 +130,12 @@ class FeatureVizPanel(Panel):
     ) -> None:
         super().__init__()
         parse_neurons(neurons)
+        model = check_model(model) if model is not None else None
+        from lab.models.adapters import adapted
+
+        given = adapted(model) if model is not None else None
+        if shape is None:
+            shape = given.probe_shape(1.0)[1:] if given is not None else (50, 26)
         shape = _check_shape(shape)
         steps = check_int(steps, "steps", 10, 1000)  # the slider's range
         tv_weight = check_number(tv_weight, "tv_weight", 1e-3, 1e2)
@@ -146,7 +162,13 @@ class FeatureVizPanel(Panel):
             from lab.models import load_pretrained
 
             model = load_pretrained("deepspeech")
-        self.model = check_model(model)
+        self.model = model
+        self.adapter = foreign_adapter(model)
+        self.on_waveform = self.adapter is not None and self.adapter.input == "waveform"
+        from lab.models.adapters import module_for
+
+        # the adapter's own-input module carries the model's layer names
+        layered = module_for(model)
         self._dataset = dataset
         self.scan_limit = scan_limit
         self.shape = shape
@@ -155,14 +177,16 @@ class FeatureVizPanel(Panel):
         self.top_k = top_k
         self.result: interpret.FeatureVizResult | None = None
         self.examples: list[interpret.TopExample] = []
-        if layers is None:
+        if layers is None and self.adapter is not None:
+            layers = _block_names(layered)
+        elif layers is None:
             # Parameter-free children (normalizers, dropout) are not "layers" worth exciting.
-            layers = [name for name, child in model.named_children()
+            layers = [name for name, child in layered.named_children()
                       if next(child.parameters(), None) is not None]
         if isinstance(layers, str) or not isinstance(layers, list | tuple):
             raise ArgumentTypeError(f"layers must be a list of layer names, got "
                                     f"{type(layers).__name__}")
-        known = dict(model.named_modules())
+        known = dict(layered.named_modules())
         if not layers:
             raise ArgumentError("layers is empty: the model has no child with parameters; "
                                 "give layer names, e.g. layers=['encoder']")
@@ -184,19 +208,32 @@ class FeatureVizPanel(Panel):
         self.progress = self.job.progress
         self.status = tagged(W.HTML(), "status")
         self._use_error_display(self.status)
-        kind = str(getattr(model, "feature_kind", "mfcc"))
-        self._feature_label = {"mfcc": "MFCC coefficient index", "log_mel": "mel band",
-                               "log_power": "frequency bin"}.get(kind, "feature index")
         from lab.audio import HOP_LENGTH, SAMPLE_RATE
 
         self._hop_s = HOP_LENGTH / SAMPLE_RATE
-        self.player = AnimationPlayer([np.zeros(shape, dtype=np.float32)], cmap="coolwarm",
+        if self.adapter is None:
+            kind = str(getattr(layered, "feature_kind", "mfcc"))
+        else:  # a waveform model's input is drawn as the log-power of the learned waveform
+            kind = "log_power" if self.on_waveform else "features"
+            self._hop_s = (self.adapter.input_hop / self.adapter.sample_rate if self.on_waveform
+                           else self.adapter.feature_seconds)
+        self._feature_label = {"mfcc": "MFCC coefficient index", "log_mel": "mel band",
+                               "log_power": "frequency bin"}.get(kind, "feature index")
+        self._kind = kind
+        duration = shape[0] * self._hop_s
+        first = self._picture(np.zeros(shape, dtype=np.float32))
+        self.player = AnimationPlayer([first], cmap="magma" if self.on_waveform else "coolwarm",
                                       titles=["press Run"], width=640, row_height=160,
-                                      row_titles=["learned input"],
-                                      normalize="zscore" if kind == "mfcc" else "none",
-                                      duration=shape[0] * self._hop_s,
+                                      row_titles=["learned waveform: log-power spectrogram"
+                                                  if self.on_waveform else "learned input"],
+                                      normalize="zscore" if kind in ("mfcc", "features")
+                                      else "none",
+                                      duration=duration,
                                       ylabels=[self._feature_label],
-                                      colorbars=[f"{kind} value"])
+                                      colorbars=["ln(1 + power)" if self.on_waveform
+                                                 else f"{kind} value"])
+        self.learned_audio = tagged(W.Audio(format="wav", autoplay=False,
+                                            layout=W.Layout(display="none")), "learned-audio")
         # hidden until the first Run: an Image without bytes shows a broken-image icon
         self.curves = tagged(W.Image(format="png", layout=W.Layout(display="none")), "curves")
         self.scan_button = tagged(W.Button(description="Find top examples"), "scan")
@@ -207,7 +244,7 @@ class FeatureVizPanel(Panel):
             self.job.controls,
             self.status,
         ])
-        learned = W.VBox([controls, self.player, self.curves])
+        learned = W.VBox([controls, self.player, self.learned_audio, self.curves])
         examples = W.VBox([W.HTML("Dataset utterances with the highest mean activation of the "
                                   "same neurons:"), self.scan_button, self.examples_box])
         self._set_root(W.Tab(children=[learned, examples]))
@@ -231,7 +268,18 @@ class FeatureVizPanel(Panel):
             corpus = Corpus("train")
             self._dataset = torch.utils.data.Subset(corpus, range(min(self.scan_limit,
                                                                       len(corpus))))
+            if self.adapter is not None:  # a foreign model hears the corpus waveforms
+                self._dataset = _CorpusWaveforms(self._dataset)
         return self._dataset
+
+    def _picture(self, x: np.ndarray) -> np.ndarray:
+        """What the animation draws for own input ``x``: itself, or for a waveform model
+        the log-power spectrogram of the samples (frames laid end to end)."""
+        if not self.on_waveform:
+            return x
+        from lab.audio import log_power_spectrogram
+
+        return log_power_spectrogram(np.asarray(x, dtype=np.float32).reshape(-1))[0]
 
     # --- learned input ------------------------------------------------------------------------
 
@@ -285,7 +333,12 @@ class FeatureVizPanel(Panel):
         self.result = result
         titles = [f"step {s} · activation {result.activations[s]:.3f}"
                   for s in result.frame_steps]
-        self.player.update(result.frames, titles=titles)  # ends on the learned input
+        self.player.update([self._picture(f) for f in result.frames],
+                           titles=titles)  # ends on the learned input
+        if self.on_waveform:
+            heard = np.asarray(result.final_input, dtype=np.float32).reshape(-1)
+            self.learned_audio.value = wav_bytes(heard, self.adapter.sample_rate)
+            self.learned_audio.layout.display = None
         self.curves.value = curves_png(result)
         self.curves.layout.display = None
         self.job.report(result.steps_done, max(result.steps_done, self.progress.max))
@@ -341,3 +394,46 @@ def _check_shape(shape) -> tuple[int, int]:
         raise ArgumentError(f"shape must be (frames, features), two ints >= 1, got {shape!r}")
     return (check_int(shape[0], "shape[0] (frames)", 1),
             check_int(shape[1], "shape[1] (features)", 1))
+
+
+def _block_names(module) -> list[str]:
+    """Layers worth exciting in a model from outside the zoo.
+
+    Its numbered blocks (``wav2vec2.encoder.layers.0``, ``encoder.3``: the last name part a
+    number, no number before it) and its other top-level parts with parameters, encoder
+    blocks first; TorchScript parts take no hooks and are left out.
+    """
+    import torch
+
+    blocks = []
+    for name, child in module.named_modules():
+        parts = name.split(".")
+        if (name and parts[-1].isdigit() and not any(p.isdigit() for p in parts[:-1])
+                and next(child.parameters(), None) is not None
+                and not isinstance(child, torch.jit.ScriptModule)):
+            blocks.append(name)
+    for name, child in module.named_children():
+        if (next(child.parameters(), None) is not None and name not in blocks
+                and not isinstance(child, torch.jit.ScriptModule)
+                and not any(b.startswith(name + ".") for b in blocks)):
+            blocks.append(name)
+    return sorted(blocks, key=lambda n: "encoder" not in n)  # stable: encoder blocks first
+
+
+class _CorpusWaveforms:
+    """Corpus items as ``{"waveform", "text"}`` (what an adapter reads), audio players too."""
+
+    def __init__(self, subset):
+        self.subset = subset
+        self.indices = subset.indices
+        self.dataset = self  # the examples tab looks for waveform() here
+
+    def __len__(self) -> int:
+        return len(self.subset)
+
+    def __getitem__(self, i: int) -> dict:
+        corpus, index = self.subset.dataset, self.subset.indices[i]
+        return {"waveform": corpus.waveform(index), "text": corpus.rows[index].text}
+
+    def waveform(self, index: int):
+        return self.subset.dataset.waveform(index)
