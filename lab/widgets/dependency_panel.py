@@ -1,4 +1,11 @@
-"""Dependency heatmap panel: which output frames of a model depend on which input frames."""
+"""Dependency heatmap panel: which output frames of a model depend on which input frames.
+
+``model=`` takes your own ``(B, T, F) -> (B, T', F')`` callable, or any model
+:func:`lab.models.adapt` takes (Silero VAD, a Hugging Face ``*ForCTC``, an adapter): the
+panel then probes ``adapter.probe_shape(seconds)`` — for a waveform model an input frame is
+the model's hop of samples — and labels both axes in seconds. Models without one output per
+frame (classifiers, seq2seq) are refused with the tools that do apply.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from torch import nn
 from lab import streaming
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.base import Panel
-from lab.widgets.checks import check_int
+from lab.widgets.checks import check_int, foreign_adapter
 from lab.widgets.jobs import PanelJob
 from lab.widgets.views import BOTTOM_PX, LEFT_PX, TOP_PX, View
 
@@ -91,10 +98,13 @@ class DependencyPanel(Panel):
 
     Parameters
     ----------
-    model : callable, optional
-        Your own ``(B, T, F) -> (B, T', F')`` model; it appears as "your model" in the picker.
+    model : callable or lab.models.SpeechModel, optional
+        Your own ``(B, T, F) -> (B, T', F')`` model, or any model :func:`lab.models.adapt`
+        takes (its input shape then comes from ``probe_shape`` and the axes are in
+        seconds); it appears as "your model" in the picker.
     n_features : int
-        Features per frame of ``model`` (and of the built-in examples).
+        Features per frame of ``model`` (and of the built-in examples); an adapted model's
+        own (``probe_shape(1.0)[2]``) replaces it.
     example : str
         Initial built-in example: ``"causal_conv"``, ``"centered_conv"``,
         ``"subsampling_conv"``, ``"lstm"``, ``"bilstm"``, ``"chunked_attention"`` (ignored
@@ -151,15 +161,29 @@ class DependencyPanel(Panel):
         keys = {v: k for k, v in _EXAMPLES.items()}
         if not isinstance(example, str) or example not in keys:
             raise ArgumentError(f"example must be one of {sorted(keys)}, got {example!r}")
-        if model is not None and not callable(model):
-            raise ArgumentTypeError(
-                f"model must be a callable (B, T, F) -> (B, T', F') or None, got "
-                f"{type(model).__name__}"
-            )
         n_features = check_int(n_features, "n_features", 1, None)
         seq_len = check_int(seq_len, "seq_len", 8, 200)
         max_lookahead = check_int(max_lookahead, "max_lookahead", 0, 32)
         image_size = check_int(image_size, "image_size", 16, 4096)
+        #: the adapter of a model from outside the zoo (None for callables and examples)
+        self.adapter = None
+        if model is not None:
+            from lab.models.adapters import SpeechModel, module_for
+
+            self.adapter = foreign_adapter(model) if isinstance(model, nn.Module | SpeechModel) \
+                else None
+            if self.adapter is not None:
+                # refuses classifiers and seq2seq models, naming what applies to them
+                model = module_for(self.adapter, "dependency")
+                n_features = int(self.adapter.probe_shape(1.0)[2])
+            elif isinstance(model, SpeechModel):  # a zoo adapter: its own module, unchanged
+                n_features = int(model.probe_shape(1.0)[2])
+                model = module_for(model, "dependency")
+        if model is not None and not callable(model):
+            raise ArgumentTypeError(
+                f"model must be a callable (B, T, F) -> (B, T', F'), a lab.models.SpeechModel "
+                f"or None, got {type(model).__name__}"
+            )
         self._user_model = model
         self._n_features = n_features
         self._models: dict[str, tuple[Callable, int, str]] = {}
@@ -308,8 +332,14 @@ class DependencyPanel(Panel):
         t0 = time.perf_counter()
         try:
             model, n_feat, note = self._model_for(request)
+            shape = (1, request.seq_len, n_feat)
+            if request.choice == _USER and self.adapter is not None:
+                # the adapter's own input for that many of its frames (waveform models: the
+                # model's hop of samples per frame)
+                shape = self.adapter.probe_shape(request.seq_len * self._steps()[0])
+                shape = (1, request.seq_len, shape[2])  # float rounding never adds a frame
             deps = streaming.infer_dependency_matrix(
-                model, (1, request.seq_len, n_feat), method=request.method,
+                model, shape, method=request.method,
                 on_progress=self.job.report, should_stop=self.job.should_stop,
             )
             summary = streaming.dependency_summary(deps)
@@ -329,7 +359,8 @@ class DependencyPanel(Panel):
             self.deps, self.summary = deps, summary
             self._png(deps.T.numpy().astype(float))  # draws into the view (a few ms)
             self.lookahead_label.value = (
-                f"lookahead (measured): <b>{summary.lookahead}</b> frames")
+                f"lookahead (measured): <b>{summary.lookahead}</b> frames"
+                + self._ms(summary.lookahead))
             self.left_context_label.value = self._left_context_text(request, summary)
             self._show_verdict()
             extra = f" · {html.escape(note)}" if note else ""
@@ -343,10 +374,24 @@ class DependencyPanel(Panel):
         """Stop a running computation; the part computed so far is shown."""
         self.job.stop()
 
-    @staticmethod
-    def _left_context_text(request: _Request, summary) -> str:
+    def _seconds_axes(self) -> bool:
+        return self.adapter is not None and self.model_picker.value == _USER
+
+    def _steps(self) -> tuple[float, float]:
+        """Seconds per input frame and per output frame of the adapted model."""
+        a = self.adapter
+        step_in = a.input_hop / a.sample_rate if a.input == "waveform" else a.feature_seconds
+        return step_in, a.frame_seconds
+
+    def _ms(self, frames: int) -> str:
+        if not self._seconds_axes():
+            return ""
+        return f" ({1000 * frames * self._steps()[0]:.0f} ms of input)"
+
+    def _left_context_text(self, request: _Request, summary) -> str:
         """The measured reach backwards, explained against the slider when they differ."""
-        text = f"left context (measured): <b>{summary.left_context}</b> frames"
+        text = (f"left context (measured): <b>{summary.left_context}</b> frames"
+                + self._ms(summary.left_context))
         if request.choice == "chunked attention" and summary.left_context != request.left_context:
             # the slider counts frames before a chunk's start; a chunk's last frame also sees
             # the frames of its own chunk before it
@@ -361,7 +406,15 @@ class DependencyPanel(Panel):
         # (x = input frame, y = output frame, frame 0 bottom left, as plot_dependency_matrix)
         a = np.asarray(image, dtype=np.float64)
         n_out, n_in = a.shape
-        return self.view.show_image(a.T, vmin=0.0, vmax=1.0,
+        if self._seconds_axes() and a.size > 1:
+            # an adapted model: its frames in seconds (input hop, output frame length)
+            step_in, step_out = self._steps()
+            self.view.set_xlabel("input time (s)")
+            return self.view.show_image(a.T, vmin=0.0, vmax=1.0, ylabel="output time (s)",
+                                        x_extent=(0.0, n_in * step_in),
+                                        y_extent=(0.0, n_out * step_out))
+        self.view.set_xlabel("input frame")
+        return self.view.show_image(a.T, vmin=0.0, vmax=1.0, ylabel="output frame",
                                     x_extent=(-0.5, n_in - 0.5),
                                     y_extent=(-0.5, n_out - 0.5))
 
