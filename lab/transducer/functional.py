@@ -521,6 +521,25 @@ class RNNTAlignment:
     best_path: list
 
 
+def _refuse_model(logits) -> None:
+    """A model where joint logits belong: say what to compute (or use) instead."""
+    if not isinstance(logits, torch.nn.Module) and not hasattr(logits, "probe_shape"):
+        return
+    module = getattr(logits, "module", logits)  # a lab.models.SpeechModel adapter
+    kind = getattr(logits, "kind", None)
+    if kind is None:
+        kind = "transducer" if hasattr(module, "join") else "ctc"
+    if kind == "transducer":
+        raise ArgumentTypeError(
+            f"logits: rnnt_alignment takes joint logits (B, T, U+1, V), got the model "
+            f"{type(module).__name__}; compute model.join(model.encode(x)[0], "
+            "model.predict(targets)) first (AlignmentPanel(model=...) does)")
+    raise ArgumentTypeError(
+        f"logits: rnnt_alignment aligns a transducer's lattice; {type(module).__name__} is a "
+        f"{kind} model with no lattice. For a CTC model's per-frame alignment use "
+        "lab.models.ctc_posteriors(model, audio)")
+
+
 def rnnt_alignment(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -551,6 +570,7 @@ def rnnt_alignment(
     """
     from . import cpu as _cpu
 
+    _refuse_model(logits)
     if not isinstance(backend, str) or backend not in ("cpu", "reference"):
         raise ArgumentError(f"backend must be 'cpu' or 'reference' for rnnt_alignment, "
                          f"got {backend!r}")

@@ -76,7 +76,9 @@ class AlignmentPanel(UtterancePicker, Panel):
         when no shipped checkpoint loads.
     model : torch.nn.Module, optional
         A transducer with ``encode``, ``predict``, ``join`` and ``decode_ids`` instead of
-        the zoo's.
+        the zoo's (or its :func:`lab.models.adapt` adapter). CTC models, and any other kind,
+        are refused: their per-frame view is :func:`lab.models.ctc_posteriors` (the MFCC
+        panel's posteriors).
 
     Attributes
     ----------
@@ -116,10 +118,15 @@ class AlignmentPanel(UtterancePicker, Panel):
         if labels is not None and (isinstance(labels, str) or not isinstance(labels, list | tuple)
                                    or not all(isinstance(n, str) for n in labels)):
             raise ArgumentTypeError(f"labels must be a list of str, got {labels!r}"[:200])
-        if model is not None and not all(hasattr(model, a) for a in
-                                         ("encode", "predict", "join", "decode_ids")):
-            raise ArgumentTypeError(f"model must be a transducer with encode, predict, join and "
-                                    f"decode_ids, got {type(model).__name__}")
+        if model is not None:
+            from lab.models import SpeechModel
+            from lab.widgets.model_transcribers import transducer_model
+
+            if not isinstance(model, torch.nn.Module | SpeechModel):
+                raise ArgumentTypeError(f"model must be a transducer with encode, predict, join "
+                                        f"and decode_ids, got {type(model).__name__}")
+            # a CTC model (or any other kind) is refused naming ctc_posteriors
+            model = transducer_model(model)
         tok = _tokenizer()
         self._model = model
         self._utterances: list[_Utterance] = []
