@@ -24,7 +24,15 @@ import numpy as np
 from lab import audio
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.base import Panel
-from lab.widgets.checks import check_choice, check_int, check_model, check_number, check_sources
+from lab.widgets.checks import (
+    check_choice,
+    check_int,
+    check_model,
+    check_number,
+    check_sources,
+    foreign_adapter,
+    zoo_module,
+)
 from lab.widgets.render import figure_to_png, new_figure, wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
 from lab.widgets.views import BOTTOM_PX, DPI, LEFT_PX, RIGHT_PX, TOP_PX, View, log1p_power_db
@@ -98,7 +106,17 @@ class AttributionPanel(UtterancePicker, Panel):
             from lab.models import load_pretrained
 
             model = load_pretrained("classifier")
-        self.model = check_model(model)
+        self.model = zoo_module(check_model(model))
+        foreign = foreign_adapter(self.model)
+        if foreign is not None:
+            # the panel's word-aligned perturbation and metrics read the zoo's feature grid
+            raise ArgumentError(
+                f"model: the attribution panel compares methods on the zoo's feature grid with "
+                f"word-aligned perturbation; {type(foreign.module).__name__} is a "
+                f"{foreign.kind} model over its {foreign.input}. Call "
+                "lab.interpret.attribute(model, audio, method=...) for its attributions (on "
+                "the log-power spectrogram for waveform models) and MaskPanel(model) to see "
+                "and hear what its decision needs")
         self.settings = settings
         self.kind = getattr(model, "feature_kind", "mfcc")
         self._sources: dict[str, AudioSource] = check_sources(

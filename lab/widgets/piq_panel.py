@@ -81,6 +81,7 @@ class PIQPanel(UtterancePicker, Panel):
             from lab.piq import PIQInterpreter
 
             interpreter = PIQInterpreter.from_pretrained()
+        _refuse_models(interpreter)
         missing = [a for a in ("interpret", "config", "class_names")
                    if not hasattr(interpreter, a)]
         if missing:
@@ -223,3 +224,22 @@ class PIQPanel(UtterancePicker, Panel):
 
     def _on_threshold(self, change) -> None:
         self.refresh()
+
+
+def _refuse_models(interpreter) -> None:
+    """A model where the interpreter belongs: PIQ's own refusal for models it cannot read,
+    and how to build the interpreter for the one it can."""
+    import torch
+
+    from lab.models import SpeechModel
+
+    if not isinstance(interpreter, torch.nn.Module | SpeechModel) or hasattr(
+            interpreter, "interpret"):
+        return
+    from lab.models.adapters import piq_classifier
+
+    piq_classifier(interpreter)  # refuses every model but the zoo's KeywordClassifier
+    raise ArgumentTypeError(
+        "interpreter must be a lab.piq.PIQInterpreter, got the classifier itself; use "
+        "PIQInterpreter.from_pretrained() (the shipped decoder) or train one for it with "
+        "python -m lab.piq.train")
