@@ -4,6 +4,15 @@ Every method is Captum's own class (none is re-implemented here); this module on
 the scalar target (:mod:`.targets`), the segment groups (:mod:`.segments`) and the options
 (:class:`~.settings.AttributionSettings`), and returns the map on the model's feature grid,
 the grid the importance masks and panels use.
+
+Models from outside the zoo (Hugging Face, Silero VAD, any :class:`lab.models.SpeechModel`)
+enter through :func:`_adapter_goal`: they are attributed on the grid their importance masks
+use (:meth:`lab.models.SpeechModel.mask_view`) — a waveform model on the log-power
+spectrogram of its input, which it hears resynthesised with the input's phase; a feature
+model on its own features — and the score explained is the decision's own: the predicted
+class's logit, the log-probability of the greedy CTC path over the model's own vocabulary, the
+teacher-forced log-probability of a seq2seq model's greedy tokens, or the summed per-frame
+scores of a ``frame_scores`` model.
 """
 
 from __future__ import annotations
@@ -18,7 +27,12 @@ from torch import nn
 
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.interpret._checks import real
-from lab.interpret.attribution.segments import Segment, segment_ids, word_segments
+from lab.interpret.attribution.segments import (
+    Segment,
+    fixed_segments,
+    segment_ids,
+    word_segments,
+)
 from lab.interpret.attribution.settings import METHODS, AttributionSettings
 from lab.interpret.attribution.targets import Target, make_target
 from lab.runtime import evaluating, model_device
@@ -155,10 +169,13 @@ def attribute(
 
     Parameters
     ----------
-    model : nn.Module
+    model : nn.Module or lab.models.SpeechModel
         Any model :mod:`lab.models` loads (``KeywordClassifier``, ``DeepSpeech``,
         ``Transducer``) or adapts: a module mapping (B, T, F) features to class scores
-        (B, C) or CTC logits (B, T, V) with blank 0.
+        (B, C) or CTC logits (B, T, V) with blank 0, or a model from outside the zoo
+        (Hugging Face, Silero VAD, an adapter; see the module docstring: waveform models are
+        attributed on the log-power spectrogram, their target is None or a class index,
+        and ablation groups are fixed blocks of frames).
     audio : path, waveform (n,) or features (T, F)
         One utterance; paths and waveforms become the model's features
         (:func:`lab.models.as_features`, through :func:`lab.audio.as_waveform`).
@@ -202,18 +219,33 @@ def attribute(
     if not isinstance(settings, AttributionSettings):
         raise ArgumentTypeError(
             f"settings must be an AttributionSettings, got {type(settings).__name__}")
-    features = as_features(model, audio, sr=sr)
+    from lab.models.adapters import ZooModel, adapted
+
+    adapter = adapted(model)
+    if isinstance(adapter, ZooModel):
+        model, adapter = adapter.module, None  # the zoo path, unchanged
+    if adapter is not None:
+        if sr != adapter.sample_rate:
+            raise ArgumentError(f"sr: {type(adapter.module).__name__} hears "
+                                f"{adapter.sample_rate} Hz audio, got {sr}")
+        model, grid = adapter.mask_view(audio)  # the grid its importance masks use
+        features = grid.numpy().astype(np.float32)
+    else:
+        features = as_features(model, audio, sr=sr)
     x = torch.from_numpy(features)[None].to(model_device(model))
     started = time.perf_counter()
     with evaluating(model), torch.random.fork_rng():
         torch.manual_seed(seed)
-        goal: Target = make_target(model, x, target)
+        goal: Target = (make_target(model, x, target) if adapter is None
+                        else _adapter_goal(adapter, model, x, target))
         groups, used = None, []
         needs_groups = method in ("feature_ablation", "shapley_value_sampling") or (
             method == "noise_tunnel" and settings.inner in ("feature_ablation",
                                                             "shapley_value_sampling"))
         if needs_groups:
-            if segments is None:
+            if segments is None and adapter is not None:  # no word alignment outside the zoo
+                segments = fixed_segments(x.shape[1], settings.segment_frames)
+            elif segments is None:
                 segments = word_segments(model, features,
                                          fallback_frames=settings.segment_frames)
             ids, used = segment_ids(list(segments), x.shape[1])
@@ -230,3 +262,70 @@ def attribute(
     seconds = time.perf_counter() - started
     return Attribution(scores[0].detach().cpu().numpy().astype(np.float32), features, method,
                        goal.description, seconds, used)
+
+
+def _adapter_goal(adapter, view: nn.Module, x: torch.Tensor, target) -> Target:
+    """The decision of a model from outside the zoo as one scalar per batch item.
+
+    ``view`` maps the grid ``x`` (1, T, F) to the adapter's scores (B, frames, C).
+    """
+    from lab.interpret.attribution.targets import Word
+
+    name = type(adapter.module).__name__
+    with torch.no_grad():
+        scores = view(x)
+    if isinstance(target, Word) or isinstance(target, str):
+        raise ArgumentError(
+            f"target: {name} is read through its adapter, which has no word alignment or "
+            f"text encoder; use target=None (its own decision)"
+            + (" or a class index" if adapter.kind == "classification" else ""))
+    if adapter.kind == "classification":
+        n = scores.shape[-1]
+        c = int(scores[0, -1].argmax()) if target is None else _index(target, n)
+        label = adapter.labels[c] if adapter.labels else str(c)
+        return Target("class", lambda z: view(z)[:, -1, c], f"logit of class {c} {label!r}",
+                      label=c)
+    if target is not None:
+        raise ArgumentTypeError(f"target for a {adapter.kind} model must be None (its own "
+                                f"decision), got {type(target).__name__}")
+    if adapter.kind == "frame_scores":
+        on = adapter.decode(scores)[0]
+        return Target("frames", lambda z: view(z).sum(dim=(1, 2)),
+                      f"sum of the {scores.shape[1]} frame scores "
+                      f"({sum(bool(v) for v in on)} frames on)")
+    if adapter.kind == "seq2seq":
+        # the view scores along the clean greedy tokens (start token first): explain the
+        # log-probability of each forced next token
+        forced = scores.argmax(-1)[0]
+        tokens = forced[:-1]  # the greedy tokens themselves (the last step is end-of-text)
+        text = adapter.text(tokens.tolist())
+
+        def forced_score(z: torch.Tensor) -> torch.Tensor:
+            lp = view(z).log_softmax(-1)
+            return lp[:, torch.arange(len(forced)), forced.to(z.device)].sum(-1)
+
+        return Target("transcript", forced_score,
+                      f"log-probability of the greedy tokens {text!r}", transcript=text)
+    # ctc: the log-probability of the model's own greedy path's labels (its own vocabulary)
+    ids = list(adapter.decode(scores)[0])
+    text = adapter.text(ids)
+    labels = torch.tensor(ids, dtype=torch.long)
+    blank = int(adapter.blank or 0)
+
+    def transcript_score(z: torch.Tensor) -> torch.Tensor:
+        lp = view(z).log_softmax(-1)
+        b, t = lp.shape[:2]
+        if not len(labels):  # only blanks: the path of blanks
+            return lp[..., blank].sum(-1)
+        return -torch.nn.functional.ctc_loss(
+            lp.transpose(0, 1), labels.to(z.device).repeat(b), torch.full((b,), t),
+            torch.full((b,), len(labels)), blank=blank, reduction="none")
+
+    return Target("transcript", transcript_score,
+                  f"log-probability of the transcript {text!r}", transcript=text)
+
+
+def _index(target, n: int) -> int:
+    from lab.interpret._checks import integer
+
+    return integer("target", target, minimum=0, maximum=n - 1)
