@@ -315,24 +315,25 @@ def _prepare_piq(model: nn.Module, params: dict) -> tuple[Any, dict]:
 
 
 def _piq(interpreter, item, params: dict) -> tuple[dict, dict]:
+    from lab.interpret.evaluation.metrics import mask_metrics
+
     interpretation = interpreter.interpret(item.waveform, threshold=params["threshold"])
     x = torch.from_numpy(interpretation.log_power)[None]
     m = torch.from_numpy(interpretation.mask.astype(np.float32))[None]
-    probs = interpreter.predict(torch.cat([x, m * x, (1 - m) * x]))
-    c = interpretation.label
-    p_x, p_in, p_out = (float(v) for v in probs[:, c])
+    # The per-utterance metrics of the one interpretation evaluation (lab.interpret.evaluate,
+    # which lab.piq.evaluate also runs), so a scan's numbers are that table's, per clip.
+    metrics = mask_metrics(interpreter.classifier, x, m)
     codes = interpreter.codes(x)[0].flatten().numpy()
     used = np.unique(codes)
     return {
         "prediction": interpretation.class_name,
-        "predicted_label": c,
-        "p_x": p_x,
-        "p_in": p_in,
-        "p_out": p_out,
-        # The metrics of lab.piq.evaluate, per utterance.
-        "kept": bool(int(probs[1].argmax()) == c),
-        "faithfulness": p_x - p_out,
-        "area": interpretation.mask_area,
+        "predicted_label": metrics["label"],
+        "p_x": metrics["p_x"],
+        "p_in": metrics["p_in"],
+        "p_out": metrics["p_out"],
+        "kept": bool(metrics["kept"]),
+        "faithfulness": metrics["faithfulness"],
+        "area": metrics["area"],
         "codes": [int(code) for code in used],
         "n_codes": int(used.size),
     }, {}
