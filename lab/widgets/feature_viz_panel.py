@@ -230,7 +230,7 @@ class FeatureVizPanel(Panel):
                                       else "none",
                                       duration=duration,
                                       ylabels=[self._feature_label],
-                                      colorbars=["ln(1 + power)" if self.on_waveform
+                                      colorbars=["log-power value" if self.on_waveform
                                                  else f"{kind} value"])
         self.learned_audio = tagged(W.Audio(format="wav", autoplay=False,
                                             layout=W.Layout(display="none")), "learned-audio")

@@ -151,7 +151,7 @@ class MaskPanel(UtterancePicker, Panel):
         if self.on_spectrogram:
             looks = dict(cmap="magma", normalize="none", row_titles=[
                 "log-power ln(1 + |STFT|²); pale: entries the mask removes"],
-                ylabels=["frequency bin (31.25 Hz)"], colorbars=["ln(1 + power)"])
+                ylabels=["frequency bin (31.25 Hz)"], colorbars=["log-power value ln(1 + power)"])
         elif self.adapter is not None:
             looks = dict(cmap="coolwarm", normalize="zscore", row_titles=[
                 "the model's own features; pale: entries the mask removes"],
