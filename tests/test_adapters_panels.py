@@ -150,6 +150,9 @@ def test_alignment_panel_takes_the_zoo_transducer_adapter():
     panel = AlignmentPanel(model=adapt(_zoo("transducer")), corpus=0)
     assert panel.loss_value > 0 and panel.error.value == ""
     assert panel.upload.layout.display is None  # uploads align on the adapted model
+    assert panel.load(_wav(speechlike(0.5)), "tone.wav") or "no symbol" in panel.error.value
+    if panel.error.value == "":  # a hypothesis to align: the domain line is shown with it
+        assert "Transducer (transducer, 29 labels)" in panel.domain.value
 
 
 # ---- MaskPanel --------------------------------------------------------------------------
@@ -286,9 +289,17 @@ def test_attribution_panel_refuses_foreign_models_naming_attribute(name):
         AttributionPanel(MODELS[name](), sources())
 
 
+def test_piq_panel_says_what_its_classifier_knows():
+    panel = PIQPanel(sources=sources())
+    assert panel.domain.value.startswith("<small")
+    assert "KeywordClassifier (classification, 24 labels)" in panel.domain.value
+    assert "Confidence on this input:" in panel.domain.value
+
+
 def test_attribution_panel_takes_a_zoo_adapter():
     panel = AttributionPanel(MODELS["zoo-classifier"](), sources(), methods=["saliency"])
     assert panel.error.value == "" and set(panel.attributions) == {"saliency"}
+    assert "KeywordClassifier (classification, 24 labels)" in panel.domain.value
 
 
 @pytest.mark.parametrize("name, grid, target", [

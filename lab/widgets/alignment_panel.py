@@ -42,6 +42,7 @@ class _Utterance:
                  source=None, text: str | None = None):
         self.name, self.logits, self.targets = name, logits, targets
         self.frame_s, self.source, self.text = frame_s, source, text
+        self.domain = ""  # the model's domain line for audio (domain_hint), as HTML
 
 
 class AlignmentPanel(UtterancePicker, Panel):
@@ -85,7 +86,8 @@ class AlignmentPanel(UtterancePicker, Panel):
     widget : ipywidgets.VBox
         The panel; parts carry CSS classes ``lab-alignment-<part>`` (``utterance``,
         ``upload``, ``blank``, ``temperature``, ``heatmap``, ``labels``, ``decoded``,
-        ``loss``, ``error``), the root ``lab-alignment-panel``.
+        ``loss``, ``domain`` (the model's domain and confidence, for audio), ``error``),
+        the root ``lab-alignment-panel``.
     views : list of lab.widgets.views.View
         Occupancy, label probabilities and decoded symbols, one width and time axis.
 
@@ -184,6 +186,7 @@ class AlignmentPanel(UtterancePicker, Panel):
                                                   layout=widgets.Layout(width="330px",
                                                                         min_width="300px"))
         self.loss = widgets.HTML()
+        self.domain = self.tagged(widgets.HTML(), "domain")
         self.busy = self.tagged(widgets.HTML(), "busy")
         for w, part in ((self.utterance, "utterance"), (self.upload, "upload"),
                         (self.blank, "blank"), (self.temperature, "temperature"),
@@ -194,7 +197,7 @@ class AlignmentPanel(UtterancePicker, Panel):
             widgets.HBox([self.utterance, self.upload, self.busy]),
             widgets.HBox([self.blank, self.temperature],
                          layout=widgets.Layout(flex_flow="row wrap")),
-            self.loss, self.error,
+            self.loss, self.domain, self.error,
             *[v.widget for v in self.views],
         ]))
         for w in (self.utterance, self.blank, self.temperature):
@@ -255,6 +258,9 @@ class AlignmentPanel(UtterancePicker, Panel):
         utt.logits = model.join(encoded[:, :T], model.predict(torch.tensor([y])))[0].float()
         utt.targets = y
         utt.frame_s = len(waveform) / audio.SAMPLE_RATE / T
+        from lab.widgets.model_transcribers import domain_html
+
+        utt.domain = domain_html(model, waveform)
 
     def load(self, source, label: str | None = None) -> bool:
         """Align an uploaded file (bytes or path) on the model's own hypothesis."""
@@ -317,6 +323,7 @@ class AlignmentPanel(UtterancePicker, Panel):
         self.clear_error()
         self._shown = (self.utterance.value, blank, temperature)
         self.loss_value = float(-al.log_prob[0])
+        self.domain.value = utt.domain
         self.loss.value = (
             f"<b>{html.escape(utt.name)}</b>: T={T} frames, U={U1 - 1} labels · "
             f"loss −log P(y|x) = <b>{self.loss_value:.3f}</b> nats · best path log-prob "

@@ -65,8 +65,8 @@ class AttributionPanel(UtterancePicker, Panel):
     ----------
     widget : ipywidgets.VBox
         The panel; parts carry CSS classes ``lab-attribution-<part>`` (``source``,
-        ``upload``, ``area``, ``perturbation``, ``spectrogram``, ``words``, ``map``,
-        ``audio-original``, ``audio``, ``metrics``, ``info``, ``error``).
+        ``upload``, ``domain``, ``area``, ``perturbation``, ``spectrogram``, ``words``,
+        ``map``, ``audio-original``, ``audio``, ``metrics``, ``info``, ``error``).
     attributions : dict of method → lab.interpret.attribution.Attribution
     words : lab.interpret.attribution.WordImportance
     """
@@ -163,9 +163,11 @@ class AttributionPanel(UtterancePicker, Panel):
             rows.append(W.VBox([view.widget, W.HBox([self.audios[method],
                                                      self.metrics[method]])]))
         self.info = tagged(W.HTML(), "info")
+        self.domain = tagged(W.HTML(), "domain")  # what the model knows, its confidence here
         self._set_root(W.VBox([
             W.HBox([self.source, self.upload]),
             self.error,
+            self.domain,
             W.HBox([self.area, self.perturbation]),
             self.spectrogram_view.widget,
             self.words_image,
@@ -200,6 +202,9 @@ class AttributionPanel(UtterancePicker, Panel):
             return False
         self.clear_error()
         self.waveform, self.features, self.attributions = waveform, features, attributions
+        from lab.widgets.model_transcribers import domain_html
+
+        self.domain.value = domain_html(self.model, waveform)
         self.original_audio.value = wav_bytes(waveform, self.sr)
         self._show_features()
         self._update_words()

@@ -28,7 +28,7 @@ from lab.widgets.checks import check_model, foreign_adapter, zoo_module
 from lab.widgets.mfcc_panel import Transcriber, Transcription
 from lab.widgets.views import Token, symbol_names, transducer_tokens
 
-__all__ = ["decision_text", "hint_for", "model_kind", "model_transcriber",
+__all__ = ["decision_text", "domain_html", "hint_for", "model_kind", "model_transcriber",
            "pretrained_transcribers", "transducer_model", "transducer_placement"]
 
 
@@ -135,6 +135,23 @@ def hint_for(model, waveform: np.ndarray) -> str | None:
     if adapted(model) is None and not _is_zoo(model):
         return None
     return domain_hint(adapt(model), waveform)
+
+
+def domain_html(model, waveform: np.ndarray) -> str:
+    """:func:`hint_for` as a small HTML line (red when flagged low); empty when the lab
+    cannot describe the model (a plain module, or one that fails on this input)."""
+    import html
+
+    if model is None:
+        return ""
+    try:
+        hint = hint_for(model, waveform)
+    except Exception:  # no line rather than an error: the panel's own output still shows
+        return ""
+    if not hint:
+        return ""
+    colour = "#b00020" if "low:" in hint else "#555"
+    return f"<small style='color:{colour}'>{html.escape(hint)}</small>"
 
 
 def model_kind(model) -> str:

@@ -23,6 +23,7 @@ from lab.errors import ArgumentTypeError
 from lab.widgets.base import Panel
 from lab.widgets.checks import check_int, check_number, check_sources
 from lab.widgets.jobs import busy
+from lab.widgets.model_transcribers import domain_html
 from lab.widgets.render import wav_bytes
 from lab.widgets.sources import UtterancePicker, corpus_sources
 from lab.widgets.views import TimeCursor, View, log1p_power_db
@@ -52,7 +53,7 @@ class PIQPanel(UtterancePicker, Panel):
     ----------
     widget : ipywidgets.VBox
         The panel; parts carry CSS classes ``lab-piq-<part>`` (``source``, ``upload``,
-        ``threshold``, ``probabilities``, ``spectrogram``, ``mask``, ``interpreted``,
+        ``threshold``, ``probabilities``, ``domain``, ``spectrogram``, ``mask``, ``interpreted``,
         ``audio-original``, ``audio-interpreted``, ``info``, ``error``).
     result : lab.piq.Interpretation
         The interpretation on display.
@@ -117,6 +118,9 @@ class PIQPanel(UtterancePicker, Panel):
             continuous_update=False, readout_format=".2f",
             layout=W.Layout(width="360px", min_width="300px")), "threshold")
         self.probabilities = tagged(W.HTML(), "probabilities")
+        # what the classifier knows and how sure it is here (domain_hint): a confident
+        # keyword for a sentence it never heard the like of is still out of its domain
+        self.domain = tagged(W.HTML(), "domain")
         self.spectrogram_view = view("spectrogram", "log-power spectrogram")
         self.mask_view = view("mask", "PIQ mask over the spectrogram (pale: removed)")
         self.interpreted_view = view("interpreted", "interpretation: mask × log-power")
@@ -136,6 +140,7 @@ class PIQPanel(UtterancePicker, Panel):
             W.HBox([self.source, self.upload, self.busy]),
             self.error,
             W.HBox([self.probabilities, self.threshold]),
+            self.domain,
             self.cursor,
             self.spectrogram_view.widget,
             self.mask_view.widget,
@@ -172,6 +177,8 @@ class PIQPanel(UtterancePicker, Panel):
         self.time_cursor.reset(len(waveform) / self.sr)
         self._show(self.spectrogram_view, self._db)
         self.probabilities.value = self._probability_html()
+        self.domain.value = domain_html(getattr(self.interpreter, "classifier", None),
+                                        waveform)
         self.refresh()
         return True
 
