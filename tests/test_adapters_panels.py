@@ -235,6 +235,14 @@ def test_feature_viz_panel_default_shape_is_one_second_of_own_input(name, shape,
         assert panel.learned_audio.layout.display is None and panel.learned_audio.value
 
 
+def test_feature_viz_panel_waveform_defaults_make_silero_hear_speech():
+    panel = FeatureVizPanel(silero(), neurons="0", steps=40, record_every=10)
+    assert panel.options["init_std"] == 0.02 and panel.tv_weight.value == pytest.approx(1e-3)
+    panel.layer.value = "head"  # the speech probability of every frame
+    result = panel.run()
+    assert result.activations[0] < 0.2 < 0.8 < result.activations[-1]
+
+
 def test_feature_viz_panel_top_examples_from_real_waveform_items():
     items = [{"waveform": _real_clip() * g, "text": f"gain {g}"} for g in (0.2, 1.0)]
     panel = FeatureVizPanel(silero(), items, top_k=2)

@@ -89,7 +89,9 @@ class FeatureVizPanel(Panel):
         Size of the learned input; default ``adapter.probe_shape(1.0)[1:]`` (one second of
         the model's own input) for adapters and models the lab adapts, else ``(50, 26)``.
     steps, tv_weight, lr, record_every, init_std, init, seed :
-        Passed to :func:`lab.interpret.visualize_features`.
+        Passed to :func:`lab.interpret.visualize_features`. By default ``tv_weight=1``,
+        ``lr=0.1``, ``init_std=1``; for waveform models (samples in [-1, 1])
+        ``tv_weight=0.001``, ``lr=0.01``, ``init_std=0.02``.
     top_k : int
         Top examples shown.
 
@@ -119,10 +121,10 @@ class FeatureVizPanel(Panel):
         neurons: str = "0, 1, 2",
         shape: tuple[int, int] | None = None,
         steps: int = 100,
-        tv_weight: float = 1.0,
-        lr: float = 0.1,
+        tv_weight: float | None = None,
+        lr: float | None = None,
         record_every: int = 5,
-        init_std: float = 1.0,
+        init_std: float | None = None,
         init: np.ndarray | None = None,
         seed: int = 0,
         top_k: int = 4,
@@ -137,6 +139,11 @@ class FeatureVizPanel(Panel):
         if shape is None:
             shape = given.probe_shape(1.0)[1:] if given is not None else (50, 26)
         shape = _check_shape(shape)
+        # a waveform's samples live in [-1, 1]: quiet noise, small steps, almost no smoothing
+        quiet = given is not None and given.input == "waveform"
+        tv_weight = (1e-3 if quiet else 1.0) if tv_weight is None else tv_weight
+        lr = (0.01 if quiet else 0.1) if lr is None else lr
+        init_std = (0.02 if quiet else 1.0) if init_std is None else init_std
         steps = check_int(steps, "steps", 10, 1000)  # the slider's range
         tv_weight = check_number(tv_weight, "tv_weight", 1e-3, 1e2)
         lr = check_number(lr, "lr", 0.0)
