@@ -126,7 +126,8 @@ class MaskPanel(UtterancePicker, Panel):
             sources = corpus_sources(split, limit=check_int(limit, "limit", 1))
         self._sources = check_sources(sources)
         self.seed = seed
-        self.sr = audio.SAMPLE_RATE
+        # a model outside the zoo hears its own rate (the zoo: 16 kHz)
+        self.sr = self.adapter.sample_rate if self.adapter is not None else audio.SAMPLE_RATE
         self.result: interpret.MaskResult | None = None
         self.waveform = np.zeros(0, dtype=np.float32)
         self.features = np.zeros((1, 1), dtype=np.float32)
