@@ -16,7 +16,7 @@
 
 from lab.models.adapters import SpeechModel, adapt, predict
 from lab.models.classifier import KeywordClassifier
-from lab.models.ctc import ctc_greedy_collapse, ctc_greedy_decode
+from lab.models.ctc import ctc_greedy_collapse, ctc_greedy_decode, ctc_greedy_runs
 from lab.models.deepspeech import DeepSpeech
 from lab.models.hooks import activations, layer_names
 from lab.models.inference import as_features, ctc_posteriors, predict_keyword, transcribe
@@ -46,6 +46,7 @@ __all__ = [
     "checkpoint_info",
     "ctc_greedy_collapse",
     "ctc_greedy_decode",
+    "ctc_greedy_runs",
     "ctc_posteriors",
     "edit_distance",
     "export_checkpoint",

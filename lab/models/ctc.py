@@ -7,7 +7,7 @@ import torch
 
 from lab.errors import ArgumentError, ArgumentTypeError
 
-__all__ = ["ctc_greedy_collapse", "ctc_greedy_decode"]
+__all__ = ["ctc_greedy_collapse", "ctc_greedy_decode", "ctc_greedy_runs"]
 
 
 def _check_blank(blank: object, n_symbols: int | None = None) -> int:
@@ -49,18 +49,35 @@ def ctc_greedy_collapse(best_path, *, blank: int = 0) -> list[int]:
     >>> ctc_greedy_collapse([0, 3, 3, 0, 3, 5, 5, 0], blank=0)
     [3, 3, 5]
     """
+    return [symbol for symbol, _frames in ctc_greedy_runs(best_path, blank=blank)]
+
+
+def ctc_greedy_runs(best_path, *, blank: int = 0) -> list[tuple[int, list[int]]]:
+    """The symbols of a collapsed best path, each with the frames of its run.
+
+    What a view needs to place decoded text in time (the first frame of each run) and what
+    word-aligned attribution needs to find a word's frames; the symbols are exactly
+    :func:`ctc_greedy_collapse`'s.
+
+    Examples
+    --------
+    >>> ctc_greedy_runs([0, 3, 3, 0, 3, 5, 5, 0], blank=0)
+    [(3, [1, 2]), (3, [4]), (5, [5, 6])]
+    """
     blank = _check_blank(blank)
     path = _integer_array(best_path, "best_path")
     if path.ndim != 1:
         raise ArgumentError(f"best_path must be 1-D, got shape {path.shape}")
     if path.size and path.min() < 0:
         raise ArgumentError(f"best_path must hold symbol indices >= 0, got {int(path.min())}")
-    out: list[int] = []
+    out: list[tuple[int, list[int]]] = []
     previous = None
-    for symbol in path.tolist():
+    for t, symbol in enumerate(path.tolist()):
         # A repeat is only a new symbol when a blank separates it from the previous one.
-        if symbol != previous and symbol != blank:
-            out.append(symbol)
+        if symbol != blank and symbol == previous:
+            out[-1][1].append(t)
+        elif symbol != blank:
+            out.append((symbol, [t]))
         previous = symbol
     return out
 

@@ -168,13 +168,10 @@ def ctc_tokens(posteriors: np.ndarray, names: Sequence[str], *, blank: int = 0) 
     >>> [(t.frame, t.name) for t in ctc_tokens(p, ["∅", "a", "b"])]
     [(1, 'a'), (4, 'b'), (6, 'a')]
     """
-    best = np.asarray(posteriors).argmax(axis=1)
-    out, previous = [], blank
-    for t, s in enumerate(best.tolist()):
-        if s != blank and s != previous:
-            out.append(Token(t, s, names[s] if s < len(names) else str(s)))
-        previous = s
-    return out
+    from lab.models import ctc_greedy_runs
+
+    runs = ctc_greedy_runs(np.asarray(posteriors).argmax(axis=1), blank=blank)
+    return [Token(frames[0], s, names[s] if s < len(names) else str(s)) for s, frames in runs]
 
 
 def transducer_tokens(best_path, targets: Sequence[int], names: Sequence[str]) -> list[Token]:

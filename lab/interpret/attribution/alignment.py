@@ -109,16 +109,11 @@ class Alignment:
 
 
 def _ctc_alignment(log_probs: torch.Tensor, n_frames: int, stride: int) -> Alignment:
-    best = log_probs.argmax(-1).tolist()
-    ids, frames, previous = [], [], 0
-    for t, s in enumerate(best):
-        if s != 0 and s == previous:
-            frames[-1].append(t)
-        elif s != 0:
-            ids.append(s)
-            frames.append([t])
-        previous = s
-    return Alignment("ctc", tuple(ids), tuple(tuple(f) for f in frames), (), stride, n_frames)
+    from lab.models import ctc_greedy_runs
+
+    runs = ctc_greedy_runs(log_probs.argmax(-1), blank=0)
+    ids = tuple(s for s, _ in runs)
+    return Alignment("ctc", ids, tuple(tuple(f) for _, f in runs), (), stride, n_frames)
 
 
 def align(model: nn.Module, x: torch.Tensor) -> Alignment:
