@@ -19,7 +19,13 @@ from lab.models.classifier import KeywordClassifier
 from lab.models.ctc import ctc_greedy_collapse, ctc_greedy_decode, ctc_greedy_runs
 from lab.models.deepspeech import DeepSpeech
 from lab.models.hooks import activations, layer_names
-from lab.models.inference import as_features, ctc_posteriors, predict_keyword, transcribe
+from lab.models.inference import (
+    as_features,
+    ctc_posteriors,
+    predict_keyword,
+    transcribe,
+    transcribe_batch,
+)
 from lab.models.metrics import accuracy, cer, edit_distance, wer
 from lab.models.pretrained import (
     CheckpointError,
@@ -55,5 +61,6 @@ __all__ = [
     "predict",
     "predict_keyword",
     "transcribe",
+    "transcribe_batch",
     "wer",
 ]

@@ -12,7 +12,7 @@ from lab.errors import ArgumentError, ArgumentTypeError
 from lab.models.ctc import ctc_greedy_decode
 from lab.runtime import evaluating
 
-__all__ = ["as_features", "ctc_posteriors", "predict_keyword", "transcribe"]
+__all__ = ["as_features", "ctc_posteriors", "predict_keyword", "transcribe", "transcribe_batch"]
 
 
 def _foreign(model: object, wanted: tuple[str, ...], function: str):
@@ -161,27 +161,52 @@ def transcribe(model: nn.Module, waveform_or_features, *, sr: int = 16000) -> st
     str
         The decoded text.
     """
-    from lab.data import CharTokenizer
 
     adapter = _foreign(model, ("ctc", "transducer", "seq2seq"), "transcribe")
     if adapter is not None:
         return adapter.predict(waveform_or_features)
     model = _zoo_module(model)
+    return transcribe_batch(model, _batch(as_features(model, waveform_or_features, sr=sr)))[0]
+
+
+@torch.no_grad()
+def transcribe_batch(model: nn.Module, features: torch.Tensor) -> list[str]:
+    """Greedy transcripts of a batch of feature inputs ``(B, T, F)`` of a lab-alphabet model.
+
+    The one batched decoding of the zoo's ASR models (``decode_ids``) and of user CTC models
+    over :class:`lab.data.CharTokenizer`'s alphabet with blank 0; what :func:`transcribe`,
+    word-aligned perturbation and the ASR interpretation metrics run.
+
+    Examples
+    --------
+    >>> from lab.models import DeepSpeech
+    >>> _ = torch.manual_seed(0)
+    >>> texts = transcribe_batch(DeepSpeech(n_hidden=8).eval(), torch.zeros(2, 5, 26))
+    >>> len(texts), texts[0] == texts[1]  # one text per input; equal inputs, equal texts
+    (2, True)
+    """
+    from lab.data import CharTokenizer
+
+    if not torch.is_tensor(features) or features.ndim != 3:
+        raise ArgumentError(
+            f"features must be a (B, T, F) tensor, got {getattr(features, 'shape', features)!r}"
+        )
     with evaluating(_check_model(model)):
-        x = _batch(as_features(model, waveform_or_features, sr=sr))
         if hasattr(model, "decode_ids"):
-            ids = model.decode_ids(x)[0]
+            ids = model.decode_ids(features)
         else:
-            logits = model(x)
+            logits = model(features)
+            logits = logits[0] if isinstance(logits, tuple) else logits
             if not torch.is_tensor(logits) or logits.ndim != 3:
                 raise ArgumentTypeError(
                     f"model must be an ASR model (with decode_ids, or returning CTC logits of "
-                    f"shape (1, T, V)); {type(model).__name__} returned "
+                    f"shape (B, T, V)); {type(model).__name__} returned "
                     f"{tuple(logits.shape) if torch.is_tensor(logits) else type(logits)} "
                     "(use predict_keyword for a classifier)"
                 )
-            ids = ctc_greedy_decode(logits, blank=0)[0]
-    return CharTokenizer().decode(ids)
+            ids = ctc_greedy_decode(logits, blank=0)
+    tokenizer = CharTokenizer()
+    return [tokenizer.decode(list(i)) for i in ids]
 
 
 @torch.no_grad()

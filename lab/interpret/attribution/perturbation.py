@@ -153,22 +153,16 @@ class WordImportance:
 
 
 def _answers(model: nn.Module, kind: str, batch: torch.Tensor) -> list[str]:
-    from lab.data import KEYWORDS, CharTokenizer
-    from lab.models import ctc_greedy_decode
+    from lab.data import KEYWORDS
+    from lab.models import transcribe_batch
 
+    if kind != "classifier":
+        return transcribe_batch(model, batch)
     with torch.no_grad():
-        if kind == "classifier":
-            logits = model(batch)
-            labels = logits.argmax(-1).tolist()
-            named = logits.shape[1] == len(KEYWORDS)
-            return [KEYWORDS[c] if named else str(c) for c in labels]
-        if kind == "transducer":
-            ids = model.decode_ids(batch)
-        else:
-            out = model(batch)
-            ids = ctc_greedy_decode(out[0] if isinstance(out, tuple) else out, blank=0)
-    tok = CharTokenizer()
-    return [tok.decode(list(i)) for i in ids]
+        logits = model(batch)
+    labels = logits.argmax(-1).tolist()
+    named = logits.shape[1] == len(KEYWORDS)
+    return [KEYWORDS[c] if named else str(c) for c in labels]
 
 
 def word_importance(

@@ -22,23 +22,15 @@ from lab.errors import ArgumentError
 from lab.interpret._checks import integer, real
 from lab.interpret.evaluation.bootstrap import paired_bootstrap
 from lab.interpret.evaluation.compare import Explainer, _explain, top_k
-from lab.runtime import ProgressHook, StopToken, Task, evaluating, model_device
+from lab.runtime import ProgressHook, StopToken, Task, model_device
 
 __all__ = ["compare_asr", "transcript_metrics"]
 
 
 def _transcripts(model, batch: torch.Tensor) -> list[str]:
-    from lab.data import CharTokenizer
-    from lab.models import ctc_greedy_decode
+    from lab.models import transcribe_batch
 
-    with torch.no_grad(), evaluating(model):
-        if hasattr(model, "decode_ids"):
-            ids = model.decode_ids(batch)
-        else:
-            out = model(batch)
-            ids = ctc_greedy_decode(out[0] if isinstance(out, tuple) else out, blank=0)
-    tok = CharTokenizer()
-    return [tok.decode(list(i)) for i in ids]
+    return transcribe_batch(model, batch)
 
 
 def _cer(reference: str, hypothesis: str) -> float:
