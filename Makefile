@@ -76,7 +76,8 @@ execute-notebooks: install
 gallery: install debian-packages
 	LAB_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests/browser/test_mfcc.py tests/browser/test_interpret.py tests/browser/test_dependency.py \
-		tests/browser/test_alignment.py tests/browser/test_piq.py
+		tests/browser/test_alignment.py tests/browser/test_piq.py tests/browser/test_attribution.py \
+		tests/browser/test_your_model.py tests/browser/test_scan.py
 
 # Refresh constraints.txt: resolve the newest releases of every dependency (all extras) in a
 # scratch venv next to $(TORCH_SPEC) and freeze them. Review the diff, run `make test`, commit.

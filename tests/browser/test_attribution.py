@@ -10,6 +10,7 @@ from tests.browser.lab_browser import (
     assert_time_aligned,
     assert_views_labelled,
     audio_digest,
+    docs_screenshot,
     image_digest,
     press_slider,
     wait_for_image_change,
@@ -45,6 +46,7 @@ def test_area_changes_masks_audio_and_metrics(run_notebook):
     assert page.locator(METRICS).first.inner_text() != metrics_before
     assert page.locator(".lab-attribution-info").inner_text() != info_before
     assert page.locator(".lab-attribution-error").inner_text().strip() == ""
+    docs_screenshot(page, ".lab-attribution-panel", "attribution_panel.png")
     assert_no_error_output(page)
 
 

@@ -14,6 +14,7 @@ from tests.browser.lab_browser import (
     assert_time_aligned,
     assert_views_labelled,
     audio_digest,
+    docs_screenshot,
     image_digest,
     press_slider,
     wait_for_image_change,
@@ -60,4 +61,5 @@ def test_mask_panel_on_silero_plays_what_the_model_hears(run_notebook):
             time.monotonic() < deadline):
         page.wait_for_timeout(200)
     assert _text(page, ".lab-mask-muted-transcript").startswith("muted decision: speech in ")
+    docs_screenshot(page, PANEL, "your_model_mask_panel.png")
     assert_no_error_output(page)
