@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", default="deepspeech")
     parser.add_argument("--data", default="all", help="corpus split or 'all' (2,268 clips)")
     parser.add_argument("--limit", type=int, default=None, help="first N utterances")
-    parser.add_argument("--shard-size", type=int, default=32)
+    parser.add_argument("--shard-size", type=int, default=128)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="JSON path")
     args = parser.parse_args(argv)

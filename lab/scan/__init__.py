@@ -11,7 +11,7 @@ finish:
 >>> scan.complete, len(load(folder))
 (True, 4)
 
-- :func:`run` — ``run(task, data, *, model, out, client=None, shard_size=32, resume=True)``;
+- :func:`run` — ``run(task, data, *, model, out, client=None, shard_size=128, resume=True)``;
   the command line is ``python -m lab.scan TASK --model NAME --data DATASET --out DIR
   [--scheduler ADDRESS]``.
 - Tasks (:mod:`lab.scan.tasks`): ``activations``, ``evaluate``, ``masks``, ``piq``.

@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=None,
                         help="local cluster workers (default: usable cores)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
-    parser.add_argument("--shard-size", type=int, default=32, help="utterances per shard")
+    parser.add_argument("--shard-size", type=int, default=128, help="utterances per shard")
     parser.add_argument("--limit", type=int, default=None, help="first N utterances only")
     parser.add_argument("--keywords-only", action="store_true",
                         help="corpus splits: single command words only")

@@ -169,7 +169,7 @@ def run(
     model: str | nn.Module,
     out: str | os.PathLike,
     client: Any = None,
-    shard_size: int = 32,
+    shard_size: int = 128,
     resume: bool = True,
     workers: int | None = None,
     threads: int = 1,
@@ -208,7 +208,10 @@ def run(
         the machine; an address or a client is used unchanged.
     shard_size : int
         Utterances per shard: the unit of work, of writing and of resuming. Each utterance is
-        run on its own (batch of one), so results never depend on padding or sharding.
+        run on its own (batch of one), so results never depend on padding or sharding. The
+        default, 128, keeps Dask's per-shard cost (scheduling, transfer, one Parquet file) small
+        against the work (``bench.scan``: one worker as fast as the in-process loop; at 32 it
+        was 11 % slower on ``evaluate``) while a stop or a lost worker costs at most one shard.
     resume : bool
         Keep the finished shards of an earlier run with the same task, model, dataset and
         parameters (a different one is refused with an ArgumentError). ``False`` deletes the
