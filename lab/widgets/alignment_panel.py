@@ -20,7 +20,7 @@ from lab.transducer import rnnt_alignment, synthetic_logits
 from lab.widgets.base import Panel, describe_error
 from lab.widgets.checks import check_int
 from lab.widgets.jobs import busy
-from lab.widgets.sources import UtterancePicker
+from lab.widgets.sources import UtterancePicker, take_upload
 from lab.widgets.views import View, symbol_names, transducer_tokens
 
 __all__ = ["AlignmentPanel"]
@@ -277,18 +277,9 @@ class AlignmentPanel(UtterancePicker, Panel):
         return True
 
     def _on_upload(self, change) -> None:
-        files = change["new"]
-        if not files:
-            return
-        upload = files[-1]
-        self.upload.value = ()
-        try:
-            name, content = str(upload["name"]), bytes(upload["content"])
-        except (KeyError, TypeError, ValueError) as exc:
-            self.show_error(f"the upload carries no readable file ({exc})",
-                            "Cannot use the upload")
-            return
-        self.load(content, name)
+        taken = take_upload(self, change)
+        if taken is not None:
+            self.load(taken[1], taken[0])
 
     # --- drawing ------------------------------------------------------------------------------
 

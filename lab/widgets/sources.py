@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["UtterancePicker", "corpus_sources"]
+__all__ = ["UtterancePicker", "corpus_sources", "take_upload"]
 
 
 def corpus_sources(
@@ -35,6 +35,29 @@ def corpus_sources(
     return sources
 
 
+def take_upload(panel, change) -> tuple[str, bytes] | None:
+    """The newest file of a ``FileUpload`` change as ``(name, bytes)``, or None.
+
+    Clears ``panel.upload`` so that choosing the same file again fires another change. An
+    upload without a readable file is shown with ``panel.show_error`` (and None returned);
+    a panel without ``show_error`` gets the exception.
+    """
+    files = change["new"]
+    if not files:
+        return None
+    upload = files[-1]
+    panel.upload.value = ()
+    try:
+        return str(upload["name"]), bytes(upload["content"])
+    except (KeyError, TypeError, ValueError) as exc:
+        show = getattr(panel, "show_error", None)
+        if show is None:
+            raise
+        show(f"the upload carries no readable file ({type(exc).__name__}: {exc})",
+             "Cannot use the upload")
+        return None
+
+
 class UtterancePicker:
     """Mixin for panels that pick an utterance from a dropdown or an upload.
 
@@ -57,21 +80,10 @@ class UtterancePicker:
             self._quiet = before
 
     def _on_upload(self, change) -> None:
-        files = change["new"]
-        if not files:
+        taken = take_upload(self, change)
+        if taken is None:
             return
-        upload = files[-1]
-        # Clear the upload so that choosing the same file again fires another change.
-        self.upload.value = ()
-        try:
-            name, content = str(upload["name"]), bytes(upload["content"])
-        except (KeyError, TypeError, ValueError) as exc:
-            show = getattr(self, "show_error", None)
-            if show is None:
-                raise
-            show(f"the upload carries no readable file ({type(exc).__name__}: {exc})",
-                 "Cannot use the upload")
-            return
+        name, content = taken
         if not self.load(content, name):
             return
         label = f"⬆ {name}"
