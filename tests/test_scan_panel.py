@@ -50,6 +50,8 @@ def test_masks_panel_shows_a_mask(tmp_path):
     panel = ScanPanel(scan)
     panel.select(1)
     assert panel.mask_image.value[:4] == b"\x89PNG"
+    caption = panel.mask_view.caption.value
+    assert "time (s)" in caption and "feature index" in caption, caption  # a labelled view
     assert panel.top.children[0].value[:4] == b"RIFF"
 
 

@@ -15,10 +15,12 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
+from lab.audio.conventions import HOP_LENGTH, SAMPLE_RATE
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.scan import Scan
 from lab.widgets.base import Panel
-from lab.widgets.render import array_to_png, wav_bytes
+from lab.widgets.render import wav_bytes
+from lab.widgets.views import View
 
 __all__ = ["ScanPanel"]
 
@@ -126,10 +128,14 @@ class ScanPanel(Panel):
                       W.HBox([self.layer, self.neuron, self.stat, self.k]), self.top]
         if scan.task == "masks":
             self.utterance = tagged(W.Dropdown(description="Utterance"), "utterance")
-            self.mask_image = tagged(W.Image(format="png", width=420, height=180), "mask")
+            # labelled like every panel image: time in seconds, the model's feature rows
+            self.mask_view = View(title="importance mask; pale: entries the mask removes",
+                                  ylabel="feature index", colorbar="kept (1) / removed (0)",
+                                  width=760, height=220, cmap="gray", css="lab-scan-mask")
+            self.mask_image = self.mask_view.image
             self.utterance.observe(lambda _change: self.select(), names="value")
             parts += [W.HTML("<b>Mask of an utterance</b> (kept entries bright)"),
-                      self.utterance, self.mask_image, self.top]
+                      self.utterance, self.mask_view.widget, self.top]
         failed = scan.errors()
         self.failed = tagged(W.HTML(self._errors_html(failed)), "errors")
         parts += [self.failed, self.error]
@@ -255,7 +261,9 @@ class ScanPanel(Panel):
         except Exception as err:
             self.show_error(err, "Cannot show the mask")
             return
-        self.mask_image.value = array_to_png(mask.T, cmap="gray", vmin=0, vmax=1)
+        # masks of the zoo's models: one row of features per 20 ms hop
+        self.mask_view.show_image(mask, duration=mask.shape[0] * HOP_LENGTH / SAMPLE_RATE,
+                                  vmin=0.0, vmax=1.0)
         self.top.children = [self.tagged(self._player(int(self.utterance.value)), "audio")]
 
     def __repr__(self) -> str:
