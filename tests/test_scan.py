@@ -322,3 +322,111 @@ def test_plain_modules_are_probed_and_keep_their_mode(tmp_path):
     assert scan.table()["confidence"].between(0, 1).all()
     with pytest.raises(ArgumentError, match="evaluate needs a recognizer"):
         _scan("evaluate", tmp_path / "bad", model=torch.nn.Flatten(0))
+
+
+# ------------------------------------------------------------------------ adapted models
+@pytest.fixture(scope="module")
+def silero_vad():
+    pytest.importorskip("silero_vad")
+    from lab.models import load_pretrained
+
+    return load_pretrained("silero_vad")
+
+
+def _tiny_hf_ctc():
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.Wav2Vec2Config(
+        vocab_size=12, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=32, conv_dim=(16,) * 7, num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2, pad_token_id=0)
+    return transformers.Wav2Vec2ForCTC(config).eval()
+
+
+def test_silero_vad_identity_is_its_adapter_and_weights(silero_vad):
+    from lab.models import adapt
+
+    ident = model_identity("silero_vad")
+    assert ident["kind"] == "adapter" and ident["class"].endswith("silero.SileroVAD")
+    assert ident["model_kind"] == "frame_scores" and ident["input_hop"] == 512
+    assert ident["state_sha256"] == state_sha256(silero_vad.module)
+    # the adapter and the module it wraps are the same model; another framing is not
+    assert model_identity(silero_vad) == model_identity(silero_vad.module)
+    assert model_identity(silero_vad) == ident
+    assert model_identity(silero_vad.with_hop(160))["input_hop"] == 160
+    # the zoo's adapter is its module
+    from lab.models import load_pretrained
+
+    zoo = load_pretrained("classifier")
+    assert model_identity(adapt(zoo)) == model_identity(zoo)
+
+
+def test_silero_vad_evaluate_is_speech_fraction_of_predict(tmp_path, silero_vad):
+    from lab.models import predict
+
+    scan = _scan("evaluate", tmp_path, model="silero_vad", limit=3, shard_size=2)
+    assert scan.complete and scan.manifest["model"]["model_kind"] == "frame_scores"
+    table = scan.table()
+    source = as_source("test", limit=3)
+    for i in range(3):
+        scores = predict(silero_vad, source.waveform(i))
+        row = table.iloc[i]
+        assert row["frames"] == len(scores)
+        assert row["speech_fraction"] == pytest.approx(float((scores >= 0.5).mean()))
+        assert row["mean_score"] == pytest.approx(float(scores.mean()), abs=1e-6)
+    summary = scan.summary()
+    assert summary["n"] == 3 and 0.0 <= summary["speech_fraction"] <= 1.0
+    # the adapter object itself is the same model: the scan resumes, nothing is redone
+    assert _scan("evaluate", tmp_path, model=silero_vad.module, limit=3,
+                 shard_size=2).complete
+
+
+def test_silero_vad_activations_through_the_adapter(tmp_path, silero_vad):
+    scan = _scan("activations", tmp_path, model=silero_vad, limit=3, shard_size=2)
+    assert scan.manifest["params"]["layers"] == ["stft", "encoder", "rnn", "head"]
+    indices, mean = scan.arrays("rnn/mean")
+    assert indices.tolist() == [0, 1, 2] and mean.shape == (3, 128)
+    # the stored statistics are the adapter's activations, neurons on the last axis
+    act = silero_vad.activations(as_source("test", limit=3).waveform(1), ["rnn"])["rnn"][0]
+    np.testing.assert_allclose(mean[1], act.reshape(-1, 128).mean(0).numpy(), rtol=1e-5,
+                               atol=1e-6)
+    assert len(scan.top_utterances("rnn", 0, k=3)) == 3
+    with pytest.raises(ArgumentError, match="not layers of SileroVAD"):
+        _scan("activations", tmp_path / "bad", model=silero_vad, layers=["nope"], limit=2)
+
+
+def test_adapted_models_refuse_masks_and_piq_naming_what_applies(tmp_path, silero_vad):
+    with pytest.raises(ArgumentError, match="importance_mask"):
+        _scan("masks", tmp_path / "m", model=silero_vad, limit=2)
+    with pytest.raises(ArgumentError, match="piq_classifier"):
+        _scan("piq", tmp_path / "p", model=silero_vad, limit=2)
+
+
+def test_hf_ctc_evaluate_and_activations(tmp_path):
+    from lab.models import adapt, predict
+
+    net = _tiny_hf_ctc()
+    labels = ["<pad>", "|", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+    adapter = adapt(net, labels=labels)
+    scan = _scan("evaluate", tmp_path / "e", model=adapter, limit=2)
+    ident = scan.manifest["model"]
+    assert ident["adapter"] == "HFCTCModel" and ident["labels"] == labels
+    table = scan.table()
+    source = as_source("test", limit=2)
+    for i in range(2):
+        assert table.iloc[i]["hypothesis"] == predict(adapter, source.waveform(i))
+        assert table.iloc[i]["chars"] == len(source.rows[i]["text"])
+    assert np.isfinite(scan.summary()["cer"]) and 0 <= table["confidence"].max() <= 1
+    # the raw model is adapted on its own (its default vocabulary: another identity)
+    raw = _scan("evaluate", tmp_path / "raw", model=net, limit=2)
+    assert raw.manifest["model"]["labels"] != labels
+    assert raw.manifest["model"]["state_sha256"] == ident["state_sha256"]
+    acts = _scan("activations", tmp_path / "a", model=adapter, limit=2)
+    assert acts.manifest["params"]["layers"] == ["lm_head"] and len(acts.table()) == 2
+
+
+def test_cli_scans_silero_vad(tmp_path, capsys, silero_vad):
+    args = ["evaluate", "--model", "silero_vad", "--data", "test", "--out",
+            str(tmp_path / "cli"), "--inprocess", "--limit", "2", "--quiet"]
+    assert main(args) == 0
+    assert '"speech_fraction"' in capsys.readouterr().out

@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("task", choices=sorted(TASKS))
     parser.add_argument("--model", required=True,
-                        help="zoo name: deepspeech, transducer or classifier")
+                        help="zoo name (deepspeech, transducer, classifier) or silero_vad")
     parser.add_argument("--data", required=True,
                         help="corpus split (train/valid/test, or all), a folder of audio files, or "
                              "hf:<folder saved with datasets' save_to_disk>")

@@ -30,7 +30,6 @@ from typing import Any
 
 import torch
 from distributed.diagnostics.plugin import WorkerPlugin
-from torch import nn
 
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.runtime import ProgressHook, StopToken, Task, evaluating
@@ -166,7 +165,7 @@ def run(
     task: str,
     data: Any,
     *,
-    model: str | nn.Module,
+    model: Any,
     out: str | os.PathLike,
     client: Any = None,
     shard_size: int = 128,
@@ -197,10 +196,13 @@ def run(
         A corpus split (``"test"``), a folder of audio files (recursively; transcripts from
         ``manifest=``), ``"hf:<saved dataset>"`` or a ``datasets.Dataset``
         (see :func:`lab.scan.sources.as_source`).
-    model : str or torch.nn.Module
+    model : str, torch.nn.Module or lab.models.SpeechModel
         A zoo name (``"deepspeech"``, ``"transducer"``, ``"classifier"``; identified by its
-        checkpoint's sha256) or any module (identified by a hash of its state_dict, or its own
-        ``scan_identity``).
+        checkpoint's sha256), ``"silero_vad"``, an adapter (:func:`lab.models.adapt`) or a
+        model ``adapt`` wraps on its own (Hugging Face, Silero; identified by the adapter's
+        description and a hash of the state_dict), or any module (identified by a hash of its
+        state_dict, or its own ``scan_identity``). Adapted models run ``evaluate`` (through
+        :func:`lab.models.predict`) and ``activations`` (through the adapter's layers).
     out : str or os.PathLike
         The scan folder: manifest, one Parquet table (and compressed arrays) per shard.
     client : None, str, distributed.Client or "inprocess"
@@ -265,7 +267,7 @@ def run(
     module, identity = resolve_model(model)
     # Eval mode for the scan (and for the copies shipped to the workers); the caller's
     # module gets its own mode back afterwards.
-    with evaluating(module):
+    with evaluating(getattr(module, "module", module)):  # an adapter: its wrapped model
         return _scan(spec, source, module, identity, out, client, shard_size, resume, workers,
                      threads, limit, progress, on_progress, should_stop, options)
 

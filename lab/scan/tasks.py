@@ -10,6 +10,10 @@ Each task is a :class:`ScanTask` with three steps:
 - ``process(payload, item, params) -> (row, arrays)`` (on a worker): one utterance's table row
   and arrays.
 
+Adapted models (:class:`lab.models.adapters.SpeechModel`: Silero VAD, Hugging Face models)
+run ``evaluate`` through :func:`lab.models.predict` and ``activations`` through the adapter's
+``layer_names`` / ``activations``; ``masks`` and ``piq`` refuse them, naming what applies.
+
 Everything per utterance goes through the lab's public API: :func:`lab.models.transcribe`,
 :func:`lab.models.ctc_posteriors`, :func:`lab.models.activations`,
 :func:`lab.interpret.importance_mask`, :class:`lab.piq.PIQInterpreter`.
@@ -71,6 +75,13 @@ def _is_classifier(model: nn.Module) -> bool:
     return hasattr(model, "classify") and hasattr(model, "embed")
 
 
+def _adapter(model: Any):
+    """``model`` when it is an adapter (resolve_model made it one), else None."""
+    from lab.models.adapters import SpeechModel
+
+    return model if isinstance(model, SpeechModel) else None
+
+
 def _plain(model: nn.Module, params: dict) -> tuple[Any, dict]:
     return model, {}
 
@@ -78,6 +89,9 @@ def _plain(model: nn.Module, params: dict) -> tuple[Any, dict]:
 # ------------------------------------------------------------------------------- evaluate
 def _check_evaluate(model: nn.Module, options: dict) -> dict:
     _no_options("evaluate", options, ())
+    adapter = _adapter(model)
+    if adapter is not None:  # its kind says what predict returns
+        return {"kind": adapter.kind}
     if _is_classifier(model):
         return {"kind": "classifier"}
     if hasattr(model, "decode_ids"):
@@ -104,8 +118,10 @@ def _check_evaluate(model: nn.Module, options: dict) -> dict:
 @torch.no_grad()
 def _evaluate(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
     from lab.data import KEYWORDS, CharTokenizer
-    from lab.models import ctc_greedy_decode, ctc_posteriors, edit_distance, transcribe
+    from lab.models import ctc_greedy_decode, ctc_posteriors, transcribe
 
+    if _adapter(model) is not None:
+        return _evaluate_adapter(model, item, params)
     x = _features(model, item.waveform)
     if params["kind"] == "classifier":
         logits = model(x)
@@ -129,7 +145,16 @@ def _evaluate(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
             )
         hypothesis = CharTokenizer().decode(ctc_greedy_decode(logits, blank=0)[0])
         posteriors = logits.softmax(-1)[0].numpy()
-    reference = item.text
+    return _scored(hypothesis, item.text) | {
+        # Mean over frames of the best symbol's posterior: how sure the model was.
+        "confidence": float(posteriors.max(axis=-1).mean()),
+    }, {}
+
+
+def _scored(hypothesis: str, reference: str) -> dict:
+    """Hypothesis, lengths, edit counts and CER/WER against ``reference`` ('' = unscored)."""
+    from lab.models import edit_distance
+
     chars, words = len(reference), len(reference.split())
     # Without a transcript there is nothing to score (a folder scan without a manifest).
     char_errors = edit_distance(reference, hypothesis) if reference else None
@@ -142,9 +167,39 @@ def _evaluate(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
         "word_errors": word_errors,
         "cer": char_errors / chars if reference else math.nan,
         "wer": word_errors / words if reference and words else math.nan,
-        # Mean over frames of the best symbol's posterior: how sure the model was.
-        "confidence": float(posteriors.max(axis=-1).mean()),
-    }, {}
+    }
+
+
+def _evaluate_adapter(adapter, item, params: dict) -> tuple[dict, dict]:
+    from lab.data import KEYWORDS
+    from lab.models.adapters import confidence
+
+    output = adapter.predict(item.waveform)
+    kind = params["kind"]
+    if kind in ("ctc", "seq2seq", "transducer"):
+        return _scored(str(output), item.text) | {
+            "confidence": float(confidence(adapter, item.waveform))}, {}
+    if kind == "classification":
+        names = list(output)
+        label = int(np.argmax([output[name] for name in names]))
+        name = names[label]
+        # Correct only where the model's class names are the corpus's keywords.
+        known = item.label >= 0 and name in KEYWORDS
+        return {"prediction": name, "predicted_label": label,
+                "confidence": float(output[name]),
+                "correct": bool(name == KEYWORDS[item.label]) if known else None}, {}
+    # frame_scores: one score per frame (speech probability) or per-frame class scores
+    scores = np.asarray(output, dtype=np.float64)
+    if scores.ndim == 1:
+        on = scores >= adapter.threshold
+        sure = np.maximum(scores, 1 - scores)
+    else:  # class 0 is "none" (silence); any other class is speech
+        on = scores.argmax(-1) != 0
+        sure = scores.max(-1)
+    return {"frames": int(on.size), "speech_frames": int(on.sum()),
+            "speech_fraction": float(on.mean()) if on.size else math.nan,
+            "mean_score": float(scores.mean()) if scores.size else math.nan,
+            "confidence": float(sure.mean()) if sure.size else math.nan}, {}
 
 
 # ---------------------------------------------------------------------------- activations
@@ -169,6 +224,10 @@ def default_layers(model: nn.Module) -> list[str]:
     """
     from lab.models import activations
 
+    adapter = _adapter(model)
+    if adapter is not None:
+        return _adapter_default_layers(adapter)
+
     x = _probe_input(model)
     names = []
     with torch.no_grad():
@@ -183,10 +242,37 @@ def default_layers(model: nn.Module) -> list[str]:
     return names
 
 
+def _probe_waveform() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (0.1 * rng.standard_normal(16000)).astype(np.float32)
+
+
+def _adapter_default_layers(adapter) -> list[str]:
+    # The wrapped model's top-level layers whose output the adapter's hooks can read and
+    # summarize per neuron (HF blocks returning model-output objects are left out).
+    wave = _probe_waveform()
+    allowed = set(adapter.layer_names())
+    names = []
+    with torch.no_grad():
+        for name, module in adapter.module.named_children():
+            if name not in allowed or isinstance(module, nn.Dropout):
+                continue
+            try:
+                value = adapter.activations(wave, [name], detach=True)[name]
+                adapter_neuron_statistics(value)
+            except Exception:
+                continue
+            names.append(name)
+    return names
+
+
 def _check_activations(model: nn.Module, options: dict) -> dict:
     from lab.models import layer_names
 
     _no_options("activations", options, ("layers",))
+    adapter = _adapter(model)
+    valid = adapter.layer_names() if adapter is not None else layer_names(model)
+    owner = type(model.module if adapter is not None else model).__name__
     layers = options.get("layers")
     if layers is None:
         layers = default_layers(model)
@@ -195,12 +281,9 @@ def _check_activations(model: nn.Module, options: dict) -> dict:
     layers = list(layers)
     if not layers or not all(isinstance(name, str) for name in layers):
         raise ArgumentError(f"layers must be a non-empty list of layer names, got {layers!r}")
-    unknown = [name for name in layers if name not in layer_names(model)]
+    unknown = [name for name in layers if name not in valid]
     if unknown:
-        raise ArgumentError(
-            f"layers {unknown} are not layers of {type(model).__name__}; valid names: "
-            f"{layer_names(model)}"
-        )
+        raise ArgumentError(f"layers {unknown} are not layers of {owner}; valid names: {valid}")
     return {"layers": layers}
 
 
@@ -228,15 +311,40 @@ def neuron_statistics(activation: torch.Tensor) -> tuple[np.ndarray, np.ndarray]
     return flat.mean(0).numpy(), flat.max(0).values.numpy()
 
 
+def adapter_neuron_statistics(activation: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron mean and max of an adapted model's activation: neurons on the last axis.
+
+    Adapted waveform models run frame-major (Silero VAD's layers give ``(1, T, L, C)``,
+    Hugging Face transformer layers ``(1, T, C)``), so every axis but the last is a
+    position, unlike the zoo's ``(1, C, H, W)`` conv maps.
+
+    Examples
+    --------
+    >>> mean, peak = adapter_neuron_statistics(torch.arange(8.0).reshape(1, 2, 2, 2))
+    >>> mean.tolist(), peak.tolist()
+    ([3.0, 4.0], [6.0, 7.0])
+    """
+    a = activation.detach().to(torch.float32)[0]
+    flat = a.reshape(-1, a.shape[-1]) if a.ndim >= 1 else a.reshape(1, 1)
+    return flat.mean(0).numpy(), flat.max(0).values.numpy()
+
+
 @torch.no_grad()
 def _activations(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
     from lab.models import activations
 
-    x = _features(model, item.waveform)
-    acts = activations(model, x, params["layers"], call=_call(model), detach=True)
+    adapter = _adapter(model)
+    if adapter is not None:
+        x = adapter.own_input(item.waveform)[None]
+        acts = adapter.activations(item.waveform, params["layers"], detach=True)
+        statistics = adapter_neuron_statistics
+    else:
+        x = _features(model, item.waveform)
+        acts = activations(model, x, params["layers"], call=_call(model), detach=True)
+        statistics = neuron_statistics
     arrays = {}
     for name, value in acts.items():
-        arrays[f"{name}/mean"], arrays[f"{name}/max"] = neuron_statistics(value)
+        arrays[f"{name}/mean"], arrays[f"{name}/max"] = statistics(value)
     return {"frames": int(x.shape[1])}, arrays
 
 
@@ -247,6 +355,13 @@ _MASK_OPTIONS = ("method", "seed", "sparsity_weight", "steps", "lr", "margin", "
 
 def _check_masks(model: nn.Module, options: dict) -> dict:
     _no_options("masks", options, _MASK_OPTIONS)
+    adapter = _adapter(model)
+    if adapter is not None:
+        raise ArgumentError(
+            f"masks scans take the zoo's CTC recognizers ('deepspeech') and plain CTC modules; "
+            f"{type(adapter.module).__name__} is an adapted {adapter.kind} model. Mask its "
+            "utterances one by one with lab.interpret.importance_mask(adapter, waveform), or "
+            "scan it with task='evaluate' or 'activations'")
     x = _probe_input(model)
     try:
         with torch.no_grad():
@@ -292,6 +407,13 @@ def _masks(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
 # ------------------------------------------------------------------------------------ piq
 def _check_piq(model: nn.Module, options: dict) -> dict:
     _no_options("piq", options, ("variant", "path", "threshold"))
+    adapter = _adapter(model)
+    if adapter is not None:
+        raise ArgumentError(
+            f"piq scans interpret the zoo's keyword classifier ('classifier'); "
+            f"{type(adapter.module).__name__} is an adapted {adapter.kind} model. Train a PIQ "
+            "interpreter for it with lab.piq (lab.models.adapters.piq_classifier), or scan it "
+            "with task='evaluate' or 'activations'")
     if not _is_classifier(model):
         raise ArgumentError(
             f"piq interprets a keyword classifier (embed/classify, e.g. 'classifier'), "
@@ -411,7 +533,8 @@ def summarize(task: str, table, *, n_errors: int = 0) -> dict:
     """Dataset-level numbers of a scan's table.
 
     ``evaluate``: corpus CER/WER (total edits over total reference length, as
-    :func:`lab.models.cer`) and mean confidence, or accuracy over the labelled utterances;
+    :func:`lab.models.cer`) and mean confidence, or accuracy over the labelled utterances,
+    or (frame-score models such as a VAD) the mean fraction of speech frames;
     ``masks``: mean sparsity and masks that kept the transcript; ``piq``: fidelity,
     faithfulness and mask area as in :mod:`lab.piq.evaluate`.
 
@@ -433,8 +556,15 @@ def summarize(task: str, table, *, n_errors: int = 0) -> dict:
         chars, words = int(table["chars"].sum()), int(table["words"].sum())
         out["cer"] = float(table["char_errors"].sum() / chars) if chars else math.nan
         out["wer"] = float(table["word_errors"].sum() / words) if words else math.nan
+    elif task == "evaluate" and "speech_fraction" in table:  # frame_scores (a VAD)
+        out["speech_fraction"] = _mean(table, "speech_fraction")
+        out["confidence"] = _mean(table, "confidence")
     elif task == "evaluate":
+        # Labelled utterances whose prediction can be judged (an adapted classifier's
+        # classes need not be the corpus's keywords: those rows have no "correct").
         labelled = table[table["label"] >= 0] if "label" in table else table.iloc[:0]
+        if "correct" in labelled:
+            labelled = labelled[labelled["correct"].notna()]
         out["accuracy"] = float(labelled["correct"].astype(bool).mean()) if len(labelled) \
             else math.nan
         out["labelled"] = int(len(labelled))
