@@ -291,10 +291,38 @@ def test_piq_panel_given_the_zoo_classifier_asks_for_its_interpreter():
         PIQPanel(MODELS["zoo-classifier"](), sources())
 
 
-@pytest.mark.parametrize("name", FOREIGN)
-def test_attribution_panel_refuses_foreign_models_naming_attribute(name):
+def test_attribution_panel_refuses_seq2seq_and_feature_adapters_naming_attribute():
     with pytest.raises(ArgumentError, match=r"lab.interpret.attribute\(model, audio"):
-        AttributionPanel(MODELS[name](), sources())
+        AttributionPanel(MODELS["hf-whisper"](), sources())
+
+
+@pytest.mark.parametrize("name", ["silero", "hf-ctc", "hf-classifier"])
+def test_attribution_panel_on_waveform_models_uses_the_log_power_grid(name):
+    model = MODELS[name]()
+    clips = sources()
+    panel = AttributionPanel(model, clips, methods=["saliency", "occlusion"], area=0.2)
+    assert panel.error.value == "" and panel.kind == "log_power"
+    assert panel.adapter is not None and panel.words is None
+    # the maps are attribute()'s own, on the clip's log-power spectrogram
+    wave = panel.waveform
+    expected = attribute(model, wave, method="saliency").scores
+    np.testing.assert_allclose(panel.attributions["saliency"].scores, expected, rtol=1e-5,
+                               atol=1e-7)
+    assert panel.features.shape == expected.shape and expected.shape[1] == 257
+    # no word bars, and the panel says why
+    assert panel.words_image.layout.display == "none" and panel.perturbation.disabled
+    assert "no word alignment" in panel.words_note.value
+    for method in panel.methods:
+        assert panel.map_views[method].image.value[:4] == b"\x89PNG"
+        assert panel.audios[method].value[:4] == b"RIFF"
+    metrics = panel.metrics["occlusion"].value
+    want = {"silero": "frames agree", "hf-ctc": "transcript kept", "hf-classifier": "kept class"}
+    assert want[name] in metrics
+    before = panel.metrics["occlusion"].value, panel.audios["occlusion"].value
+    panel.set_area(0.7)
+    assert (panel.metrics["occlusion"].value, panel.audios["occlusion"].value) != before
+    panel.source.value = "two"
+    assert panel.error.value == "" and panel.waveform.size != wave.size
 
 
 def test_piq_panel_says_what_its_classifier_knows():

@@ -7,6 +7,12 @@ The panel composes public API only: :func:`lab.interpret.attribute` (Captum's me
 transcript under masking). Every image is a :class:`lab.widgets.views.View` of one width, so
 the spectrogram, the word bar chart and each method's map share their time columns.
 
+Waveform models from outside the zoo (Silero VAD, a Hugging Face ``*ForCTC`` or audio
+classifier, any waveform adapter) are attributed on the log-power spectrogram, the grid their
+importance masks use; they have no word alignment, so the word bar chart is left out (the
+panel says so) and the metrics compare the model's own decision on the kept and the dropped
+bins.
+
 Attributions are computed when an utterance loads (a few hundred milliseconds per method on
 the keyword classifier); the area slider and the perturbation menu only re-threshold and
 re-perturb.
@@ -48,9 +54,12 @@ class AttributionPanel(UtterancePicker, Panel):
 
     Parameters
     ----------
-    model : torch.nn.Module, optional
+    model : torch.nn.Module or lab.models.SpeechModel, optional
         Default: the shipped keyword classifier. DeepSpeech and the Transducer work too
-        (maps on their MFCC grid, the transcript's log-probability as the target).
+        (maps on their MFCC grid, the transcript's log-probability as the target), and so do
+        waveform models from outside the zoo (Silero VAD, Hugging Face CTC models and audio
+        classifiers; maps on the log-power grid, no word bars). Feature-input and seq2seq
+        adapters (Whisper) are refused: call :func:`lab.interpret.attribute` on them.
     sources : mapping of label → path or bytes, optional
         Utterances for the dropdown; default the keyword utterances of ``split``.
     methods : sequence of str
@@ -66,9 +75,13 @@ class AttributionPanel(UtterancePicker, Panel):
     widget : ipywidgets.VBox
         The panel; parts carry CSS classes ``lab-attribution-<part>`` (``source``,
         ``upload``, ``domain``, ``area``, ``perturbation``, ``spectrogram``, ``words``,
-        ``map``, ``audio-original``, ``audio``, ``metrics``, ``info``, ``error``).
+        ``map``, ``audio-original``, ``audio``, ``metrics``, ``info``, ``words-note``,
+        ``error``).
     attributions : dict of method → lab.interpret.attribution.Attribution
-    words : lab.interpret.attribution.WordImportance
+    words : lab.interpret.attribution.WordImportance or None
+        None for models from outside the zoo (no word alignment).
+    adapter : lab.models.SpeechModel or None
+        The adapter of a model from outside the zoo, else None.
     """
 
     css = "lab-attribution"
@@ -108,23 +121,26 @@ class AttributionPanel(UtterancePicker, Panel):
             model = load_pretrained("classifier")
         self.model = zoo_module(check_model(model))
         foreign = foreign_adapter(self.model)
-        if foreign is not None:
-            # the panel's word-aligned perturbation and metrics read the zoo's feature grid
+        if foreign is not None and (foreign.input != "waveform" or foreign.kind == "seq2seq"):
+            # waveform models are attributed on the log-power grid their masks use; a feature
+            # or seq2seq adapter has no grid the panel can resynthesise audio from
             raise ArgumentError(
-                f"model: the attribution panel compares methods on the zoo's feature grid with "
-                f"word-aligned perturbation; {type(foreign.module).__name__} is a "
-                f"{foreign.kind} model over its {foreign.input}. Call "
-                "lab.interpret.attribute(model, audio, method=...) for its attributions (on "
-                "the log-power spectrogram for waveform models) and MaskPanel(model) to see "
-                "and hear what its decision needs")
+                f"model: the attribution panel takes the zoo's models and waveform models "
+                f"(Silero VAD, Hugging Face *ForCTC and audio classifiers); "
+                f"{type(foreign.module).__name__} is a {foreign.kind} model over its "
+                f"{foreign.input}. Call lab.interpret.attribute(model, audio, method=...) for "
+                "its attributions and MaskPanel(model) to see and hear what its decision needs")
+        self.adapter = foreign
         self.settings = settings
-        self.kind = getattr(model, "feature_kind", "mfcc")
+        self.kind = ("log_power" if foreign is not None
+                     else getattr(model, "feature_kind", "mfcc"))
         self._sources: dict[str, AudioSource] = check_sources(
             corpus_sources(split, keywords_only=True) if sources is None else sources)
         self.sr = audio.SAMPLE_RATE
         self.image_size = (image_width, image_height)
         self.waveform = np.zeros(0, dtype=np.float32)
         self.features = None
+        self._view = None  # adapters: the log-power grid → scores module of this clip
         self.attributions: dict = {}
         self.words = None
         tagged = self.tagged
@@ -163,6 +179,16 @@ class AttributionPanel(UtterancePicker, Panel):
             rows.append(W.VBox([view.widget, W.HBox([self.audios[method],
                                                      self.metrics[method]])]))
         self.info = tagged(W.HTML(), "info")
+        self.words_note = tagged(W.HTML(), "words-note")
+        if foreign is not None:
+            # word-aligned perturbation needs the zoo's transcript alignment
+            self.words_image.layout.display = "none"
+            self.perturbation.disabled = True
+            self.words_note.value = (
+                f"<small>No word bars: {html.escape(type(foreign.module).__name__)} has no "
+                "word alignment (word-aligned perturbation needs a zoo model). Maps are on "
+                "the log-power spectrogram the model's masks use; metrics compare its own "
+                "decision on the kept and the dropped bins.</small>")
         self.domain = tagged(W.HTML(), "domain")  # what the model knows, its confidence here
         self._set_root(W.VBox([
             W.HBox([self.source, self.upload]),
@@ -171,6 +197,7 @@ class AttributionPanel(UtterancePicker, Panel):
             W.HBox([self.area, self.perturbation]),
             self.spectrogram_view.widget,
             self.words_image,
+            self.words_note,
             W.HBox([W.HTML("<b>original</b>"), self.original_audio]),
             *rows,
             self.info,
@@ -194,9 +221,16 @@ class AttributionPanel(UtterancePicker, Panel):
 
         try:
             waveform = audio.load(source, sr=self.sr)
-            features = as_features(self.model, waveform)
-            attributions = {m: attribute(self.model, features, method=m,
-                                         settings=self.settings) for m in self.methods}
+            if self.adapter is not None:  # the log-power grid its masks use
+                view, grid = self.adapter.mask_view(waveform)
+                features = grid.numpy().astype(np.float32)
+                attributions = {m: attribute(self.adapter, waveform, method=m,
+                                             settings=self.settings) for m in self.methods}
+                self._view = view
+            else:
+                features = as_features(self.model, waveform)
+                attributions = {m: attribute(self.model, features, method=m,
+                                             settings=self.settings) for m in self.methods}
         except Exception as exc:  # bad audio or a failing model: shown, never raised
             self.show_error(exc, f"Cannot use {label or 'this audio'}")
             return False
@@ -232,8 +266,9 @@ class AttributionPanel(UtterancePicker, Panel):
                     y_extent=self._y_extent(), mask=mask)
                 listen = masked_waveform(self.waveform, mask, feature_kind=self.kind)
                 self.audios[method].value = wav_bytes(listen, self.sr)
-                self.metrics[method].value = self._metrics_html(
-                    a, clip_metrics(self.model, self.features, a.scores, area))
+                metrics = (self._adapter_metrics(mask) if self.adapter is not None
+                            else clip_metrics(self.model, self.features, a.scores, area))
+                self.metrics[method].value = self._metrics_html(a, metrics)
         except Exception as exc:  # a failing model shows in the panel
             self.show_error(exc, "Cannot draw the attributions")
             return
@@ -258,10 +293,45 @@ class AttributionPanel(UtterancePicker, Panel):
         else:
             self.spectrogram_view.show_image(self.features, duration=self._duration())
 
+    def _adapter_metrics(self, mask: np.ndarray) -> dict:
+        """The model's own decision on the whole grid, on the kept bins and on the rest."""
+        import torch
+
+        from lab.runtime import evaluating
+
+        adapter = self.adapter
+        x = torch.from_numpy(self.features)[None]
+        m = torch.from_numpy(np.asarray(mask, dtype=np.float32))[None]
+        with evaluating(adapter.module), torch.no_grad():
+            scores = self._view(torch.cat([x, x * m, x * (1 - m)]).to(adapter.device))
+        full, kept, dropped = adapter.decode(scores)
+        if adapter.kind == "frame_scores":
+            def agree(other):
+                return float(np.mean([a == b for a, b in zip(full, other, strict=True)]))
+
+            return {"adapter": "frames", "agree_in": agree(kept), "agree_out": agree(dropped)}
+        if adapter.kind == "classification":
+            name = adapter.labels or ()
+
+            def label(decision):
+                c = decision[0]
+                return name[c] if c < len(name) else str(c)
+
+            return {"adapter": "class", "kept": kept == full, "class_in": label(kept),
+                    "class_out": label(dropped)}
+        from lab.models import edit_distance
+
+        text = adapter.text(full)
+
+        def cer(other) -> float:
+            return edit_distance(text, adapter.text(other)) / max(1, len(text))
+
+        return {"kept": kept == full, "cer_in": cer(kept), "cer_out": cer(dropped)}
+
     def _update_words(self) -> None:
         from lab.interpret import word_importance
 
-        if self.features is None:
+        if self.features is None or self.adapter is not None:  # no word alignment
             return
         try:
             self.words = word_importance(self.model, self.waveform,
@@ -295,7 +365,14 @@ class AttributionPanel(UtterancePicker, Panel):
         return figure_to_png(fig, dpi=DPI, tight=False)
 
     def _metrics_html(self, a, m: dict) -> str:
-        if "faithfulness" in m:
+        if m.get("adapter") == "frames":
+            cells = [("frames agree (kept bins)", f"{100 * m['agree_in']:.0f}%"),
+                     ("frames agree (dropped bins)", f"{100 * m['agree_out']:.0f}%")]
+        elif m.get("adapter") == "class":
+            cells = [("kept class", "yes" if m["kept"] else "no"),
+                     ("class (kept bins)", m["class_in"]),
+                     ("class (dropped bins)", m["class_out"])]
+        elif "faithfulness" in m:
             cells = [("kept class", "yes" if m["kept"] else "no"),
                      ("faithfulness", f"{m['faithfulness']:.3f}"),
                      ("AD %", f"{100 * m['drop']:.1f}"), ("AG %", f"{100 * m['gain']:.1f}"),
