@@ -245,7 +245,7 @@ def test_bad_arguments_are_named():
 
 
 @pytest.mark.parametrize("name", ["deepspeech", "transducer"])
-def test_word_perturbation_on_real_recordings_with_the_zoo(name):
+def test_word_perturbation_on_corpus_speech_with_the_zoo(name):
     from lab.data import Corpus
     from lab.models import load_pretrained
 
@@ -266,6 +266,38 @@ def test_word_perturbation_on_real_recordings_with_the_zoo(name):
     assert a.scores.shape == (len(as_features(model, y)), 26)
     assert np.abs(a.scores[segments[1].start:]).max() < 1e-4
     assert np.abs(a.scores[:segments[0].end]).max() > 0.1
+
+
+@pytest.mark.parametrize("name", ["deepspeech", "transducer"])
+def test_word_perturbation_on_a_real_human_recording(name):
+    """A LibriVox sentence (pocketsphinx-testdata): real speech the zoo does not know, so its
+    words are wrong, but they are the model's own words and perturbing them must behave."""
+    from lab.data import RealDataMissing, load_recording, real_recordings
+    from lab.models import load_pretrained
+
+    try:
+        rec = real_recordings("librivox")[1]  # "he was not an ill disposed young man"
+    except RealDataMissing as err:
+        pytest.skip(str(err))
+    y = load_recording(rec)
+    model = load_pretrained(name)
+    segments = word_segments(model, as_features(model, y))
+    assert len(segments) >= 3, segments  # the model hears several words in 2.7 s of speech
+    assert all(a.end <= b.start for a, b in zip(segments, segments[1:]))  # in order
+    wi = word_importance(model, y, perturbation="silence")
+    assert wi.word_drops.shape == (len(segments), len(segments))
+    assert len(wi.waveforms) == len(segments)
+    assert all(len(w) == len(y) for w in wi.waveforms)  # each perturbation can be played
+    assert np.isfinite(wi.word_drops).all() and np.diag(wi.word_drops).max() > 1.0
+    # left to right: silencing speech that starts 10 frames (200 ms: DeepSpeech's 4 frames of
+    # lookahead plus the analysis window) after a word has ended barely changes that word's
+    # score (columns are the model's words, rows every segment). Not exactly nothing: the
+    # MFCCs floor every frame at 80 dB below the utterance's loudest (librosa's top_db), so
+    # silencing the loudest word moves the floor of the quiet frames everywhere.
+    words = {s.word: s for s in segments if s.word is not None}
+    later = [wi.word_drops[j, k] for k, a in words.items()
+             for j, b in enumerate(segments) if b.start >= a.end + 10]
+    assert later and np.abs(later).max() < 0.01 * np.abs(wi.word_drops).max()
 
 
 @pytest.mark.parametrize("call, error, words", [
