@@ -430,3 +430,10 @@ def test_cli_scans_silero_vad(tmp_path, capsys, silero_vad):
             str(tmp_path / "cli"), "--inprocess", "--limit", "2", "--quiet"]
     assert main(args) == 0
     assert '"speech_fraction"' in capsys.readouterr().out
+
+
+def test_models_that_cannot_travel_to_dask_say_so_before_connecting(tmp_path, silero_vad):
+    # TorchScript parts do not pickle; the address is never dialled
+    with pytest.raises(ArgumentError, match="'inprocess'"):
+        run("evaluate", "test", model=silero_vad, out=tmp_path, client="tcp://127.0.0.1:9",
+            limit=2, progress=False)

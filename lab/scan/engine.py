@@ -71,7 +71,15 @@ def _positive(name: str, value: Any, *, optional: bool = False) -> int | None:
 def _ship(payload: Any, source: Any) -> bytes:
     import cloudpickle
 
-    return cloudpickle.dumps((payload, source))
+    try:
+        return cloudpickle.dumps((payload, source))
+    except Exception as err:  # TorchScript parts, weight-norm parametrizations (Silero, HF)
+        model = getattr(payload, "module", payload)
+        raise ArgumentError(
+            f"client: {type(model).__name__} cannot be shipped to Dask workers (pickling "
+            f"failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+            f"scan it with client={INPROCESS!r} (--inprocess)"
+        ) from err
 
 
 class ShipScan(WorkerPlugin):
@@ -336,8 +344,9 @@ def _run_on_dask(client, workers, threads, key, spec, payload, source, params, t
                  write, progress) -> str | None:
     from distributed import as_completed
 
+    blob = _ship(payload, source)  # before any cluster starts: a model that cannot travel
     client, cluster, owns = _connect(client, workers)
-    plugin = ShipScan(key, _ship(payload, source), threads)
+    plugin = ShipScan(key, blob, threads)
     dashboard = client.dashboard_link
     if progress and dashboard:
         from tqdm.auto import tqdm
