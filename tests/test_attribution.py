@@ -138,6 +138,8 @@ def test_ctc_targets_are_log_probabilities():
     assert float(w.forward(x)) == pytest.approx(float(lp[0, 4, 3] + lp[0, 5, 3]), abs=1e-6)
     with pytest.raises(ArgumentError, match="past the transcript"):
         make_target(Identity(), x, Word(2))
+    with pytest.raises(ArgumentTypeError, match="a transcript .str. or a Word"):
+        make_target(Identity(), x, 3.5)
 
 
 def test_word_target_attribution_stays_in_its_word():

@@ -102,10 +102,6 @@ def _ctc_target(model: nn.Module, x: torch.Tensor, target) -> Target:
         label = CharTokenizer().decode([al.ids[i] for i in symbols])
         return Target("word", word_score, f"log-probability of word {target.index} "
                       f"{label!r} on the greedy path", transcript=text)
-    if target is not None and not isinstance(target, str):
-        raise ArgumentTypeError(
-            f"target for a speech recognizer must be None, a transcript (str) or a Word, got "
-            f"{type(target).__name__}")
     text = text if target is None else target
     ids = torch.tensor(_tokens(text), dtype=torch.long)
 
@@ -144,10 +140,6 @@ def _transducer_target(model: nn.Module, x: torch.Tensor, target) -> Target:
         label = CharTokenizer().decode([al.ids[i] for i in symbols])
         return Target("word", word_score, f"log-probability of word {target.index} "
                       f"{label!r} on the Viterbi path", transcript=text)
-    if target is not None and not isinstance(target, str):
-        raise ArgumentTypeError(
-            f"target for a speech recognizer must be None, a transcript (str) or a Word, got "
-            f"{type(target).__name__}")
     text = text if target is None else target
     tokens = torch.tensor([_tokens(text)], dtype=torch.long)
 
@@ -190,6 +182,10 @@ def make_target(model: nn.Module, x: torch.Tensor, target=None) -> Target:
     kind = model_kind(model, x)
     if kind == "classifier":
         return _classifier_target(model, x, target)
+    if target is not None and not isinstance(target, str | Word):
+        raise ArgumentTypeError(
+            f"target for a speech recognizer must be None, a transcript (str) or a Word, got "
+            f"{type(target).__name__}")
     if kind == "ctc":
         return _ctc_target(model, x, target)
     return _transducer_target(model, x, target)
