@@ -13,9 +13,10 @@ Where the work runs (``client=``):
 
 The model (or the task's payload built from it) and the dataset description are shipped to
 every worker once, by a worker plugin: a worker that joins later, or replaces a killed one,
-gets them on arrival. Each Dask task then names only a shard's utterance indices. The driver
-writes each shard's results as it arrives (:mod:`lab.scan.store`); a shard whose worker died
-is recomputed by Dask on another worker and written once, so nothing is lost or duplicated.
+gets them on arrival. Each Dask task then names only a shard's utterance indices. Workers
+encode each shard's files (Parquet, .npz) and the driver writes them as they arrive
+(:mod:`lab.scan.store`); a shard whose worker died is recomputed by Dask on another worker
+and written once, so nothing is lost or duplicated.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ def _run_shard(key: str, task_name: str, params: dict, indices: list[int]) -> di
             "(is lab installed on the workers?)"
         )
     payload, source = _SHIPPED[key]
-    return process_shard(get_task(task_name), payload, source, params, indices)
+    # Encoded here, so compression runs on the workers in parallel, not on the driver.
+    return store.encode_shard(process_shard(get_task(task_name), payload, source, params,
+                                            indices))
 
 
 def local_cluster(workers: int | None = None, **kwargs: Any):
