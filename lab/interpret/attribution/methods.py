@@ -6,13 +6,14 @@ the scalar target (:mod:`.targets`), the segment groups (:mod:`.segments`) and t
 the grid the importance masks and panels use.
 
 Models from outside the zoo (Hugging Face, Silero VAD, any :class:`lab.models.SpeechModel`)
-enter through :func:`_adapter_goal`: they are attributed on the grid their importance masks
-use (:meth:`lab.models.SpeechModel.mask_view`) — a waveform model on the log-power
-spectrogram of its input, which it hears resynthesised with the input's phase; a feature
-model on its own features — and the score explained is the decision's own: the predicted
-class's logit, the log-probability of the greedy CTC path over the model's own vocabulary, the
-teacher-forced log-probability of a seq2seq model's greedy tokens, or the summed per-frame
-scores of a ``frame_scores`` model.
+are attributed on the grid :func:`~lab.interpret.attribution.grids.attribution_grid` gives
+— by default the one their importance masks use (:meth:`lab.models.SpeechModel.mask_view`):
+a waveform model on the log-power spectrogram of its input, which it hears resynthesised
+with the input's phase; a feature model on its own features; with ``grid="log_power"``
+Whisper on the log-power spectrogram too — and the score explained (:func:`_adapter_goal`)
+is the decision's own: the predicted class's logit, the log-probability of the greedy CTC
+path over the model's own vocabulary, the teacher-forced log-probability of a seq2seq
+model's greedy tokens, or the summed per-frame scores of a ``frame_scores`` model.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from torch import nn
 
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.interpret._checks import real
+from lab.interpret.attribution.grids import attribution_grid
 from lab.interpret.attribution.segments import (
     Segment,
     fixed_segments,
@@ -164,6 +166,7 @@ def attribute(
     segments: list[Segment] | None = None,
     seed: int = 0,
     sr: int = 16000,
+    grid: str | None = None,
 ) -> Attribution:
     """Attribute a model's decision to the bins of its (T, F) input features, with Captum.
 
@@ -195,6 +198,13 @@ def attribute(
     seed : int
         Seeds the random methods (Shapley permutations, NoiseTunnel noise) without
         touching the global generator.
+    sr : int
+        Sample rate of a waveform ``audio``.
+    grid : None or "log_power"
+        None: the grid the model's importance masks use (its features; the log-power
+        spectrogram for waveform adapters). ``"log_power"``: the log-power spectrogram for
+        Whisper too, heard resynthesised with the input phase
+        (:func:`~lab.interpret.attribution.grids.attribution_grid`).
 
     Returns
     -------
@@ -212,26 +222,20 @@ def attribute(
     >>> int(attribute(clf, x, method="occlusion").mask(0.1).sum())
     514
     """
-    from lab.models import as_features
-
     method = _check_method(method)
     settings = AttributionSettings() if settings is None else settings
     if not isinstance(settings, AttributionSettings):
         raise ArgumentTypeError(
             f"settings must be an AttributionSettings, got {type(settings).__name__}")
-    from lab.models.adapters import ZooModel, adapted
+    from lab.models.adapters import ZooModel
 
-    adapter = adapted(model)
-    if isinstance(adapter, ZooModel):
-        model, adapter = adapter.module, None  # the zoo path, unchanged
-    if adapter is not None:
-        if sr != adapter.sample_rate:
-            raise ArgumentError(f"sr: {type(adapter.module).__name__} hears "
-                                f"{adapter.sample_rate} Hz audio, got {sr}")
-        model, grid = adapter.mask_view(audio)  # the grid its importance masks use
-        features = grid.numpy().astype(np.float32)
+    # one dispatch point for every model: the grid it is attributed on and what hears it
+    on = attribution_grid(model, audio, grid=grid, sr=sr)
+    adapter, features = on.adapter, on.features
+    if adapter is None:
+        model = model.module if isinstance(model, ZooModel) else model
     else:
-        features = as_features(model, audio, sr=sr)
+        model = on.view
     x = torch.from_numpy(features)[None].to(model_device(model))
     started = time.perf_counter()
     with evaluating(model), torch.random.fork_rng():
