@@ -7,11 +7,21 @@ The panel composes public API only: :func:`lab.interpret.attribute` (Captum's me
 transcript under masking). Every image is a :class:`lab.widgets.views.View` of one width, so
 the spectrogram, the word bar chart and each method's map share their time columns.
 
-Waveform models from outside the zoo (Silero VAD, a Hugging Face ``*ForCTC`` or audio
-classifier, any waveform adapter) are attributed on the log-power spectrogram, the grid their
-importance masks use; they have no word alignment, so the word bar chart is left out (the
+Models from outside the zoo have no word alignment, so the word bar chart is left out (the
 panel says so) and the metrics compare the model's own decision on the kept and the dropped
-bins.
+bins, each of which can be listened to when the grid can be heard
+(:func:`lab.interpret.attribution.attribution_grid` chooses the grid):
+
+- waveform models (Silero VAD, a Hugging Face ``*ForCTC`` or audio classifier, any waveform
+  adapter) are attributed on the log-power spectrogram, the grid their importance masks use;
+- Whisper (``WhisperForConditionalGeneration``) on the log-power spectrogram too, heard
+  resynthesised with the input phase through its log-mel front end; the explained score is
+  the teacher-forced log-probability of its greedy transcript, and the metrics show the
+  transcript it decodes from the kept and from the dropped bins;
+- feature models (a module adapted with ``input="features"``, a Hugging Face classifier over
+  features) on their own features; their masks can be heard only through an inverse the
+  adapter carries (``adapter.inverse``: features ``(T, F)`` → waveform), else the audio
+  controls are hidden and the panel says why.
 
 Attributions are computed when an utterance loads (a few hundred milliseconds per method on
 the keyword classifier); the area slider and the perturbation menu only re-threshold and
@@ -57,9 +67,9 @@ class AttributionPanel(UtterancePicker, Panel):
     model : torch.nn.Module or lab.models.SpeechModel, optional
         Default: the shipped keyword classifier. DeepSpeech and the Transducer work too
         (maps on their MFCC grid, the transcript's log-probability as the target), and so do
-        waveform models from outside the zoo (Silero VAD, Hugging Face CTC models and audio
-        classifiers; maps on the log-power grid, no word bars). Feature-input and seq2seq
-        adapters (Whisper) are refused: call :func:`lab.interpret.attribute` on them.
+        models from outside the zoo (no word bars): waveform models (Silero VAD, Hugging
+        Face CTC models and audio classifiers) and Whisper on the log-power grid, feature
+        adapters on their own features (see the module docstring).
     sources : mapping of label → path or bytes, optional
         Utterances for the dropdown; default the keyword utterances of ``split``.
     methods : sequence of str
@@ -75,13 +85,22 @@ class AttributionPanel(UtterancePicker, Panel):
     widget : ipywidgets.VBox
         The panel; parts carry CSS classes ``lab-attribution-<part>`` (``source``,
         ``upload``, ``domain``, ``area``, ``perturbation``, ``spectrogram``, ``words``,
-        ``map``, ``audio-original``, ``audio``, ``metrics``, ``info``, ``words-note``,
-        ``error``).
+        ``map``, ``audio-original``, ``audio``, ``audio-removed``, ``audio-note``,
+        ``metrics``, ``info``, ``words-note``, ``error``).
     attributions : dict of method → lab.interpret.attribution.Attribution
     words : lab.interpret.attribution.WordImportance or None
         None for models from outside the zoo (no word alignment).
     adapter : lab.models.SpeechModel or None
         The adapter of a model from outside the zoo, else None.
+    kind : str
+        The grid of the maps: ``"log_power"``, ``"features"`` (an adapter's own features) or
+        a zoo model's feature kind (``"mfcc"``).
+    listenable : bool
+        Whether the masks can be heard (False for a feature adapter without ``inverse``;
+        :attr:`audio_note` then says why).
+    heard : dict of method → dict
+        The audio last made for each method: ``"kept"`` (and, outside the zoo,
+        ``"removed"``) waveforms.
     """
 
     css = "lab-attribution"
@@ -121,27 +140,43 @@ class AttributionPanel(UtterancePicker, Panel):
             model = load_pretrained("classifier")
         self.model = zoo_module(check_model(model))
         foreign = foreign_adapter(self.model)
-        if foreign is not None and (foreign.input != "waveform" or foreign.kind == "seq2seq"):
-            # waveform models are attributed on the log-power grid their masks use; a feature
-            # or seq2seq adapter has no grid the panel can resynthesise audio from
-            raise ArgumentError(
-                f"model: the attribution panel takes the zoo's models and waveform models "
-                f"(Silero VAD, Hugging Face *ForCTC and audio classifiers); "
-                f"{type(foreign.module).__name__} is a {foreign.kind} model over its "
-                f"{foreign.input}. Call lab.interpret.attribute(model, audio, method=...) for "
-                "its attributions and MaskPanel(model) to see and hear what its decision needs")
+        self.sr = audio.SAMPLE_RATE
         self.adapter = foreign
         self.settings = settings
-        self.kind = ("log_power" if foreign is not None
-                     else getattr(model, "feature_kind", "mfcc"))
+        self.grid, self.inverse, audio_note = None, None, ""
+        if foreign is None:
+            self.kind = getattr(model, "feature_kind", "mfcc")
+        else:
+            name = type(foreign.module).__name__
+            if foreign.sample_rate != self.sr:
+                raise ArgumentError(f"model: {name} hears {foreign.sample_rate} Hz audio; the "
+                                    f"panel loads and plays {self.sr} Hz")
+            self.grid = _hearable_grid(foreign)
+            self.kind = ("log_power" if foreign.input == "waveform" or self.grid == "log_power"
+                         else "features")
+            if self.kind == "features":
+                # the panel hears a feature model's masks only through the adapter's inverse
+                self.inverse = getattr(foreign, "inverse", None)
+                if self.inverse is not None and not callable(self.inverse):
+                    raise ArgumentTypeError(
+                        f"inverse: {name}'s adapter.inverse must be a callable (features "
+                        f"(T, F) → waveform), got {type(self.inverse).__name__}")
+                if self.inverse is None:
+                    audio_note = (
+                        f"<small>No audio for the masks: {html.escape(name)} takes features "
+                        "computed outside the spectrogram the lab resynthesises, and its "
+                        "adapter has no inverse to audio (set adapter.inverse = "
+                        "callable(features (T, F)) → waveform to listen).</small>")
+        self.listenable = not audio_note
         self._sources: dict[str, AudioSource] = check_sources(
             corpus_sources(split, keywords_only=True) if sources is None else sources)
-        self.sr = audio.SAMPLE_RATE
         self.image_size = (image_width, image_height)
         self.waveform = np.zeros(0, dtype=np.float32)
         self.features = None
-        self._view = None  # adapters: the log-power grid → scores module of this clip
+        self._view = None  # adapters: this clip's grid → scores module
+        self._transcript = None  # seq2seq: the greedy transcript of the clip
         self.attributions: dict = {}
+        self.heard: dict = {}
         self.words = None
         tagged = self.tagged
 
@@ -156,6 +191,7 @@ class AttributionPanel(UtterancePicker, Panel):
         self.perturbation = tagged(W.Dropdown(options=list(PERTURBATIONS), value=perturbation,
                                               description="words"), "perturbation")
         grid = "frequency (Hz)" if self.kind == "log_power" else "feature"
+        self._ylabel = grid  # a feature adapter's own label replaces it once a clip loads
         self.spectrogram_view = View(
             title="input features", ylabel=grid,
             colorbar="power (dB re max)" if self.kind == "log_power" else "value",
@@ -167,6 +203,7 @@ class AttributionPanel(UtterancePicker, Panel):
         self.original_audio = tagged(W.Audio(format="wav", autoplay=False), "audio-original")
         self.map_views: dict[str, View] = {}
         self.audios: dict[str, W.Audio] = {}
+        self.removed_audios: dict[str, W.Audio] = {}
         self.metrics: dict[str, W.HTML] = {}
         rows = []
         for method in self.methods:
@@ -175,20 +212,29 @@ class AttributionPanel(UtterancePicker, Panel):
                         height=image_height, css=f"{self.css}-map")
             self.map_views[method] = view
             self.audios[method] = tagged(W.Audio(format="wav", autoplay=False), "audio")
+            self.removed_audios[method] = tagged(W.Audio(format="wav", autoplay=False),
+                                                 "audio-removed")
             self.metrics[method] = tagged(W.HTML(), "metrics")
-            rows.append(W.VBox([view.widget, W.HBox([self.audios[method],
-                                                     self.metrics[method]])]))
+            if foreign is None:  # the zoo's rows stay as they were: the kept bins only
+                listen = [self.audios[method]]
+            else:  # the metrics compare the kept and the removed bins: hear both
+                listen = [W.VBox([W.HTML(f"<small>{part} bins</small>"), player])
+                          for part, player in (("kept", self.audios[method]),
+                                               ("removed", self.removed_audios[method]))]
+                for box in listen if not self.listenable else ():
+                    box.layout.display = "none"  # the audio note says why
+            rows.append(W.VBox([view.widget, W.HBox([*listen, self.metrics[method]])]))
         self.info = tagged(W.HTML(), "info")
         self.words_note = tagged(W.HTML(), "words-note")
+        self.audio_note = tagged(W.HTML(value=audio_note), "audio-note")
         if foreign is not None:
             # word-aligned perturbation needs the zoo's transcript alignment
             self.words_image.layout.display = "none"
             self.perturbation.disabled = True
             self.words_note.value = (
                 f"<small>No word bars: {html.escape(type(foreign.module).__name__)} has no "
-                "word alignment (word-aligned perturbation needs a zoo model). Maps are on "
-                "the log-power spectrogram the model's masks use; metrics compare its own "
-                "decision on the kept and the dropped bins.</small>")
+                "word alignment (word-aligned perturbation needs a zoo model). "
+                f"{_grid_sentence(foreign, self.kind)}</small>")
         self.domain = tagged(W.HTML(), "domain")  # what the model knows, its confidence here
         self._set_root(W.VBox([
             W.HBox([self.source, self.upload]),
@@ -199,6 +245,7 @@ class AttributionPanel(UtterancePicker, Panel):
             self.words_image,
             self.words_note,
             W.HBox([W.HTML("<b>original</b>"), self.original_audio]),
+            self.audio_note,
             *rows,
             self.info,
         ]))
@@ -217,16 +264,20 @@ class AttributionPanel(UtterancePicker, Panel):
     def load(self, source: AudioSource, label: str | None = None) -> bool:
         """Attribute ``source`` with every method; on failure show the error, keep the last."""
         from lab.interpret import attribute
-        from lab.models import as_features
+        from lab.interpret.attribution import attribution_grid
+        from lab.models import as_features, predict
 
         try:
             waveform = audio.load(source, sr=self.sr)
-            if self.adapter is not None:  # the log-power grid its masks use
-                view, grid = self.adapter.mask_view(waveform)
-                features = grid.numpy().astype(np.float32)
-                attributions = {m: attribute(self.adapter, waveform, method=m,
-                                             settings=self.settings) for m in self.methods}
-                self._view = view
+            if self.adapter is not None:  # the grid attribute() uses for it (one dispatch)
+                on = attribution_grid(self.adapter, waveform, grid=self.grid, sr=self.sr)
+                features = on.features
+                attributions = {m: attribute(self.adapter, waveform, method=m, sr=self.sr,
+                                             settings=self.settings, grid=self.grid)
+                                for m in self.methods}
+                self._view, self._ylabel = on.view, on.label
+                self._transcript = (predict(self.adapter, waveform)
+                                    if self.adapter.kind == "seq2seq" else None)
             else:
                 features = as_features(self.model, waveform)
                 attributions = {m: attribute(self.model, features, method=m,
@@ -263,11 +314,20 @@ class AttributionPanel(UtterancePicker, Panel):
                 lim = float(np.abs(a.scores).max()) or 1.0
                 self.map_views[method].show_image(
                     a.scores, duration=self._duration(), vmin=-lim, vmax=lim,
-                    y_extent=self._y_extent(), mask=mask)
-                listen = masked_waveform(self.waveform, mask, feature_kind=self.kind)
-                self.audios[method].value = wav_bytes(listen, self.sr)
-                metrics = (self._adapter_metrics(mask) if self.adapter is not None
-                            else clip_metrics(self.model, self.features, a.scores, area))
+                    y_extent=self._y_extent(), mask=mask, ylabel=self._ylabel)
+                if self.adapter is None:
+                    listen = masked_waveform(self.waveform, mask, feature_kind=self.kind)
+                    self.heard[method] = {"kept": listen}
+                    self.audios[method].value = wav_bytes(listen, self.sr)
+                    metrics = clip_metrics(self.model, self.features, a.scores, area)
+                else:
+                    heard = self._listen(mask)
+                    self.heard[method] = heard
+                    for part, player in (("kept", self.audios[method]),
+                                         ("removed", self.removed_audios[method])):
+                        if part in heard:
+                            player.value = wav_bytes(heard[part], self.sr)
+                    metrics = self._adapter_metrics(mask, heard)
                 self.metrics[method].value = self._metrics_html(a, metrics)
         except Exception as exc:  # a failing model shows in the panel
             self.show_error(exc, "Cannot draw the attributions")
@@ -280,6 +340,10 @@ class AttributionPanel(UtterancePicker, Panel):
     # --- drawing ------------------------------------------------------------------------------
 
     def _duration(self) -> float:
+        if self.kind == "features" and getattr(self.adapter, "features_fn", None) is None:
+            # an extractor's fixed-length input (Whisper-style: 30 s) spans more than the
+            # clip; its frames keep their own time so the clip sits where it is
+            return self.features.shape[0] * self.adapter.feature_seconds
         return len(self.waveform) / self.sr
 
     def _y_extent(self):
@@ -289,13 +353,52 @@ class AttributionPanel(UtterancePicker, Panel):
         if self.kind == "log_power":
             self.spectrogram_view.show_image(log1p_power_db(self.features),
                                              duration=self._duration(), vmin=-80.0, vmax=0.0,
-                                             y_extent=self._y_extent())
+                                             y_extent=self._y_extent(), ylabel=self._ylabel)
         else:
-            self.spectrogram_view.show_image(self.features, duration=self._duration())
+            self.spectrogram_view.show_image(self.features, duration=self._duration(),
+                                             ylabel=self._ylabel)
 
-    def _adapter_metrics(self, mask: np.ndarray) -> dict:
-        """The model's own decision on the whole grid, on the kept bins and on the rest."""
+    def _listen(self, mask: np.ndarray) -> dict:
+        """What the model hears from the kept and from the removed bins (adapters).
+
+        The log-power grid is resynthesised with the input phase (what the model heard while
+        it was attributed); a feature grid only through the adapter's inverse, else nothing.
+        """
+        from lab.interpret.attribution import masked_waveform
+
+        if self.kind == "log_power":
+            return {"kept": masked_waveform(self.waveform, mask, feature_kind="log_power"),
+                    "removed": masked_waveform(self.waveform, 1.0 - mask,
+                                               feature_kind="log_power")}
+        if self.inverse is None:
+            return {}
+        out = {}
+        for part, keep in (("kept", mask), ("removed", 1.0 - mask)):
+            wave = np.asarray(self.inverse(self.features * keep), dtype=np.float32)
+            out[part] = audio.as_waveform(wave, f"adapter.inverse output ({part} bins)")
+        return out
+
+    def _adapter_metrics(self, mask: np.ndarray, heard: dict) -> dict:
+        """The model's own decision on the whole grid, on the kept bins and on the rest.
+
+        A seq2seq model's decision is its greedy transcript: the one it decodes from what
+        the kept and the removed bins sound like.
+        """
         import torch
+
+        from lab.models import edit_distance, predict
+
+        if self.adapter.kind == "seq2seq" and heard:
+            text = self._transcript
+
+            def cer_of(other: str) -> float:
+                return edit_distance(text, other) / max(1, len(text))
+
+            kept = predict(self.adapter, heard["kept"])
+            dropped = predict(self.adapter, heard["removed"])
+            return {"adapter": "seq2seq", "text": text, "kept": kept == text,
+                    "text_in": kept, "text_out": dropped, "cer_in": cer_of(kept),
+                    "cer_out": cer_of(dropped)}
 
         from lab.runtime import evaluating
 
@@ -319,8 +422,6 @@ class AttributionPanel(UtterancePicker, Panel):
 
             return {"adapter": "class", "kept": kept == full, "class_in": label(kept),
                     "class_out": label(dropped)}
-        from lab.models import edit_distance
-
         text = adapter.text(full)
 
         def cer(other) -> float:
@@ -372,6 +473,12 @@ class AttributionPanel(UtterancePicker, Panel):
             cells = [("kept class", "yes" if m["kept"] else "no"),
                      ("class (kept bins)", m["class_in"]),
                      ("class (dropped bins)", m["class_out"])]
+        elif m.get("adapter") == "seq2seq":
+            cells = [("transcript kept", "yes" if m["kept"] else "no"),
+                     ("transcript", repr(m["text"])),
+                     ("kept bins →", repr(m["text_in"])),
+                     ("removed bins →", repr(m["text_out"])),
+                     ("CER in", f"{m['cer_in']:.2f}"), ("CER out", f"{m['cer_out']:.2f}")]
         elif "faithfulness" in m:
             cells = [("kept class", "yes" if m["kept"] else "no"),
                      ("faithfulness", f"{m['faithfulness']:.3f}"),
@@ -391,3 +498,30 @@ class AttributionPanel(UtterancePicker, Panel):
     def _on_source(self, change) -> None:
         if not self._quiet and change["new"] is not None:
             self.load(self._sources[change["new"]], change["new"])
+
+
+def _hearable_grid(adapter) -> str | None:
+    """The ``grid`` of :func:`lab.interpret.attribute` the panel uses for an adapter.
+
+    Whisper's log-mel is computed from a waveform in a way the lab can follow in torch, so it
+    is attributed on the log-power spectrogram (masks that can be listened to); every other
+    adapter on the grid its masks use (the log-power spectrogram of waveform models, the
+    own features of feature models).
+    """
+    from lab.models.adapters import WhisperModel
+
+    return "log_power" if isinstance(adapter, WhisperModel) else None
+
+
+def _grid_sentence(adapter, kind: str) -> str:
+    """What the maps cover and what the metrics compare, for the words note."""
+    if adapter.input == "waveform":
+        where = "the log-power spectrogram the model's masks use"
+    elif kind == "log_power":
+        where = ("the log-power spectrogram, heard resynthesised with the input phase "
+                 "through the model's own feature front end")
+    else:
+        where = "the model's own features"
+    decision = ("the greedy transcript it decodes from" if adapter.kind == "seq2seq"
+                else "its own decision on")
+    return f"Maps are on {where}; metrics compare {decision} the kept and the dropped bins."
