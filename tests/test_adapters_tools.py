@@ -128,8 +128,13 @@ def test_piq_takes_the_zoo_classifier_adapter_and_refuses_others():
 
     piq = PIQInterpreter(adapt(KeywordClassifier(n_classes=3)), codes_per_class=2)
     assert piq.config["numclasses"] == 3
+    # an adapted audio classifier is read at a layer of its own (tests/test_piq_adapters.py)
+    import copy
+
+    piq = PIQInterpreter(copy.deepcopy(tiny_classifier()), codes_per_class=2)
+    assert piq.config["layer"] == "projector" and piq.class_names == ["cat", "dog", "bird"]
     with pytest.raises(ArgumentError, match="PIQ needs a classifier with embed"):
-        PIQInterpreter(tiny_classifier())
+        PIQInterpreter(hf_ctc())
 
 
 def test_dependency_matrix_over_a_chosen_hop():

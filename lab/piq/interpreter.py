@@ -72,12 +72,22 @@ class PIQInterpreter:
 
     Parameters
     ----------
-    classifier : nn.Module
-        Exposes ``embed(x) -> (B, C, T', F')`` and ``classify(h) -> logits`` on
-        (B, T, n_bins) log-power spectrograms. It is frozen (eval mode, no gradients).
+    classifier : nn.Module or SpeechModel
+        The zoo's KeywordClassifier (or any module exposing ``embed(x) -> (B, C, T', F')``
+        and ``classify(h) -> logits`` on (B, T, n_bins) log-power spectrograms), or an
+        audio classifier :func:`lab.models.adapt` wraps over a 16 kHz waveform (a Hugging
+        Face ``*ForAudioClassification``, a plain module adapted with
+        ``kind="classification"``): PIQ then decodes from one of its layers and the model
+        hears the masked log-power spectrogram resynthesised with the input phase (see
+        :class:`lab.models.adapters.piq_view.PIQView`). Other models are refused, naming
+        the tools that apply. The classifier is frozen (eval mode, no gradients).
     class_names : list of str, optional
-        Names of the classifier's outputs (default: ``lab.data.KEYWORDS`` when the
-        counts match, else the indices).
+        Names of the classifier's outputs (default: an adapter's labels; the zoo's
+        ``lab.data.KEYWORDS`` when the counts match, else the indices).
+    layer : str, optional
+        Adapted classifiers only: the layer (``adapter.layer_names()``) whose output is
+        decoded; default the last layer with a time axis before the logits (for a Hugging
+        Face audio classifier its ``projector``, the per-frame layer before pooling).
     codes_per_class : int
         Codebook entries owned by each class (>= 1).
     shared_keys : int
@@ -117,6 +127,21 @@ class PIQInterpreter:
     (torch.Size([2, 40, 257]), torch.Size([2]), torch.Size([2, 3]))
     >>> sorted(piq.loss(x))
     ['bce', 'commitment', 'total', 'vq']
+
+    An adapted waveform classifier (here a plain module; a Hugging Face audio classifier
+    works the same way):
+
+    >>> from lab.models import adapt
+    >>> net = nn.Sequential(nn.Conv1d(1, 8, 400, 320), nn.ReLU(), nn.AdaptiveAvgPool1d(1),
+    ...                     nn.Flatten(), nn.Linear(8, 2))
+    >>> model = adapt(net, kind="classification", labels=["no", "yes"],
+    ...               call=lambda m, x: m(x.reshape(len(x), 1, -1)))
+    >>> piq = PIQInterpreter(model, codes_per_class=2, shared_keys=1)
+    >>> piq.config["layer"], piq.class_names
+    ('1', ['no', 'yes'])
+    >>> out = piq.interpret(np.sin(np.arange(8000) / 9).astype(np.float32))
+    >>> out.mask.shape, out.waveform.shape
+    ((26, 257), (8000,))
     """
 
     def __init__(
@@ -134,15 +159,20 @@ class PIQInterpreter:
         faithfulness_weight: float = 0.0,
         straight_through: bool = False,
         n_bins: int = 257,
+        layer: str | None = None,
     ) -> None:
         from lab.models.adapters import piq_classifier
+        from lab.models.adapters.piq_view import PIQView
 
-        classifier = piq_classifier(classifier)  # an adapter of the zoo's classifier, or a refusal
-        for name in ("embed", "classify"):
-            if not callable(getattr(classifier, name, None)):
-                raise ArgumentTypeError(
-                    f"classifier must have an `{name}` method (see PIQInterpreter)"
-                )
+        # the zoo's classifier, a view of an adapted classifier, or a refusal naming the tools
+        classifier = piq_classifier(classifier, layer)
+        self._view = isinstance(classifier, PIQView)
+        if not self._view:
+            for name in ("embed", "classify"):
+                if not callable(getattr(classifier, name, None)):
+                    raise ArgumentTypeError(
+                        f"classifier must have an `{name}` method (see PIQInterpreter)"
+                    )
         options = _checked_options(
             codes_per_class=codes_per_class, shared_keys=shared_keys,
             decoder_channels=decoder_channels, ratio=ratio, beta=beta, threshold=threshold,
@@ -150,12 +180,22 @@ class PIQInterpreter:
             straight_through=straight_through, n_bins=n_bins,
         )
         n_bins = options["n_bins"]
+        if self._view and n_bins != 257:
+            raise ArgumentError(
+                f"n_bins: an adapted classifier is masked on the lab's 257-bin log-power "
+                f"spectrogram (n_fft=512), got n_bins={n_bins}")
         self.classifier = classifier.eval()
         for p in self.classifier.parameters():
             p.requires_grad_(False)
-        with torch.no_grad():
-            h = classifier.embed(torch.zeros(1, 64, n_bins, device=model_device(classifier)))
-            n_classes = int(classifier.classify(h).shape[-1])
+        if self._view:
+            n_classes = classifier.n_classes
+            if class_names is None and classifier.adapter.labels:
+                class_names = list(classifier.adapter.labels)
+        else:
+            with torch.no_grad():
+                h = classifier.embed(torch.zeros(1, 64, n_bins,
+                                                 device=model_device(classifier)))
+                n_classes = int(classifier.classify(h).shape[-1])
         if class_names is None:
             try:
                 from lab.data import KEYWORDS
@@ -172,26 +212,39 @@ class PIQInterpreter:
                 f"{n_classes} outputs"
             )
         self.class_names = list(class_names)
-        # Stride-2 upsamplings until one axis is back at input resolution (64 frames or
-        # n_bins); interpolation does the rest. A mel front end pools frequency much harder
-        # than time, and upsampling for frequency alone would make the decoder build (and pay
-        # for) a map eight times longer than the input.
-        up_time = max(0, round(math.log2(64 / h.shape[-2])))
-        up_freq = max(0, round(math.log2(n_bins / h.shape[-1])))
-        n_upsample = min(up_time, up_freq)
-        self.config = dict(dim=int(h.shape[1]), numclasses=n_classes, n_upsample=n_upsample,
-                           **options)
+        time_upsample = None
+        if self._view:
+            # A sequence layer is a (D, T', 1) map at about the spectrogram's frame rate:
+            # upsample frequency up to the bins, time only as far as the frames need.
+            dim = classifier.probe_map_shape[0]
+            n_upsample, time_upsample = classifier.upsampling(n_bins)
+        else:
+            # Stride-2 upsamplings until one axis is back at input resolution (64 frames or
+            # n_bins); interpolation does the rest. A mel front end pools frequency much
+            # harder than time, and upsampling for frequency alone would make the decoder
+            # build (and pay for) a map eight times longer than the input.
+            dim = int(h.shape[1])
+            up_time = max(0, round(math.log2(64 / h.shape[-2])))
+            up_freq = max(0, round(math.log2(n_bins / h.shape[-1])))
+            n_upsample = min(up_time, up_freq)
+        self.config = dict(dim=dim, numclasses=n_classes, n_upsample=n_upsample, **options)
         # the historical key order (saved files list it so)
         order = ("dim", "numclasses", "codes_per_class", "shared_keys", "decoder_channels",
                  "n_upsample", "ratio", "beta", "threshold", "fidelity_weight",
                  "faithfulness_weight", "straight_through", "n_bins")
         self.config = {k: self.config[k] for k in order}
+        #: what a decoder file records about the adapted model it fits (None: the zoo's)
+        self.model_identity: dict | None = None
+        if self._view:
+            # only adapted models carry these, so the zoo's config (and files) stay as they were
+            self.config.update(time_upsample=time_upsample, layer=classifier.layer)
+            self.model_identity = classifier.identity()
         per_class, shared = options["codes_per_class"], options["shared_keys"]
         self.psi = VectorQuantizedPSI_Audio(
             dim=self.config["dim"], K=per_class * n_classes + shared,
             numclasses=n_classes, activate_class_partitioning=True, shared_keys=shared,
             use_adapter=True, adapter_reduce_dim=False, n_upsample=n_upsample,
-            decoder_channels=options["decoder_channels"],
+            decoder_channels=options["decoder_channels"], time_upsample=time_upsample,
         ).to(model_device(classifier))
         self.history: list[dict] = []
         #: free-form strings saved with the weights (e.g. the classifier checkpoint's sha256)
@@ -204,6 +257,72 @@ class PIQInterpreter:
     @property
     def num_classes(self) -> int:
         return self.config["numclasses"]
+
+    @property
+    def model(self):
+        """The model interpreted: the adapter of an adapted classifier, else the classifier."""
+        return self.classifier.adapter if self._view else self.classifier
+
+    @property
+    def hears_audio(self) -> bool:
+        """Whether the classifier hears audio (an adapted waveform classifier): its batches
+        carry the STFT ``phase`` and the ``samples`` of each clip with the log-power."""
+        return self._view
+
+    def _heard(self, x: torch.Tensor, phase, samples):
+        """``(phase, samples)`` checked against ``x`` for an adapted classifier, else None."""
+        if not self._view:
+            if phase is not None or samples is not None:
+                raise ArgumentError(
+                    "phase, samples: only adapted waveform classifiers hear audio; this "
+                    "classifier reads the log-power spectrogram itself")
+            return None
+        if phase is None or samples is None:
+            raise ArgumentError(
+                f"phase, samples: {type(self.model.module).__name__} hears audio, so give "
+                "the STFT phase (B, T, 257) and the samples (B,) of each clip with the "
+                "log-power (lab.piq.audio_batches makes such batches), or interpret() a "
+                "waveform")
+        phase = torch.as_tensor(phase, dtype=torch.float32).to(x.device)
+        if phase.dim() == 2:
+            phase = phase.unsqueeze(0)
+        if phase.shape != x.shape:
+            raise ArgumentError(f"phase must have the log-power's shape {tuple(x.shape)}, got "
+                                f"{tuple(phase.shape)}")
+        finite("phase", phase)
+        samples = torch.as_tensor(samples)
+        if samples.is_floating_point() or samples.is_complex() or samples.dtype == torch.bool:
+            raise ArgumentTypeError(f"samples must be ints (samples per clip), got {samples!r}")
+        samples = samples.reshape(-1).long().cpu()
+        if samples.numel() != x.shape[0]:
+            raise ArgumentError(f"samples has {samples.numel()} entries for a batch of "
+                                f"{x.shape[0]}")
+        frames = samples // 320 + 1  # frames of a centred STFT with the lab's 320-sample hop
+        if bool((samples < 1).any()) or bool((frames > x.shape[1]).any()):
+            raise ArgumentError(
+                f"samples must be >= 1 and fit the {x.shape[1]} log-power frames "
+                f"(samples // 320 + 1 frames each), got {samples.tolist()}")
+        return phase, samples
+
+    def _represent(self, x: torch.Tensor, heard) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoded representation (B, C, T', F') and the logits, without gradients."""
+        with torch.no_grad(), evaluating(self.classifier):
+            if heard is not None:
+                return self.classifier.represent(x, *heard)
+            h = self.classifier.embed(x)
+            return h, self.classifier.classify(h)
+
+    def _logits_of(self, heard) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``z -> logits`` for inputs stacked like ``torch.cat([x] * k)`` (classifier terms)."""
+        if heard is None:
+            return lambda z: self.classifier.classify(self.classifier.embed(z))
+        phase, samples = heard
+
+        def logits(z: torch.Tensor) -> torch.Tensor:
+            k = z.shape[0] // phase.shape[0]
+            return self.classifier(z, torch.cat([phase] * k), torch.cat([samples] * k))
+
+        return logits
 
     def _check_features(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
@@ -234,41 +353,49 @@ class PIQInterpreter:
             )
         return labels
 
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (B, n_classes) of log-power spectrograms (B, T, F); softmax once."""
+    def predict(self, x: torch.Tensor, *, phase=None, samples=None) -> torch.Tensor:
+        """Class probabilities (B, n_classes) of log-power spectrograms (B, T, F); softmax once.
+
+        An adapted waveform classifier also needs each clip's STFT ``phase`` (B, T, F) and
+        ``samples`` (B,): it hears the spectrogram resynthesised with that phase.
+        """
         x = self._check_features(x)
-        with torch.no_grad(), evaluating(self.classifier):
-            return self.classifier.classify(self.classifier.embed(x)).softmax(-1)
+        return self._represent(x, self._heard(x, phase, samples))[1].softmax(-1)
 
     def decode(
-        self, x: torch.Tensor, labels: torch.Tensor | None = None
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, *, phase=None, samples=None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mask logits (B, T, F), the labels used (B,) and class probabilities (B, n_classes).
 
-        ``labels=None`` uses the classifier's prediction.
+        ``labels=None`` uses the classifier's prediction. ``phase`` and ``samples``: see
+        :meth:`predict`.
         """
-        mask_logits, labels, probs, _, _ = self._forward(self._check_features(x), labels)
+        x = self._check_features(x)
+        mask_logits, labels, probs, _, _ = self._forward(x, labels,
+                                                         self._heard(x, phase, samples))
         return mask_logits, labels, probs
 
-    def _forward(self, x, labels):
-        with torch.no_grad(), evaluating(self.classifier):
-            h = self.classifier.embed(x)
-            probs = self.classifier.classify(h).softmax(-1)
+    def _forward(self, x, labels, heard=None):
+        h, logits = self._represent(x, heard)
+        probs = logits.softmax(-1)
         labels = probs.argmax(-1) if labels is None else self._check_labels(labels, x.shape[0])
         x_tilde, hcat, z_q_x = self.psi(h, labels)
         mask_logits = F.interpolate(x_tilde, size=tuple(x.shape[1:]), mode="bilinear",
                                     align_corners=False).squeeze(1)
         return mask_logits, labels, probs, hcat, z_q_x
 
-    def loss(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> dict:
+    def loss(self, x: torch.Tensor, lengths: torch.Tensor | None = None, *, phase=None,
+             samples=None) -> dict:
         """Training losses on a padded batch (B, T, F): BCE to the oracle mask, VQ, commitment.
 
         With ``fidelity_weight > 0`` a ``fidelity`` term is added, with
         ``faithfulness_weight > 0`` a ``faithfulness`` term (see the class docstring).
+        ``phase`` and ``samples``: see :meth:`predict`.
         """
         x = self._check_features(x)
+        heard = self._heard(x, phase, samples)
         valid_frames = frame_mask(lengths, x.shape[0], x.shape[1]).to(x.device)
-        mask_logits, labels, _, hcat, z_q_x = self._forward(x, None)
+        mask_logits, labels, _, hcat, z_q_x = self._forward(x, None, heard)
         target = oracle_mask(x, lengths, ratio=self.config["ratio"]).float()
         valid = valid_frames[..., None].expand_as(target)
         out = decoder_losses(mask_logits, target, valid, hcat, z_q_x, self.config["beta"])
@@ -277,8 +404,8 @@ class PIQInterpreter:
         if w_in > 0 or w_out > 0:
             m = self._training_mask(mask_logits, valid[..., :1])
             with evaluating(self.classifier):
-                terms = classifier_terms(self.classifier, x, m, labels, fidelity_weight=w_in,
-                                         faithfulness_weight=w_out)
+                terms = classifier_terms(self._logits_of(heard), x, m, labels,
+                                         fidelity_weight=w_in, faithfulness_weight=w_out)
             if w_in > 0:
                 out["fidelity"] = terms["fidelity"]
                 out["total"] = out["total"] + w_in * out["fidelity"]
@@ -297,9 +424,12 @@ class PIQInterpreter:
         return training.make_optimizer(self, lr)
 
     def train_step(self, x: torch.Tensor, lengths: torch.Tensor | None = None, *,
-                   lr: float = 2e-3) -> dict:
-        """One optimizer step on a batch at learning rate ``lr``; returns the losses."""
-        return training.train_step(self, x, lengths, lr=lr)
+                   lr: float = 2e-3, phase=None, samples=None) -> dict:
+        """One optimizer step on a batch at learning rate ``lr``; returns the losses.
+
+        ``phase`` and ``samples``: see :meth:`predict`.
+        """
+        return training.train_step(self, x, lengths, lr=lr, phase=phase, samples=samples)
 
     def fit(
         self,
@@ -324,9 +454,13 @@ class PIQInterpreter:
         ----------
         batches : iterable, optional
             Re-iterable batches with ``features`` (B, T, F) and ``feature_lengths``
-            (dicts or objects). Default: the keyword utterances of
-            ``lab.data.Corpus("train", features="log_power")``, shuffled, through
-            ``lab.data.collate``.
+            (dicts or objects); for an adapted classifier also ``phase`` and ``samples``
+            (:func:`lab.piq.audio_batches` makes them from any list of audio). Default: the
+            keyword utterances of the corpus's train split, shuffled (zoo:
+            ``lab.data.Corpus("train", features="log_power")`` through
+            ``lab.data.collate``; adapted classifiers: their audio through
+            :func:`lab.piq.audio_batches`). Training targets the classifier's own
+            predictions.
         epochs, batch_size : int
         lr : float
             Adam's learning rate for every step of this call (also after resuming).
@@ -345,7 +479,8 @@ class PIQInterpreter:
         augment : callable, optional
             ``(features, lengths) -> (features, lengths)`` applied to every training batch,
             e.g. ``lab.training.augment.other_voices_log_power``: a decoder that only saw the
-            training voices keeps the class on them far more often than on new ones.
+            training voices keeps the class on them far more often than on new ones. Zoo
+            classifiers only (an adapted classifier hears audio: augment the audio list).
 
         KeyboardInterrupt also stops training after saving the checkpoint.
         """
@@ -407,6 +542,11 @@ class PIQInterpreter:
         source = f"checkpoint {path}"
         if not isinstance(state["config"], dict) or not isinstance(state["class_names"], list):
             raise CheckpointError(f"{source}: 'config' must be a dict and 'class_names' a list")
+        trained_on = state.get("model")
+        if trained_on is not None and classifier is None:
+            raise CheckpointError(
+                f"{source} is a PIQ decoder for {persistence.describe_model(trained_on)}; "
+                "pass that model: PIQInterpreter.from_pretrained(model, path)")
         # The config holds every constructor argument (older files lack the newer ones, which
         # then take their defaults); the rest of it is derived from the classifier.
         arguments = set(inspect.signature(cls.__init__).parameters) - {"self", "classifier",
@@ -415,7 +555,8 @@ class PIQInterpreter:
         defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
                     if k in arguments}
         try:
-            _checked_options(**{**defaults, **settings})
+            _checked_options(**{k: v for k, v in {**defaults, **settings}.items()
+                                if k != "layer"})
         except (ArgumentError, ArgumentTypeError) as exc:
             raise CheckpointError(f"{source}: bad config: {exc}") from None
         if classifier is None:
@@ -428,20 +569,27 @@ class PIQInterpreter:
         except (ArgumentError, ArgumentTypeError) as exc:
             if "class_names" in str(exc) and "class_names" not in kwargs:
                 raise CheckpointError(f"{source} does not fit the classifier: {exc}") from None
+            if trained_on is not None and "layer" not in kwargs:
+                # the file's layer or classes do not exist in this model: it is another one
+                raise CheckpointError(
+                    f"{source} is a PIQ decoder for {persistence.describe_model(trained_on)} "
+                    f"and does not fit {type(classifier).__name__}: {exc}") from None
             raise
         persistence.apply_state(interpreter, state, source)
         return interpreter
 
-    def codes(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def codes(self, x: torch.Tensor, labels: torch.Tensor | None = None, *, phase=None,
+              samples=None) -> torch.Tensor:
         """Codebook indices (B, h, w) chosen for log-power spectrograms (B, T, F).
 
-        ``labels=None`` uses the classifier's prediction, as in training.
+        ``labels=None`` uses the classifier's prediction, as in training. ``phase`` and
+        ``samples``: see :meth:`predict`.
         """
         x = self._check_features(x)
-        with torch.no_grad(), evaluating(self.psi), evaluating(self.classifier):
-            h = self.classifier.embed(x)
+        h, logits = self._represent(x, self._heard(x, phase, samples))
+        with torch.no_grad(), evaluating(self.psi):
             if labels is None:
-                labels = self.classifier.classify(h).argmax(-1)
+                labels = logits.argmax(-1)
             labels = self._check_labels(labels, x.shape[0])
             return self.psi.codebook(self.psi.adapter(h), labels)
 
@@ -454,10 +602,14 @@ class PIQInterpreter:
         return range(label * per, (label + 1) * per)
 
     # ---------------------------------------------------------- interpreting
-    def soft_masks(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Decoder masks in [0, 1], (B, T, F), for the predicted (or given) classes."""
+    def soft_masks(self, x: torch.Tensor, labels: torch.Tensor | None = None, *, phase=None,
+                   samples=None) -> torch.Tensor:
+        """Decoder masks in [0, 1], (B, T, F), for the predicted (or given) classes.
+
+        ``phase`` and ``samples``: see :meth:`predict`.
+        """
         with torch.no_grad(), evaluating(self.psi):
-            mask_logits, _, _ = self.decode(x, labels)
+            mask_logits, _, _ = self.decode(x, labels, phase=phase, samples=samples)
         return mask_logits.sigmoid()
 
     def interpret(
@@ -475,7 +627,9 @@ class PIQInterpreter:
         audio_or_features : np.ndarray, torch.Tensor, str, path or bytes
             A 1-D waveform sampled at ``sr`` (integer PCM such as int16 is scaled to
             [-1, 1]; another rate is resampled to 16 kHz), an audio file (resampled to
-            16 kHz), or a (T, n_bins) log-power spectrogram.
+            16 kHz), or (zoo classifiers) a (T, n_bins) log-power spectrogram. An adapted
+            classifier needs audio: it hears the masked spectrogram resynthesised with the
+            input phase, and ``waveform`` is exactly that.
         label : int, optional
             Class to interpret; default the classifier's prediction.
         threshold : float, optional
@@ -487,9 +641,17 @@ class PIQInterpreter:
         threshold = real("threshold", threshold, minimum=0.0, maximum=1.0, allow_none=True)
         log_power, phase, length = spectrogram_of(audio_or_features, sr)
         x = self._check_features(torch.from_numpy(log_power))
+        heard = {}
+        if self._view:
+            if phase is None:
+                raise ArgumentError(
+                    f"audio_or_features: {type(self.model.module).__name__} hears audio; pass "
+                    "a waveform or an audio file, not a log-power spectrogram (its phase is "
+                    "what the masked audio is resynthesised with)")
+            heard = dict(phase=torch.from_numpy(phase)[None], samples=torch.tensor([length]))
         labels = None if label is None else torch.tensor([label])
         with torch.no_grad(), evaluating(self.psi):
-            mask_logits, used, probs = self.decode(x, labels)
+            mask_logits, used, probs = self.decode(x, labels, **heard)
         soft = mask_logits.sigmoid()[0].cpu().numpy()
         threshold = self.config["threshold"] if threshold is None else threshold
         mask = threshold_mask(soft, threshold)

@@ -3,6 +3,8 @@ classifier terms (masked-in fidelity, masked-out faithfulness)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch.nn import functional as F
 
@@ -42,13 +44,19 @@ def training_mask(mask_logits: torch.Tensor, valid: torch.Tensor, *, threshold: 
     return hard + soft - soft.detach()
 
 
-def classifier_terms(classifier, x: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor,
-                     *, fidelity_weight: float, faithfulness_weight: float) -> dict:
+def classifier_terms(logits_of: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                     mask: torch.Tensor, labels: torch.Tensor, *, fidelity_weight: float,
+                     faithfulness_weight: float) -> dict:
     """``fidelity`` (cross-entropy of the label on ``mask × x``) and ``faithfulness``
-    (``-log(1 - p(label | (1 - mask) × x))``), those whose weight is positive."""
+    (``-log(1 - p(label | (1 - mask) × x))``), those whose weight is positive.
+
+    ``logits_of(z)`` is the frozen classifier on inputs stacked like ``torch.cat([x, x])``
+    (the zoo's ``classify(embed(z))``; an adapted classifier hears each half with its clip's
+    phase).
+    """
     out: dict[str, torch.Tensor] = {}
     both = torch.cat([mask * x, (1 - mask) * x])  # one classifier call for both terms
-    logits = classifier.classify(classifier.embed(both))
+    logits = logits_of(both)
     logits_in, logits_out = logits[: x.shape[0]], logits[x.shape[0]:]
     if fidelity_weight > 0:
         out["fidelity"] = F.cross_entropy(logits_in, labels)

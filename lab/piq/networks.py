@@ -144,6 +144,12 @@ class VectorQuantizedPSI_Audio(nn.Module):
     decoder_channels : int, optional
         (lab extension) Channels of the first decoder layer (halved at each upsampling,
         not below 16). Default ``min(dim, 64)``.
+    time_upsample : int, optional
+        (lab extension) How many of the ``n_upsample`` upsamplings also double the time
+        axis (the first ones); the others double frequency only. Default all of them. A
+        sequence model's representation has one "frequency" position per frame, at roughly
+        the spectrogram's frame rate: the decoder must widen it to the bins without
+        lengthening time.
 
     Examples
     --------
@@ -168,6 +174,7 @@ class VectorQuantizedPSI_Audio(nn.Module):
         n_upsample: int | None = None,
         output_size: tuple[int, int] | None = None,
         decoder_channels: int | None = None,
+        time_upsample: int | None = None,
     ) -> None:
         super().__init__()
         self.dim = dim
@@ -186,15 +193,20 @@ class VectorQuantizedPSI_Audio(nn.Module):
             n_upsample = 5 if reduce else 4
         if n_upsample < 0:
             raise ArgumentError(f"n_upsample must be >= 0, got {n_upsample}")
+        time_upsample = n_upsample if time_upsample is None else time_upsample
+        if not 0 <= time_upsample <= n_upsample:
+            raise ArgumentError(
+                f"time_upsample must lie in [0, n_upsample={n_upsample}], got {time_upsample}")
         channels = decoder_channels or min(dim, 64)
         layers: list[nn.Module] = [
             nn.Conv2d(dim, channels, 1), ResBlockAudio(channels), ResBlockAudio(channels)
         ]
-        for _ in range(n_upsample):
+        for i in range(n_upsample):
             out_ch = max(channels // 2, 16)
-            layers += [
-                nn.ReLU(), nn.ConvTranspose2d(channels, out_ch, 4, 2, 1), nn.BatchNorm2d(out_ch)
-            ]
+            # frequency-only layers keep time: kernel 3 / stride 1 / padding 1 along it
+            up = (nn.ConvTranspose2d(channels, out_ch, 4, 2, 1) if i < time_upsample
+                  else nn.ConvTranspose2d(channels, out_ch, (3, 4), (1, 2), (1, 1)))
+            layers += [nn.ReLU(), up, nn.BatchNorm2d(out_ch)]
             channels = out_ch
         # a 2x2 kernel adds the odd bin: 256 -> 257, like n_fft // 2 + 1
         layers += [nn.ReLU(), nn.ConvTranspose2d(channels, 1, 2, 1, 0)]

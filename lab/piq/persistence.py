@@ -37,7 +37,7 @@ VARIANTS = ("piq", "piq_fidelity")
 FORMAT = "lab.piq/1"
 #: Config entries that fix the decoder's shapes: a file must agree with the interpreter.
 SHAPE_KEYS = ("dim", "numclasses", "codes_per_class", "shared_keys", "decoder_channels",
-              "n_upsample", "n_bins")
+              "n_upsample", "n_bins", "time_upsample", "layer")
 _REQUIRED = ("format", "config", "class_names", "psi")
 
 
@@ -66,6 +66,9 @@ def state_of(interpreter, *, optimizer: bool = False) -> dict:
         "step": interpreter.step,
         "provenance": dict(interpreter.provenance),
     }
+    identity = getattr(interpreter, "model_identity", None)
+    if identity is not None:  # adapted classifiers only: the zoo's files keep their keys
+        state["model"] = dict(identity)
     if optimizer and interpreter._optimizer is not None:
         state["optimizer"] = interpreter._optimizer.state_dict()
     return state
@@ -95,6 +98,7 @@ def apply_state(interpreter, state: Mapping, source: str = "the state") -> None:
         raise CheckpointError(f"{source} must be a dict, got {type(state).__name__}")
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{source} is not a lab.piq checkpoint (missing format {FORMAT!r})")
+    check_model(interpreter, state.get("model"), source)
     config, names, psi = state.get("config"), state.get("class_names"), state.get("psi")
     if not isinstance(config, Mapping) or not isinstance(psi, Mapping):
         raise CheckpointError(f"{source}: 'config' and 'psi' must be dicts")
@@ -128,6 +132,34 @@ def apply_state(interpreter, state: Mapping, source: str = "the state") -> None:
     interpreter.provenance = provenance
     interpreter.epoch, interpreter.step = epoch, step
     interpreter.psi.eval()
+
+
+def describe_model(identity: Mapping | None) -> str:
+    """A model identity in a few words: class, layer and the start of its weights' sha256."""
+    if identity is None:
+        return "the zoo's KeywordClassifier"
+    digest = str(identity.get("state_sha256", "?"))[:12]
+    return (f"{identity.get('class', '?')} (layer {identity.get('layer', '?')!r}, weights "
+            f"sha256 {digest}...)")
+
+
+def check_model(interpreter, identity, source: str) -> None:
+    """Refuse a decoder trained on another model than ``interpreter``'s (CheckpointError)."""
+    own = getattr(interpreter, "model_identity", None)
+    if identity is not None and not isinstance(identity, Mapping):
+        raise CheckpointError(f"{source}: 'model' must be a dict, got {type(identity).__name__}")
+    if identity is None and own is None:
+        return
+    if identity is not None and own is not None and dict(identity) == dict(own):
+        return
+    differ = ""
+    if identity is not None and own is not None:
+        keys = sorted(k for k in set(identity) | set(own) if identity.get(k) != own.get(k))
+        differ = f" (they differ in {', '.join(keys)})"
+    raise CheckpointError(
+        f"{source} is a PIQ decoder for {describe_model(identity)}, not for this model, "
+        f"{describe_model(own)}{differ}; train one for this model "
+        "(PIQInterpreter(model).fit(...)) or load the file with the model it was trained on")
 
 
 def optimizer_lr(state: Mapping, source: str) -> float:

@@ -29,12 +29,16 @@ def make_optimizer(interpreter, lr: float) -> torch.optim.Optimizer:
 
 
 def train_step(interpreter, x: torch.Tensor, lengths: torch.Tensor | None = None, *,
-               lr: float = 2e-3) -> dict:
-    """One optimizer step on a batch; returns the losses as floats."""
+               lr: float = 2e-3, phase=None, samples=None) -> dict:
+    """One optimizer step on a batch; returns the losses as floats.
+
+    ``phase`` and ``samples`` go with the log-power of an adapted classifier (it hears audio).
+    """
     lr = real("lr", lr, minimum=0.0, strict=True)
     interpreter.psi.train()
     optimizer = make_optimizer(interpreter, lr)
-    losses = interpreter.loss(x, lengths)
+    heard = {} if phase is None and samples is None else dict(phase=phase, samples=samples)
+    losses = interpreter.loss(x, lengths, **heard)
     if not torch.isfinite(losses["total"]):
         # a NaN step would poison every weight; the batch or the rate is at fault
         raise ArgumentError(
@@ -59,6 +63,14 @@ def _field(batch, name: str):
 
 
 def _default_batches(interpreter, batch_size: int):
+    if getattr(interpreter, "hears_audio", False):
+        from lab.data import Corpus
+        from lab.piq.batches import audio_batches
+
+        # the classifier's own predictions on the keyword clips are the training targets
+        corpus = Corpus("train", features="log_power", keywords_only=True, cache=False)
+        return audio_batches(corpus, batch_size=batch_size, shuffle=True,
+                             seed=interpreter.epoch)
     from torch.utils.data import DataLoader
 
     from lab.data import Corpus, collate
@@ -91,6 +103,11 @@ def fit(
     max_steps = integer("max_steps", max_steps, minimum=0, allow_none=True)
     if augment is not None and not callable(augment):
         raise ArgumentTypeError(f"augment must be a callable or None, got {type(augment).__name__}")
+    hears_audio = getattr(interpreter, "hears_audio", False)
+    if augment is not None and hears_audio:
+        raise ArgumentError(
+            "augment edits log-power features, but an adapted classifier hears audio (the "
+            "log-power with its clip's phase); augment the audio you give audio_batches")
     if checkpoint is not None and not isinstance(checkpoint, str | os.PathLike):
         raise ArgumentTypeError(
             f"checkpoint must be a path or None, got {type(checkpoint).__name__}"
@@ -121,9 +138,11 @@ def fit(
                     break
                 features = _field(batch, "features")
                 lengths = _field(batch, "feature_lengths")
+                heard = ({"phase": _field(batch, "phase"), "samples": _field(batch, "samples")}
+                         if hears_audio else {})
                 if augment is not None:
                     features, lengths = augment(features, lengths)
-                losses = train_step(interpreter, features, lengths, lr=lr)
+                losses = train_step(interpreter, features, lengths, lr=lr, **heard)
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v
                 count += 1

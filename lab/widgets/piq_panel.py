@@ -1,4 +1,10 @@
-"""PIQPanel: what did the keyword classifier listen to? Masks from :mod:`lab.piq`, listenable.
+"""PIQPanel: what did the classifier listen to? Masks from :mod:`lab.piq`, listenable.
+
+The classifier is the zoo's keyword classifier (the shipped decoder by default) or an
+adapted audio classifier (a Hugging Face ``*ForAudioClassification``, a plain module adapted
+with ``kind="classification"``) with a decoder trained on it: pass the trained
+:class:`lab.piq.PIQInterpreter`, or the model and the decoder file
+(``PIQPanel(model, checkpoint=path)``).
 
 The panel only composes :mod:`lab.audio`, :mod:`lab.data` and
 :class:`lab.piq.PIQInterpreter`; moving the threshold re-thresholds the last interpretation
@@ -19,7 +25,7 @@ import ipywidgets as W
 import numpy as np
 
 from lab import audio
-from lab.errors import ArgumentTypeError
+from lab.errors import ArgumentError, ArgumentTypeError
 from lab.widgets.base import Panel
 from lab.widgets.checks import check_int, check_number, check_sources
 from lab.widgets.jobs import busy
@@ -38,8 +44,9 @@ class PIQPanel(UtterancePicker, Panel):
 
     Parameters
     ----------
-    interpreter : lab.piq.PIQInterpreter, optional
-        Default: :meth:`PIQInterpreter.from_pretrained` (shipped decoder and classifier).
+    interpreter : lab.piq.PIQInterpreter or model, optional
+        Default: :meth:`PIQInterpreter.from_pretrained` (shipped decoder and classifier). A
+        classifier (the zoo's or an adapted one) is taken with ``checkpoint``.
     sources : mapping of label → path or bytes, optional
         Utterances for the dropdown; default the keyword utterances of ``split``.
     split : str
@@ -47,7 +54,23 @@ class PIQPanel(UtterancePicker, Panel):
     threshold : float, optional
         Initial relative mask threshold (default the interpreter's).
     top_k : int
-        Classes listed with their probabilities.
+        Classes listed with their probabilities (named by the interpreter's class names:
+        an adapter's labels).
+    checkpoint : path, optional
+        A decoder file saved by :meth:`PIQInterpreter.save` for the classifier given as
+        ``interpreter`` (loaded with :meth:`PIQInterpreter.from_pretrained`; a file for
+        another model is a CheckpointError naming it).
+
+    Examples
+    --------
+    Train a decoder on an adapted classifier, save it, and show it::
+
+        model = adapt(Wav2Vec2ForSequenceClassification.from_pretrained(...))
+        piq = PIQInterpreter(model)
+        piq.fit(audio_batches(clips), epochs=5)
+        piq.save("my_piq.pt")
+        PIQPanel(piq)                              # or, later:
+        PIQPanel(model, checkpoint="my_piq.pt")
 
     Attributes
     ----------
@@ -71,6 +94,7 @@ class PIQPanel(UtterancePicker, Panel):
         top_k: int = 5,
         image_width: int = 760,
         image_height: int = 200,
+        checkpoint: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
         if threshold is not None:
@@ -78,6 +102,17 @@ class PIQPanel(UtterancePicker, Panel):
         top_k = check_int(top_k, "top_k", 1)
         image_width = check_int(image_width, "image_width", 300, 4096)
         image_height = check_int(image_height, "image_height", 100, 4096)
+        if checkpoint is not None:
+            if not isinstance(checkpoint, str | os.PathLike):
+                raise ArgumentTypeError(
+                    f"checkpoint must be a path, got {type(checkpoint).__name__}")
+            if interpreter is None or hasattr(interpreter, "interpret"):
+                raise ArgumentError(
+                    "checkpoint: give the classifier the decoder was trained on with it, "
+                    "PIQPanel(model, checkpoint=path)")
+            from lab.piq import PIQInterpreter
+
+            interpreter = PIQInterpreter.from_pretrained(interpreter, path=checkpoint)
         if interpreter is None:
             from lab.piq import PIQInterpreter
 
@@ -177,8 +212,11 @@ class PIQPanel(UtterancePicker, Panel):
         self.time_cursor.reset(len(waveform) / self.sr)
         self._show(self.spectrogram_view, self._db)
         self.probabilities.value = self._probability_html()
-        self.domain.value = domain_html(getattr(self.interpreter, "classifier", None),
-                                        waveform)
+        # the adapter for an adapted classifier (its label set), the zoo's classifier else
+        model = getattr(self.interpreter, "model", None)
+        self.domain.value = domain_html(
+            model if model is not None else getattr(self.interpreter, "classifier", None),
+            waveform)
         self.refresh()
         return True
 
@@ -244,8 +282,15 @@ def _refuse_models(interpreter) -> None:
             interpreter, "interpret"):
         return
     from lab.models.adapters import piq_classifier
+    from lab.models.adapters.piq_view import PIQView
 
-    piq_classifier(interpreter)  # refuses every model but the zoo's KeywordClassifier
+    view = piq_classifier(interpreter)  # refuses models PIQ cannot read, naming what applies
+    if isinstance(view, PIQView):
+        raise ArgumentTypeError(
+            f"interpreter must be a lab.piq.PIQInterpreter, got the classifier "
+            f"({type(view.adapter.module).__name__}) itself; train a decoder for it "
+            "(piq = PIQInterpreter(model); piq.fit(lab.piq.audio_batches(clips)); "
+            "piq.save(path)) and pass PIQPanel(piq) or PIQPanel(model, checkpoint=path)")
     raise ArgumentTypeError(
         "interpreter must be a lab.piq.PIQInterpreter, got the classifier itself; use "
         "PIQInterpreter.from_pretrained() (the shipped decoder) or train one for it with "

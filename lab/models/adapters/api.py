@@ -201,25 +201,66 @@ def dataset_for(model, dataset, collate_fn=None):
     return _OwnInputs(adapter, dataset), collate_fn or collate_own_inputs
 
 
-def piq_classifier(model):
+def piq_classifier(model, layer: str | None = None):
     """The classifier :class:`lab.piq.PIQInterpreter` can interpret, or a clear refusal.
 
-    PIQ decodes masks from a classifier's ``embed`` output on log-power spectrograms, which
-    only the zoo's KeywordClassifier exposes; other models are refused with the tools that
-    do apply to them.
+    * The zoo's KeywordClassifier (or its adapter): the module itself, read at its
+      ``embed`` output (``layer`` must be None).
+    * A classification adapter over a 16 kHz waveform (a Hugging Face
+      ``*ForAudioClassification``, a plain module adapted with ``kind="classification"``): a
+      :class:`~lab.models.adapters.piq_view.PIQView` reading ``layer`` (default: the last
+      layer with a time axis before the logits) and hearing the masked log-power
+      spectrogram resynthesised with the input phase.
+    * A plain module the lab does not adapt on its own passes through (PIQ then asks it for
+      ``embed`` / ``classify``).
+    * Anything else is refused, naming the tools that apply to it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lab.models import adapt
+    >>> net = adapt(torch.nn.Linear(320, 2), kind="frame_scores", input_hop=320)
+    >>> piq_classifier(net)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lab.errors.ArgumentError: classifier: PIQ needs a classifier with embed(log-power) and ...
     """
+    from lab.models.adapters.piq_view import PIQView
+
+    if isinstance(model, PIQView):
+        if layer is not None and layer != model.layer:
+            return PIQView(model.adapter, layer)
+        return model
     adapter = adapted(model) if not isinstance(model, SpeechModel) else model
     if adapter is None:
+        if layer is not None:
+            raise ArgumentError(
+                f"layer: {type(model).__name__} is not adapted; describe it with "
+                "lab.models.adapt(model, kind='classification', ...) to choose a layer")
         return model
+    name = type(adapter.module).__name__
     if isinstance(adapter, ZooModel) and adapter.kind == "classification":
+        if layer is not None:
+            raise ArgumentError(
+                f"layer: the zoo's KeywordClassifier is read at its embed output (the map "
+                f"the shipped decoders were trained on); layer={layer!r} applies to adapted "
+                "classifiers")
         return adapter.module
-    where = ("on the log-power spectrogram, resynthesised with the input phase"
-             if adapter.input == "waveform" else "on its own features")
-    raise ArgumentError(
-        f"classifier: PIQ needs a classifier with embed(log-power) and classify(h) (the zoo's "
-        f"KeywordClassifier); {type(adapter.module).__name__} is a {adapter.kind} model over "
-        f"its {adapter.input}. For its masks use lab.interpret.importance_mask(adapter, "
-        f"audio) ({where})")
+    if adapter.kind != "classification":
+        raise ArgumentError(
+            f"classifier: PIQ needs a classifier with embed(log-power) and classify(h) (the "
+            f"zoo's KeywordClassifier) or an adapted audio classifier (one decision per clip); "
+            f"{name} is a {adapter.kind} model over its {adapter.input}. For its masks use "
+            "lab.interpret.importance_mask(adapter, audio) (waveform models: on the log-power "
+            "spectrogram, resynthesised with the input phase), the MaskPanel, or the "
+            "AttributionPanel / lab.interpret.attribute for per-output attributions")
+    if adapter.input != "waveform":
+        raise ArgumentError(
+            f"classifier: PIQ decodes masks onto the log-power spectrogram of 16 kHz audio; "
+            f"{name} is a classifier over its own features, which PIQ does not decode onto. "
+            "For its masks use lab.interpret.importance_mask(adapter, audio) (on its own "
+            "features) or the MaskPanel")
+    return PIQView(adapter, layer)
 
 
 def mask_inputs(model, features) -> tuple[nn.Module, object, Callable | None]:
