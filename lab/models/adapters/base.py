@@ -19,8 +19,11 @@ An adapter states, once, what the lab's tools need to know about a model:
 
 from __future__ import annotations
 
+import io
 import math
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,7 +32,8 @@ from torch import nn
 from lab.errors import ArgumentError, ArgumentTypeError
 from lab.runtime import evaluating, model_device
 
-__all__ = ["INPUTS", "KINDS", "SpeechModel", "SpectrogramView", "frame_waveform"]
+__all__ = ["INPUTS", "KINDS", "SpeechModel", "SpectrogramView", "frame_waveform", "portable",
+           "restore"]
 
 KINDS = ("ctc", "transducer", "seq2seq", "classification", "frame_scores")
 INPUTS = ("waveform", "features")
@@ -48,6 +52,153 @@ def frame_waveform(waveform: torch.Tensor, hop: int) -> torch.Tensor:
     frames = max(1, math.ceil(n / hop))
     padded = nn.functional.pad(waveform, (0, frames * hop - n))
     return padded.reshape(*waveform.shape[:-1], frames, hop)
+
+
+# ---- pickling: how an adapter's model travels (Dask workers, spawned processes) -------------
+# pickle cannot carry TorchScript modules (Silero VAD, scripted user models) nor Hugging Face
+# models with weight-norm parametrizations (wav2vec 2.0's positional convolution). An
+# adapter's pickled state therefore holds a *recipe* for its module instead of the module,
+# and unpickling rebuilds the module from it: the same class, weights, dtypes and train/eval
+# flags, so outputs are bit-identical and lab.scan's model identity is unchanged.
+
+
+def _training_flags(module: nn.Module) -> dict[str, bool]:
+    return {name: bool(m.training) for name, m in module.named_modules()}
+
+
+def _set_training_flags(module: nn.Module, flags: dict[str, bool]) -> None:
+    # Each module's own flag (TorchScript's save keeps only the root's; a user may have set
+    # one submodule apart), parents before children as named_modules yields them.
+    for name, m in module.named_modules():
+        if name in flags:
+            m.training = flags[name]
+
+
+def _device_or_cpu(device: str) -> torch.device:
+    """The module's original device where this process has it, else the CPU.
+
+    A model shipped from a GPU driver to CPU-only Dask workers runs there on the CPU rather
+    than failing to load.
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return torch.device("cpu")
+    return device
+
+
+@dataclass
+class _ScriptBytes:
+    """A TorchScript module as the bytes of ``torch.jit.save``; :meth:`rebuild` loads them."""
+
+    data: bytes
+    device: str
+    training: dict[str, bool]
+
+    @classmethod
+    def of(cls, module: torch.jit.ScriptModule) -> _ScriptBytes:
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():  # torch's deprecation notice, once per part shipped
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.save(module, buffer)
+        return cls(buffer.getvalue(), str(model_device(module)), _training_flags(module))
+
+    def rebuild(self) -> nn.Module:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(io.BytesIO(self.data), map_location="cpu")
+        _set_training_flags(module, self.training)
+        return module.to(_device_or_cpu(self.device))
+
+
+def _has_script_parts(module: nn.Module) -> bool:
+    return any(isinstance(m, torch.jit.ScriptModule) for m in module.modules())
+
+
+@dataclass
+class _Grafted:
+    """A Python module tree with TorchScript parts (Silero VAD's stages around the scripted
+    network): a shallow copy of the tree whose scripted subtrees are :class:`_ScriptBytes`,
+    grafted back by :meth:`rebuild`. The Python modules themselves pickle as usual."""
+
+    skeleton: nn.Module
+
+    @classmethod
+    def of(cls, module: nn.Module) -> _Grafted:
+        memo: dict[int, _ScriptBytes] = {}  # a scripted part used twice stays shared
+
+        def strip(m: nn.Module) -> nn.Module:
+            twin = type(m).__new__(type(m))
+            object.__setattr__(twin, "__dict__", dict(m.__dict__))
+            children = {}
+            for name, child in m._modules.items():
+                if isinstance(child, torch.jit.ScriptModule):
+                    if id(child) not in memo:
+                        memo[id(child)] = _ScriptBytes.of(child)
+                    children[name] = memo[id(child)]
+                elif child is not None and _has_script_parts(child):
+                    children[name] = strip(child)
+                else:
+                    children[name] = child
+            twin.__dict__["_modules"] = children
+            return twin
+
+        return cls(strip(module))
+
+    def rebuild(self) -> nn.Module:
+        loaded: dict[int, nn.Module] = {}
+
+        def graft(m: nn.Module) -> None:
+            for name, child in list(m._modules.items()):
+                if isinstance(child, _ScriptBytes):
+                    if id(child) not in loaded:
+                        loaded[id(child)] = child.rebuild()
+                    m._modules[name] = loaded[id(child)]
+                elif isinstance(child, nn.Module) and not isinstance(
+                        child, torch.jit.ScriptModule):
+                    graft(child)
+
+        graft(self.skeleton)
+        return self.skeleton
+
+
+_RECIPES: tuple[type, ...] = (_ScriptBytes, _Grafted)
+
+
+def portable(module: nn.Module):
+    """``module`` in a form pickle (and cloudpickle) can carry; :func:`restore` undoes it.
+
+    TorchScript modules travel as ``torch.jit.save`` bytes, Hugging Face models as their
+    class, config and state_dict (:class:`lab.models.adapters.hf.HFRecipe`), Python modules
+    with TorchScript parts (Silero VAD) as a tree with those parts as bytes; any other module
+    is returned as it is (pickled as usual).
+
+    Examples
+    --------
+    >>> import pickle, torch
+    >>> net = torch.jit.script(torch.nn.Linear(2, 1))
+    >>> back = restore(pickle.loads(pickle.dumps(portable(net))))
+    >>> x = torch.ones(1, 2)
+    >>> bool(torch.equal(back(x), net(x)))
+    True
+    """
+    from lab.models.adapters.hf import HFRecipe, is_hf_model
+
+    if isinstance(module, torch.jit.ScriptModule):
+        return _ScriptBytes.of(module)
+    if is_hf_model(module):
+        return HFRecipe.of(module)
+    if isinstance(module, nn.Module) and _has_script_parts(module):
+        return _Grafted.of(module)
+    return module
+
+
+def restore(value) -> nn.Module:
+    """The module :func:`portable` packed (a module passes through unchanged)."""
+    from lab.models.adapters.hf import HFRecipe
+
+    if isinstance(value, _RECIPES + (HFRecipe,)):
+        return value.rebuild()
+    return value
 
 
 class _ScoresView(nn.Module):
@@ -171,6 +322,38 @@ class SpeechModel:
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         """Own input ``(B, T, F)`` → scores ``(B, frames, C)``."""
         raise NotImplementedError
+
+    # ---- pickling ----------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """The adapter's attributes with its module as a rebuildable recipe (:func:`portable`).
+
+        So adapters of TorchScript and Hugging Face models pickle (``lab.scan`` ships them to
+        Dask workers); unpickling rebuilds the module with the same weights, dtypes and flags.
+        """
+        state = dict(self.__dict__)
+        state["module"] = portable(self.module)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        state["module"] = restore(state["module"])
+        self.__dict__.update(state)
+
+    def __copy__(self) -> SpeechModel:
+        # a shallow copy shares the module (with_hop's twins); never a pickling round trip
+        twin = type(self).__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
+    def __deepcopy__(self, memo: dict) -> SpeechModel:
+        # deepcopy copies the module directly (TorchScript and parametrized modules support
+        # it), sharing it with views copied alongside, as before adapters pickled
+        import copy
+
+        twin = type(self).__new__(type(self))
+        memo[id(self)] = twin
+        twin.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return twin
 
     # ---- shared behaviour --------------------------------------------------------------
     def __repr__(self) -> str:

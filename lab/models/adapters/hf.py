@@ -18,6 +18,8 @@ Nothing is downloaded: the models and processors are whatever the caller built o
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,13 +28,63 @@ from torch import nn
 from lab.errors import ArgumentError
 from lab.models.adapters.base import SpeechModel
 
-__all__ = ["HFAudioClassifier", "HFCTCModel", "WhisperModel", "is_hf_model"]
+__all__ = ["HFAudioClassifier", "HFCTCModel", "HFRecipe", "WhisperModel", "is_hf_model"]
 
 
 def is_hf_model(model: object) -> bool:
     """Whether ``model`` is a ``transformers.PreTrainedModel`` (without importing it)."""
     return any(c.__name__ == "PreTrainedModel" and c.__module__.startswith("transformers")
                for c in type(model).__mro__)
+
+
+# Instance attributes a rebuilt model takes over from the original: Whisper's generation
+# settings (a user may have changed them) and a scan_identity a user set (lab.scan reads it).
+_CARRIED = ("generation_config", "scan_identity")
+
+
+@dataclass
+class HFRecipe:
+    """A ``transformers`` model as class, config and state_dict, rebuilt by :meth:`rebuild`.
+
+    Hugging Face models with weight-norm parametrizations (wav2vec 2.0's positional
+    convolution) cannot be pickled whole; their state_dict can, and the class built from the
+    config makes the same parametrizations (and tied weights) to load it into. The dtype,
+    the device (where the process has it) and every module's train/eval flag come back too.
+    """
+
+    cls: type
+    config: Any
+    state: dict
+    dtype: torch.dtype
+    device: str
+    training: dict[str, bool]
+    carried: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, model: nn.Module) -> HFRecipe:
+        from lab.models.adapters.base import _training_flags
+        from lab.runtime import model_device
+
+        state = {name: value.detach().cpu() for name, value in model.state_dict().items()}
+        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()),
+                     torch.float32)
+        carried = {name: model.__dict__[name] for name in _CARRIED if name in model.__dict__}
+        return cls(type(model), model.config, state, dtype, str(model_device(model)),
+                   _training_flags(model), carried)
+
+    def rebuild(self) -> nn.Module:
+        from lab.models.adapters.base import _device_or_cpu, _set_training_flags
+
+        # Construction initialises weights at random (overwritten just below): on a forked
+        # generator, so unpickling leaves the caller's random stream where it was.
+        with torch.random.fork_rng(devices=[]):
+            model = self.cls(self.config)
+        if self.dtype != torch.float32:
+            model = model.to(self.dtype)
+        model.load_state_dict(self.state, strict=True)
+        model.__dict__.update(self.carried)
+        _set_training_flags(model, self.training)
+        return model.to(_device_or_cpu(self.device))
 
 
 def _extractor(processor):
