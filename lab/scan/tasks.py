@@ -11,8 +11,12 @@ Each task is a :class:`ScanTask` with three steps:
   and arrays.
 
 Adapted models (:class:`lab.models.adapters.SpeechModel`: Silero VAD, Hugging Face models)
-run ``evaluate`` through :func:`lab.models.predict` and ``activations`` through the adapter's
-``layer_names`` / ``activations``; ``masks`` and ``piq`` refuse them, naming what applies.
+run ``evaluate`` through :func:`lab.models.predict`, ``activations`` through the adapter's
+``layer_names`` / ``activations`` and ``masks`` through :func:`lab.interpret.importance_mask`
+(waveform models masked on the log-power spectrogram, feature models on their own features;
+the grid is recorded in the parameters). ``piq`` goes through
+:func:`lab.models.adapters.piq_classifier`: what PIQ accepts is scanned, anything else gets
+PIQ's own refusal.
 
 Everything per utterance goes through the lab's public API: :func:`lab.models.transcribe`,
 :func:`lab.models.ctc_posteriors`, :func:`lab.models.activations`,
@@ -353,15 +357,41 @@ _MASK_OPTIONS = ("method", "seed", "sparsity_weight", "steps", "lr", "margin", "
                  "polish", "budget", "rounds")
 
 
+def _mask_grid(adapter) -> dict:
+    """Where an adapter's masks live, for readers of the scan (``Scan.mask``, ScanPanel).
+
+    ``grid``: ``"log_power"`` (waveform models: the lab's log-power spectrogram, 257 bins,
+    one row per 20 ms hop) or ``"features"`` (feature models: their own features);
+    ``grid_seconds``: seconds per mask row.
+    """
+    if adapter.input == "waveform":
+        from lab.audio.conventions import HOP_LENGTH, SAMPLE_RATE
+
+        return {"grid": "log_power", "grid_seconds": HOP_LENGTH / SAMPLE_RATE}
+    return {"grid": "features", "grid_seconds": float(adapter.feature_seconds)}
+
+
+def _mask_params(options: dict) -> dict:
+    from lab.interpret._checks import integer
+    from lab.interpret.masks.search import _resolve_settings
+
+    params = {"method": options.get("method", "optimize"),
+              "seed": integer("seed", options.get("seed", 0), minimum=0)}
+    params.update({k: options[k] for k in _MASK_OPTIONS[2:] if k in options})
+    # importance_mask's own checks, once on the driver: a bad option is one ArgumentError
+    # naming it, not the same error for every utterance of the scan
+    _resolve_settings(params["method"], None, {k: params[k] for k in _MASK_OPTIONS[2:]
+                                               if k in params})
+    return params
+
+
 def _check_masks(model: nn.Module, options: dict) -> dict:
     _no_options("masks", options, _MASK_OPTIONS)
     adapter = _adapter(model)
     if adapter is not None:
-        raise ArgumentError(
-            f"masks scans take the zoo's CTC recognizers ('deepspeech') and plain CTC modules; "
-            f"{type(adapter.module).__name__} is an adapted {adapter.kind} model. Mask its "
-            "utterances one by one with lab.interpret.importance_mask(adapter, waveform), or "
-            "scan it with task='evaluate' or 'activations'")
+        # importance_mask takes every adapter kind (its decode is the decision kept); the
+        # grid joins the parameters so a scan's masks are read on the right axes.
+        return _mask_params(options) | _mask_grid(adapter)
     x = _probe_input(model)
     try:
         with torch.no_grad():
@@ -375,23 +405,47 @@ def _check_masks(model: nn.Module, options: dict) -> dict:
     if not isinstance(out, torch.Tensor) or out.ndim != 3:
         raise ArgumentError(
             f"masks needs per-frame scores (1, T, V) from the model (a CTC recognizer such "
-            f"as 'deepspeech'); {type(model).__name__} returned "
+            f"as 'deepspeech', or an adapted model: lab.models.adapt); {type(model).__name__} "
+            f"returned "
             f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}"
         )
-    params = {"method": options.get("method", "optimize"), "seed": int(options.get("seed", 0))}
-    params.update({k: options[k] for k in _MASK_OPTIONS[2:] if k in options})
-    return params
+    # the zoo's parameters stay as they were, so earlier masks scans still resume
+    return _mask_params(options)
+
+
+def _decision_text(adapter, target) -> str:
+    """The decision a mask keeps, as text: transcript, class name or speech frames."""
+    ids = [int(t) for t in target]
+    if adapter.kind == "seq2seq":
+        # Whisper's masks force the clean greedy tokens: the argmax of every forced step is
+        # the next token, and the last step's is the end-of-text test, not a token
+        return adapter.text(ids[:-1])
+    if adapter.kind in ("ctc", "transducer"):
+        return adapter.text(ids)
+    if adapter.kind == "classification":
+        return adapter.labels[ids[0]] if adapter.labels and ids[0] < len(adapter.labels) \
+            else str(ids[0])
+    # frame_scores: one character per frame, "1" where the frame is on (speech)
+    if all(isinstance(t, bool | np.bool_) for t in target):
+        return "".join("1" if t else "0" for t in target)
+    return " ".join(str(t) for t in ids)
 
 
 def _masks(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
     from lab.data import CharTokenizer
     from lab.interpret import importance_mask
 
-    x = _features(model, item.waveform)[0]
-    result = importance_mask(model, x, progress=False, **params)
-    target = result.transcript
-    text = (CharTokenizer().decode(list(target))
-            if all(isinstance(t, int | np.integer) for t in target) else str(target))
+    options = {k: v for k, v in params.items() if k in _MASK_OPTIONS}
+    adapter = _adapter(model)
+    if adapter is not None:  # it masks its own grid (see _mask_grid) of the waveform
+        result = importance_mask(adapter, item.waveform, progress=False, **options)
+        text = _decision_text(adapter, result.transcript)
+    else:
+        x = _features(model, item.waveform)[0]
+        result = importance_mask(model, x, progress=False, **options)
+        target = result.transcript
+        text = (CharTokenizer().decode(list(target))
+                if all(isinstance(t, int | np.integer) for t in target) else str(target))
     mask = np.asarray(result.mask, dtype=np.uint8)
     return {
         "transcript": text,
@@ -406,15 +460,19 @@ def _masks(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
 
 # ------------------------------------------------------------------------------------ piq
 def _check_piq(model: nn.Module, options: dict) -> dict:
+    from lab.models.adapters import piq_classifier
+
     _no_options("piq", options, ("variant", "path", "threshold"))
     adapter = _adapter(model)
-    if adapter is not None:
+    try:
+        # PIQ's own gate (what PIQInterpreter itself calls): the classifier it interprets,
+        # or its refusal naming what applies to this model
+        classifier = piq_classifier(model)
+    except ArgumentError as err:
         raise ArgumentError(
-            f"piq scans interpret the zoo's keyword classifier ('classifier'); "
-            f"{type(adapter.module).__name__} is an adapted {adapter.kind} model. Train a PIQ "
-            "interpreter for it with lab.piq (lab.models.adapters.piq_classifier), or scan it "
-            "with task='evaluate' or 'activations'")
-    if not _is_classifier(model):
+            f"{str(err).rstrip('. ')}. A scan of it can run task='masks' (importance masks), "
+            "'evaluate' or 'activations'") from err
+    if adapter is None and not _is_classifier(classifier):
         raise ArgumentError(
             f"piq interprets a keyword classifier (embed/classify, e.g. 'classifier'), "
             f"got {type(model).__name__}"

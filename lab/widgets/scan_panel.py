@@ -128,9 +128,12 @@ class ScanPanel(Panel):
                       W.HBox([self.layer, self.neuron, self.stat, self.k]), self.top]
         if scan.task == "masks":
             self.utterance = tagged(W.Dropdown(description="Utterance"), "utterance")
-            # labelled like every panel image: time in seconds, the model's feature rows
+            # labelled like every panel image: time in seconds, the rows of the grid the
+            # masks live on (an adapted waveform model's: the log-power spectrogram)
+            grid = scan.manifest["params"].get("grid", "features")
             self.mask_view = View(title="importance mask; pale: entries the mask removes",
-                                  ylabel="feature index", colorbar="kept (1) / removed (0)",
+                                  ylabel="frequency bin (log-power)" if grid == "log_power"
+                                  else "feature index", colorbar="kept (1) / removed (0)",
                                   width=760, height=220, cmap="gray", css="lab-scan-mask")
             self.mask_image = self.mask_view.image
             self.utterance.observe(lambda _change: self.select(), names="value")
@@ -261,8 +264,10 @@ class ScanPanel(Panel):
         except Exception as err:
             self.show_error(err, "Cannot show the mask")
             return
-        # masks of the zoo's models: one row of features per 20 ms hop
-        self.mask_view.show_image(mask, duration=mask.shape[0] * HOP_LENGTH / SAMPLE_RATE,
+        # seconds per mask row: recorded by scans of adapted models (Whisper's log-mel rows
+        # are 10 ms); the zoo's masks have one row of features per 20 ms hop
+        seconds = self.scan.manifest["params"].get("grid_seconds", HOP_LENGTH / SAMPLE_RATE)
+        self.mask_view.show_image(mask, duration=mask.shape[0] * float(seconds),
                                   vmin=0.0, vmax=1.0)
         self.top.children = [self.tagged(self._player(int(self.utterance.value)), "audio")]
 

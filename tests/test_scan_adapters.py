@@ -1,0 +1,310 @@
+"""Adapted models in lab.scan: adapters pickle (so they travel to Dask workers) and rebuild
+faithfully; Dask scans of them equal in-process ones; the masks task runs on them; piq gives
+PIQ's own refusal; what still cannot travel is refused naming client='inprocess'.
+
+Tiny randomly initialised Hugging Face models are built from configs (no download); Silero
+VAD is the real model the ``silero-vad`` wheel ships.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from lab.errors import ArgumentError
+from lab.scan import INPROCESS, as_source, local_cluster, model_identity, run
+
+transformers = pytest.importorskip("transformers")
+cloudpickle = pytest.importorskip("cloudpickle")
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+CTC_LABELS = ["<pad>", "|", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+WHISPER_LABELS = ["<s>", "<start>", "<end>"] + [chr(97 + i % 26) for i in range(37)]
+
+
+def _w2v_config(**extra):
+    return transformers.Wav2Vec2Config(
+        vocab_size=12, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=32, conv_dim=(16,) * 7, num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2, pad_token_id=0, **extra)
+
+
+@functools.cache
+def _ctc_module():
+    torch.manual_seed(0)
+    return transformers.Wav2Vec2ForCTC(_w2v_config()).eval()
+
+
+@functools.cache
+def _classifier_module():
+    torch.manual_seed(0)
+    cfg = _w2v_config(num_labels=3, id2label={0: "cat", 1: "dog", 2: "bird"},
+                      label2id={"cat": 0, "dog": 1, "bird": 2})
+    return transformers.Wav2Vec2ForSequenceClassification(cfg).eval()
+
+
+@functools.cache
+def _whisper_module():
+    torch.manual_seed(0)
+    cfg = transformers.WhisperConfig(
+        vocab_size=40, num_mel_bins=80, encoder_layers=1, decoder_layers=1,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=16,
+        decoder_ffn_dim=16, d_model=16, max_source_positions=1500, max_target_positions=64,
+        decoder_start_token_id=1, eos_token_id=2, pad_token_id=2, bos_token_id=2)
+    return transformers.WhisperForConditionalGeneration(cfg).eval()
+
+
+def hf_ctc():
+    from lab.models import adapt
+
+    return adapt(_ctc_module(), labels=CTC_LABELS)
+
+
+def hf_classifier():
+    from lab.models import adapt
+
+    return adapt(_classifier_module())
+
+
+def hf_whisper():
+    from lab.models import adapt
+
+    return adapt(_whisper_module(), labels=WHISPER_LABELS, max_new_tokens=4)
+
+
+@functools.cache
+def silero():
+    pytest.importorskip("silero_vad")
+    from lab.models import load_pretrained
+
+    return load_pretrained("silero_vad")
+
+
+def scripted_vad():
+    from lab.models import adapt
+
+    torch.manual_seed(0)
+    net = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(320, 1), torch.nn.Sigmoid()))
+    return adapt(net.eval(), kind="frame_scores", input_hop=320, call=lambda m, x: m(x))
+
+
+def plain_vad():
+    from lab.models import adapt
+
+    torch.manual_seed(0)
+    return adapt(torch.nn.Linear(320, 1).eval(), kind="frame_scores", input_hop=320,
+                 call=lambda m, x: m(x).sigmoid())
+
+
+def bfloat16_ctc():
+    from lab.models import adapt
+
+    return adapt(copy.deepcopy(_ctc_module()).to(torch.bfloat16), labels=CTC_LABELS)
+
+
+def speechlike(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
+    """A voiced, amplitude-modulated tone with noise: enough to move random models."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(16000 * seconds)) / 16000
+    voiced = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((140, 280, 700, 1200), 1))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)
+    return (0.2 * voiced * envelope + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def _scan(task, out, model, where=INPROCESS, **kw):
+    options = dict(limit=4, shard_size=2)
+    options.update(kw)
+    return run(task, "test", model=model, out=out, client=where, progress=False, **options)
+
+
+# ------------------------------------------------------------------------------- pickling
+KINDS = {"silero": silero, "hf_ctc": hf_ctc, "hf_classifier": hf_classifier,
+         "hf_whisper": hf_whisper, "scripted": scripted_vad, "plain": plain_vad}
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_each_adapter_kind_pickles_and_rebuilds_faithfully(name):
+    adapter = KINDS[name]()
+    # the lambdas of the plain and scripted adapters need cloudpickle (what lab.scan uses)
+    dumps = cloudpickle.dumps if name in ("plain", "scripted") else pickle.dumps
+    back = pickle.loads(dumps(adapter))
+    assert type(back) is type(adapter) and type(back.module) is type(adapter.module)
+    assert back.module is not adapter.module
+    assert model_identity(back) == model_identity(adapter)  # state_sha256 and framing
+    wave = speechlike()
+    x = adapter.own_input(wave)[None]
+    with torch.no_grad():
+        assert torch.equal(back.scores(x), adapter.scores(x))  # bit-identical
+    ours, theirs = adapter.predict(wave), back.predict(wave)
+    if isinstance(ours, np.ndarray):
+        np.testing.assert_array_equal(theirs, ours)
+    else:
+        assert theirs == ours
+    assert ({n: m.training for n, m in back.module.named_modules()}
+            == {n: m.training for n, m in adapter.module.named_modules()})
+
+
+def test_a_half_precision_hf_model_comes_back_in_its_dtype():
+    adapter = bfloat16_ctc()
+    back = pickle.loads(pickle.dumps(adapter))
+    assert model_identity(back) == model_identity(adapter)  # the hash covers dtypes
+    assert {v.dtype for v in back.module.state_dict().values()} == {torch.bfloat16}
+    x = torch.from_numpy(speechlike())[None].to(torch.bfloat16)
+    with torch.no_grad():
+        assert torch.equal(back.module(input_values=x).logits,
+                           adapter.module(input_values=x).logits)
+
+
+def test_rebuilding_keeps_flags_and_the_callers_random_stream():
+    adapter = hf_ctc()
+    adapter.module = copy.deepcopy(adapter.module).train()
+    adapter.module.lm_head.eval()  # one submodule apart: its own flag comes back
+    blob = pickle.dumps(adapter)
+    torch.manual_seed(1)
+    back = pickle.loads(blob)  # the rebuild initialises a model at random first
+    after = torch.rand(3)
+    torch.manual_seed(1)
+    assert torch.equal(after, torch.rand(3))
+    assert back.module.training and not back.module.lm_head.training
+    assert model_identity(back) == model_identity(adapter)
+
+
+def test_copies_share_or_copy_the_module_as_before():
+    vad = silero()
+    twin = copy.copy(vad.with_hop(160))
+    assert twin.module is vad.module and twin.input_hop == 160  # no pickling round trip
+    view = copy.deepcopy(hf_ctc().module_view())  # dependency matrices copy views so
+    assert view._adapter.module.lm_head is view.lm_head
+
+
+# ------------------------------------------------------------------------------------ Dask
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    cluster = local_cluster(1, silence_logs=50)
+    dask_client = distributed.Client(cluster)
+    yield dask_client
+    dask_client.close()
+    cluster.close()
+
+
+def test_dask_scans_of_adapters_equal_inprocess(tmp_path, client):
+    for name, adapter in (("silero", silero()), ("ctc", hf_ctc())):
+        local = _scan("evaluate", tmp_path / f"{name}-local", adapter)
+        dask = _scan("evaluate", tmp_path / f"{name}-dask", adapter, client)
+        assert dask.complete and dask.shards_computed == 2 and len(dask.errors()) == 0
+        assert dask.table().equals(local.table())
+        assert dask.manifest["model"] == local.manifest["model"]
+    # masks travel too: the same masks, bit for bit
+    local = _scan("masks", tmp_path / "masks-local", hf_ctc(), limit=2, steps=2)
+    dask = _scan("masks", tmp_path / "masks-dask", hf_ctc(), client, limit=2, steps=2)
+    assert dask.table().equals(local.table())
+    for i in range(2):
+        np.testing.assert_array_equal(dask.mask(i), local.mask(i))
+
+
+# ----------------------------------------------------------------------------------- masks
+def _check_masks(scan, adapter, *, grid, seconds):
+    import lab.audio
+
+    assert scan.complete and len(scan.errors()) == 0
+    assert scan.manifest["params"]["grid"] == grid
+    assert scan.manifest["params"]["grid_seconds"] == pytest.approx(seconds)
+    table = scan.table()
+    source = as_source("test", limit=len(table))
+    for i, row in table.iterrows():
+        wave = source.waveform(i)
+        mask = scan.mask(i)
+        if grid == "log_power":  # the lab's log-power picture of the clip
+            expected = lab.audio.log_power_spectrogram(wave)[0].shape
+        else:  # the model's own features
+            expected = tuple(adapter.own_input(wave).shape)
+        assert mask.shape == expected == (row["frames"], row["bins"])
+        assert set(np.unique(mask)) <= {0.0, 1.0}
+        assert 0.0 <= row["sparsity"] <= 1.0
+        assert row["sparsity"] == pytest.approx(1 - mask.mean())
+        assert row["preserved"]
+        # the mask really keeps the model's decision on this clip
+        module, x = adapter.mask_view(wave)
+        with torch.no_grad():
+            clean = adapter.decode(module(x[None]))[0]
+            masked = adapter.decode(module((torch.from_numpy(mask) * x)[None]))[0]
+        assert masked == clean
+    return table
+
+
+def test_masks_on_silero_vad(tmp_path):
+    from lab.widgets.scan_panel import ScanPanel
+
+    vad = silero()
+    scan = _scan("masks", tmp_path / "a", vad, limit=2, steps=2, seed=3)
+    table = _check_masks(scan, vad, grid="log_power", seconds=0.02)
+    # the decision kept: one character per 32 ms frame, "1" where it is speech
+    scores = vad.predict(as_source("test", limit=2).waveform(0))
+    assert table.loc[0, "transcript"] == "".join("1" if s >= 0.5 else "0" for s in scores)
+    again = _scan("masks", tmp_path / "b", vad, limit=1, steps=2, seed=3)
+    np.testing.assert_array_equal(again.mask(0), scan.mask(0))  # reproducible with a seed
+    panel = ScanPanel(scan)  # the panel reads the grid the masks live on
+    panel.select(1)
+    assert panel.mask_view.duration == pytest.approx(table.loc[1, "frames"] * 0.02)
+    assert "frequency bin (log-power)" in panel.mask_view.caption.value
+
+
+def test_masks_on_hf_models(tmp_path):
+    ctc = hf_ctc()
+    table = _check_masks(_scan("masks", tmp_path / "ctc", ctc, limit=2, steps=2), ctc,
+                         grid="log_power", seconds=0.02)
+    source = as_source("test", limit=2)
+    assert table.loc[0, "transcript"] == ctc.predict(source.waveform(0))
+    classifier = hf_classifier()
+    table = _check_masks(_scan("masks", tmp_path / "clf", classifier, limit=1, steps=2),
+                         classifier, grid="log_power", seconds=0.02)
+    assert table.loc[0, "transcript"] in ("cat", "dog", "bird")
+    whisper = hf_whisper()  # a feature model: masked on its own 10 ms log-mel frames
+    table = _check_masks(_scan("masks", tmp_path / "whisper", whisper, limit=1, steps=2),
+                         whisper, grid="features", seconds=0.01)
+    assert table.loc[0, "bins"] == 80
+    assert table.loc[0, "transcript"] == whisper.predict(source.waveform(0))
+
+
+# ------------------------------------------------------------------------------- refusals
+def test_bad_mask_options_are_refused_once_on_the_driver(tmp_path):
+    with pytest.raises(ArgumentError, match="method must be 'optimize' or 'greedy'"):
+        _scan("masks", tmp_path / "m", hf_ctc(), method="fast")
+    with pytest.raises(ArgumentError, match="lr does not apply to method='greedy'"):
+        _scan("masks", tmp_path / "g", hf_ctc(), method="greedy", lr=0.5)
+    with pytest.raises(ArgumentError, match="seed must be"):
+        _scan("masks", tmp_path / "s", "deepspeech", seed=-1)
+
+
+def test_piq_gives_piqs_own_refusal_and_names_what_a_scan_can_do(tmp_path):
+    from lab.models.adapters import piq_classifier
+
+    for adapter in (silero(), hf_ctc()):
+        with pytest.raises(ArgumentError) as own:
+            piq_classifier(adapter)
+        with pytest.raises(ArgumentError) as refused:
+            _scan("piq", tmp_path / "piq", adapter, limit=2)
+        message = str(refused.value)
+        assert str(own.value).rstrip(". ") in message and "task='masks'" in message
+
+
+def test_what_still_cannot_travel_is_refused_before_connecting(tmp_path):
+    from lab.models import adapt
+
+    # weight norm on a plain module: no config to rebuild it from, so it cannot pickle
+    net = torch.nn.Sequential(torch.nn.utils.parametrizations.weight_norm(
+        torch.nn.Linear(320, 1)))
+    adapter = adapt(net, kind="frame_scores", input_hop=320, call=lambda m, x: m(x))
+    # the address is never dialled: the refusal comes first
+    with pytest.raises(ArgumentError, match="client='inprocess'") as refused:
+        _scan("evaluate", tmp_path, adapter, "tcp://127.0.0.1:9", limit=2)
+    assert "Sequential" in str(refused.value)
+    # in-process it scans
+    assert _scan("evaluate", tmp_path / "here", adapter, limit=2).complete
