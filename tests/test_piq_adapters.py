@@ -104,6 +104,10 @@ def test_fit_trains_on_the_adapters_predictions(trained, clips):
     piq.fit(audio_batches(clips[:4], batch_size=2), epochs=1, progress=False,
             on_progress=lambda done, total: calls.append((done, total)))
     assert calls[0] == (1, 2) and calls[-1] == (2, 2)
+    # without batches: the corpus's train keyword clips, heard by the model
+    default = PIQInterpreter(plain_classifier(), **SMALL)
+    default.fit(epochs=1, batch_size=2, max_steps=1, progress=False)
+    assert default.step == 1
     with pytest.raises(ArgumentError, match="augment"):
         piq.fit(audio_batches(clips[:2]), epochs=2, progress=False, augment=lambda f, n: (f, n))
 
@@ -250,3 +254,40 @@ def test_piq_panel_on_an_adapted_classifier(trained, tmp_path):
         PIQPanel(piq.model, sources)
     with pytest.raises(CheckpointError, match=f"checkpoint {path}"):
         PIQPanel(plain_classifier(), sources, checkpoint=path)
+
+
+class _WaveformKeywordClassifier(nn.Module):
+    """The zoo's classifier behind the lab's log-power front end, in torch: waveform in."""
+
+    def __init__(self, classifier: nn.Module):
+        super().__init__()
+        self.kw = classifier
+        self.register_buffer("window", torch.hann_window(512, periodic=True))
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(wave, 512, 320, 512, self.window, center=True, pad_mode="constant",
+                          return_complex=True)
+        return self.kw(torch.log1p(spec.abs() ** 2).transpose(1, 2))
+
+
+def test_the_adapter_path_reproduces_the_zoo_path_on_a_wrapped_zoo_classifier(clips):
+    """Decoding the adapter's ``kw.encoder`` map (= the zoo's ``embed``) with the zoo's own
+    decoder gives the zoo's masks bit for bit on what the model hears: the layer's map, its
+    arrangement, the time alignment and the resynthesis are the zoo path's."""
+    from lab.audio import waveform_from_log_power
+    from lab.models import KeywordClassifier
+
+    torch.manual_seed(0)
+    kw = KeywordClassifier(n_classes=4, dim=16, widths=(8, 8)).eval()
+    zoo = PIQInterpreter(kw, **SMALL)
+    model = adapt(_WaveformKeywordClassifier(kw).eval(), kind="classification", input_hop=1,
+                  labels=["a", "b", "c", "d"])
+    piq = PIQInterpreter(model, **SMALL)
+    assert piq.config["layer"] == "kw.encoder" and piq.classifier.time_axis == 2
+    piq.psi = copy.deepcopy(zoo.psi)  # the zoo's decoder on the adapter's map
+    for clip in clips[:3]:
+        heard = waveform_from_log_power(*log_power_spectrogram(clip), length=len(clip))
+        ours, theirs = piq.interpret(clip), zoo.interpret(heard)
+        np.testing.assert_array_equal(ours.mask, theirs.mask)
+        np.testing.assert_allclose(ours.soft_mask, theirs.soft_mask, atol=1e-6)
+        np.testing.assert_allclose(ours.probabilities, theirs.probabilities, atol=1e-5)

@@ -38,11 +38,13 @@ def _clip(item, name: str) -> np.ndarray:
 class AudioBatches:
     """Re-iterable PIQ training batches of a list of audio (see :func:`audio_batches`)."""
 
-    def __init__(self, audio, *, batch_size: int = 8, shuffle: bool = True, seed: int = 0):
+    def __init__(self, audio, *, batch_size: int = 8, shuffle: bool = True, seed: int = 0,
+                 cache: bool = True):
         self.audio = audio
         self.batch_size = integer("batch_size", batch_size, minimum=1)
         self.shuffle = bool(shuffle)
         self.seed = integer("seed", seed)
+        self.cache = bool(cache)
         self._epoch = 0
         self._spectra: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
 
@@ -50,19 +52,23 @@ class AudioBatches:
         return -(-len(self.audio) // self.batch_size)
 
     def spectrogram(self, i: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """``(log_power, phase, samples)`` of item ``i`` (computed once, then kept)."""
+        """``(log_power, phase, samples)`` of item ``i`` (kept after the first pass with
+        ``cache``)."""
         from lab.audio import log_power_spectrogram
 
-        if i not in self._spectra:
-            if hasattr(self.audio, "waveform") and hasattr(self.audio, "rows"):
-                wave = self.audio.waveform(i)  # a lab.data.Corpus: its audio, not features
-            else:
-                wave = _clip(self.audio[i], f"audio[{i}]")
-            if wave.size == 0:
-                raise ArgumentError(f"audio[{i}] is empty; PIQ needs at least one sample")
-            log_power, phase = log_power_spectrogram(wave)
-            self._spectra[i] = (log_power, phase, len(wave))
-        return self._spectra[i]
+        if i in self._spectra:
+            return self._spectra[i]
+        if hasattr(self.audio, "waveform") and hasattr(self.audio, "rows"):
+            wave = self.audio.waveform(i)  # a lab.data.Corpus: its audio, not features
+        else:
+            wave = _clip(self.audio[i], f"audio[{i}]")
+        if wave.size == 0:
+            raise ArgumentError(f"audio[{i}] is empty; PIQ needs at least one sample")
+        log_power, phase = log_power_spectrogram(wave)
+        out = (log_power, phase, len(wave))
+        if self.cache:
+            self._spectra[i] = out
+        return out
 
     def batch(self, indices: Sequence[int]) -> dict:
         """The padded batch of the given items."""
@@ -86,8 +92,8 @@ class AudioBatches:
             yield self.batch(order[start:start + self.batch_size])
 
 
-def audio_batches(audio, *, batch_size: int = 8, shuffle: bool = True,
-                  seed: int = 0) -> AudioBatches:
+def audio_batches(audio, *, batch_size: int = 8, shuffle: bool = True, seed: int = 0,
+                  cache: bool = True) -> AudioBatches:
     """PIQ training batches of ``audio`` for :meth:`lab.piq.PIQInterpreter.fit`.
 
     Parameters
@@ -100,12 +106,15 @@ def audio_batches(audio, *, batch_size: int = 8, shuffle: bool = True,
     shuffle : bool
         A new order on every pass (seeded by ``seed`` and the pass number).
     seed : int
+    cache : bool
+        Keep every clip's log-power and phase after the first pass (about 100 kB per
+        second of audio); False recomputes them on every pass.
 
     Returns
     -------
     AudioBatches
         Re-iterable; each batch is a dict with ``features`` (log-power, zero-padded),
-        ``feature_lengths``, ``phase`` and ``samples``. Spectrograms are computed once.
+        ``feature_lengths``, ``phase`` and ``samples``.
 
     Examples
     --------
@@ -120,4 +129,4 @@ def audio_batches(audio, *, batch_size: int = 8, shuffle: bool = True,
             f"{type(audio).__name__}")
     if len(audio) == 0:
         raise ArgumentError("audio holds no clips; PIQ needs at least one to train on")
-    return AudioBatches(audio, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    return AudioBatches(audio, batch_size=batch_size, shuffle=shuffle, seed=seed, cache=cache)

@@ -1,9 +1,12 @@
 """The PIQ interpreter: a PSI decoder on a frozen classifier, turning decisions into masks.
 
-The classifier must expose ``embed(x) -> (B, C, T', F')`` and ``classify(h) -> (B, n_classes)``
-on time-major log-power spectrograms ``x`` of shape (B, T, 257). The decoder sees the
-representation quantized with the codes of the predicted class only, and learns to output a
-mask over the spectrogram's time-frequency bins.
+The classifier exposes ``embed(x) -> (B, C, T', F')`` and ``classify(h) -> (B, n_classes)``
+on time-major log-power spectrograms ``x`` of shape (B, T, 257) (the zoo's
+KeywordClassifier), or is an audio classifier :func:`lab.models.adapt` wraps, read through
+:class:`lab.models.adapters.piq_view.PIQView` (a named layer's map; the model hears the
+log-power resynthesised with the clip's phase). The decoder sees the representation
+quantized with the codes of the predicted class only, and learns to output a mask over the
+spectrogram's time-frequency bins.
 
 This module holds the class (construction and the forward passes); the jobs around it live
 in their own modules: :mod:`lab.piq.losses`, :mod:`lab.piq.training` (optimizer and loop),
