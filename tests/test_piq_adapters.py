@@ -128,6 +128,8 @@ def test_interpretation_lives_on_the_clips_log_power_grid(trained, clips, name):
                                atol=1e-5)
     np.testing.assert_array_equal(out.interpreted_log_power, out.mask * out.log_power)
     assert out.with_threshold(0.0).mask.all()
+    asked = piq.interpret(clip, label=1)
+    assert (asked.label, asked.class_name) == (1, piq.class_names[1])
 
 
 def test_training_and_interpretation_are_deterministic_under_a_seed(trained, clips):
