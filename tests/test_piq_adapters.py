@@ -293,3 +293,16 @@ def test_the_adapter_path_reproduces_the_zoo_path_on_a_wrapped_zoo_classifier(cl
         np.testing.assert_array_equal(ours.mask, theirs.mask)
         np.testing.assert_allclose(ours.soft_mask, theirs.soft_mask, atol=1e-6)
         np.testing.assert_allclose(ours.probabilities, theirs.probabilities, atol=1e-5)
+
+
+def test_the_identity_is_the_model_not_where_it_was_loaded_from():
+    from lab.models.adapters.piq_view import model_identity
+
+    model = hf_classifier()
+    before = model_identity(model, "projector")
+    model.module.config._name_or_path = "/another/folder"
+    model.module.config.transformers_version = "0.0.1"
+    assert model_identity(model, "projector") == before
+    model.module.config.id2label = {0: "x", 1: "y", 2: "z"}  # another reading of the outputs
+    assert model_identity(model, "projector")["config_sha256"] != before["config_sha256"]
+    assert model_identity(model, "wav2vec2.encoder")["layer"] == "wav2vec2.encoder"

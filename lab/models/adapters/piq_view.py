@@ -23,6 +23,7 @@ the axis whose size changes with the duration.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import warnings
 
@@ -62,9 +63,12 @@ def model_identity(adapter: SpeechModel, layer: str) -> dict:
 
     ident = adapter_identity(adapter)
     config = getattr(adapter.module, "config", None)
-    if hasattr(config, "to_json_string"):
+    if hasattr(config, "to_dict"):
+        # what the model is, not where it was loaded from or which transformers wrote it
+        entries = {k: v for k, v in config.to_dict().items()
+                   if not k.startswith("_") and k != "transformers_version"}
         ident["config_sha256"] = hashlib.sha256(
-            config.to_json_string(use_diff=False).encode()).hexdigest()
+            json.dumps(entries, sort_keys=True, default=str).encode()).hexdigest()
     ident["layer"] = layer
     return ident
 
