@@ -209,6 +209,39 @@ def test_dask_scans_of_adapters_equal_inprocess(tmp_path, client):
         np.testing.assert_array_equal(dask.mask(i), local.mask(i))
 
 
+def test_piq_scans_an_adapted_classifier_it_accepts(tmp_path, client):
+    from lab.data import Corpus
+    from lab.models import adapt
+    from lab.piq import PIQInterpreter, audio_batches
+
+    # a copy: PIQ freezes the model's parameters, and the cached one serves other tests
+    adapter = adapt(copy.deepcopy(_classifier_module()))
+    corpus = Corpus("train", keywords_only=True, cache=False)
+    torch.manual_seed(0)
+    piq = PIQInterpreter(adapter, codes_per_class=2, shared_keys=2, decoder_channels=16)
+    piq.fit(audio_batches([corpus.waveform(i) for i in range(3)], batch_size=3, seed=0),
+            epochs=1, progress=False)
+    path = str(tmp_path / "decoder.pt")
+    piq.save(path)
+    options = dict(limit=2, keywords_only=True, path=path)
+    local = _scan("piq", tmp_path / "local", adapter, **options)
+    table = local.table()
+    assert local.complete and len(local.errors()) == 0
+    wave = as_source("test", keywords_only=True, limit=2).waveform(1)
+    seen = piq.interpret(wave)
+    row = table.iloc[1]
+    assert row["prediction"] == seen.class_name and row["area"] == pytest.approx(seen.mask.mean())
+    x = torch.from_numpy(seen.log_power)[None]
+    probs = piq.predict(x, phase=torch.from_numpy(seen.phase)[None],
+                        samples=torch.tensor([seen.length]))[0]
+    assert row["p_x"] == pytest.approx(float(probs[row["predicted_label"]]), abs=1e-6)
+    # on Dask the workers load the same decoder for the rebuilt model: the same numbers
+    dask = _scan("piq", tmp_path / "dask", adapter, client, **options)
+    assert dask.table().equals(table)
+    with pytest.raises(ArgumentError, match="path: a piq scan of"):
+        _scan("piq", tmp_path / "nopath", adapter, limit=2)
+
+
 # ----------------------------------------------------------------------------------- masks
 def _check_masks(scan, adapter, *, grid, seconds):
     import lab.audio
@@ -283,7 +316,7 @@ def test_bad_mask_options_are_refused_once_on_the_driver(tmp_path):
         _scan("masks", tmp_path / "s", "deepspeech", seed=-1)
 
 
-def test_piq_gives_piqs_own_refusal_and_names_what_a_scan_can_do(tmp_path):
+def test_piq_gives_piqs_own_refusal_to_what_it_cannot_read(tmp_path):
     from lab.models.adapters import piq_classifier
 
     for adapter in (silero(), hf_ctc()):

@@ -481,9 +481,67 @@ def _check_piq(model: nn.Module, options: dict) -> dict:
     if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
         raise ArgumentError(f"threshold must be in [0, 1], got {threshold!r}")
     path = options.get("path")
+    if adapter is not None and path is None:
+        raise ArgumentError(
+            f"path: a piq scan of {type(adapter.module).__name__} needs the PIQ decoder "
+            "trained for it (lab.piq.PIQInterpreter(model).fit(...), then .save(path)); the "
+            "shipped decoders are for the zoo's keyword classifier")
     return {"variant": options.get("variant", "piq"),
             "path": None if path is None else str(path),
             "threshold": None if threshold is None else float(threshold)}
+
+
+class _PIQOnWorkers:
+    """A PIQ interpreter of an adapted classifier, as shipped to Dask workers.
+
+    The interpreter holds the wrapped model as a submodule, which does not pickle for
+    Hugging Face models (weight norm); the adapter does (its module travels as a recipe).
+    So the adapter, the decoder file and its variant travel, and each worker loads the
+    interpreter again with :meth:`PIQInterpreter.from_pretrained`, as the driver did (the
+    file must be at the same path there, like the dataset's files); the decoder's hash is
+    checked against the manifest's, so a file changed meanwhile is an error, not other
+    numbers.
+    """
+
+    def __init__(self, interpreter, adapter, path: str, variant: str, sha256: str) -> None:
+        self.interpreter, self.adapter = interpreter, adapter
+        self.path, self.variant, self.sha256 = path, variant, sha256
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "interpreter": None}
+
+    def get(self):
+        """The interpreter (loaded on first use in a worker)."""
+        if self.interpreter is None:
+            from lab.piq import PIQInterpreter
+            from lab.scan.identity import state_sha256
+
+            interpreter = PIQInterpreter.from_pretrained(self.adapter, self.path,
+                                                         variant=self.variant)
+            if state_sha256(interpreter.psi) != self.sha256:
+                from lab.scan.store import ScanError
+
+                raise ScanError(f"the PIQ decoder {self.path} changed since the scan started "
+                                "(its weights' hash differs from the manifest's)")
+            self.interpreter = interpreter
+        return self.interpreter
+
+
+class _Heard(nn.Module):
+    """An adapted classifier's PIQ view hearing one clip: log-power ``(B, T, F)`` → logits.
+
+    :func:`mask_metrics` calls a classifier on ``x``, ``mask * x`` and ``(1 - mask) * x``;
+    an adapted waveform classifier hears each resynthesised with the clip's own phase.
+    """
+
+    def __init__(self, view: nn.Module, phase: torch.Tensor, samples: torch.Tensor) -> None:
+        super().__init__()
+        self.view = view
+        self.phase, self.samples = phase, samples
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = x.shape[0]
+        return self.view(x, self.phase.expand(k, -1, -1), self.samples.expand(k))
 
 
 def _prepare_piq(model: nn.Module, params: dict) -> tuple[Any, dict]:
@@ -491,19 +549,29 @@ def _prepare_piq(model: nn.Module, params: dict) -> tuple[Any, dict]:
     from lab.scan.identity import state_sha256
 
     interpreter = PIQInterpreter.from_pretrained(model, params["path"], variant=params["variant"])
-    return interpreter, {"piq_decoder_sha256": state_sha256(interpreter.psi)}
+    sha256 = state_sha256(interpreter.psi)
+    adapter = _adapter(model)
+    payload = interpreter if adapter is None else _PIQOnWorkers(
+        interpreter, adapter, params["path"], params["variant"], sha256)
+    return payload, {"piq_decoder_sha256": sha256}
 
 
-def _piq(interpreter, item, params: dict) -> tuple[dict, dict]:
+def _piq(payload, item, params: dict) -> tuple[dict, dict]:
     from lab.interpret.evaluation.metrics import mask_metrics
 
+    interpreter = payload.get() if isinstance(payload, _PIQOnWorkers) else payload
     interpretation = interpreter.interpret(item.waveform, threshold=params["threshold"])
     x = torch.from_numpy(interpretation.log_power)[None]
     m = torch.from_numpy(interpretation.mask.astype(np.float32))[None]
+    classifier, heard = interpreter.classifier, {}
+    if getattr(interpreter, "hears_audio", False):  # an adapted waveform classifier
+        heard = {"phase": torch.from_numpy(interpretation.phase)[None],
+                 "samples": torch.tensor([int(interpretation.length)])}
+        classifier = _Heard(interpreter.classifier, **heard)
     # The per-utterance metrics of the one interpretation evaluation (lab.interpret.evaluate,
     # which lab.piq.evaluate also runs), so a scan's numbers are that table's, per clip.
-    metrics = mask_metrics(interpreter.classifier, x, m)
-    codes = interpreter.codes(x)[0].flatten().numpy()
+    metrics = mask_metrics(classifier, x, m)
+    codes = interpreter.codes(x, **heard)[0].flatten().numpy()
     used = np.unique(codes)
     return {
         "prediction": interpretation.class_name,
