@@ -108,6 +108,8 @@ def test_fit_trains_on_the_adapters_predictions(trained, clips):
     default = PIQInterpreter(plain_classifier(), **SMALL)
     default.fit(epochs=1, batch_size=2, max_steps=1, progress=False)
     assert default.step == 1
+    with pytest.raises(ArgumentError, match=r"must have 'features'.*audio_batches\(clips\)"):
+        default.fit(clips[:2], epochs=2, progress=False)  # clips, not batches
     with pytest.raises(ArgumentError, match="augment"):
         piq.fit(audio_batches(clips[:2]), epochs=2, progress=False, augment=lambda f, n: (f, n))
 

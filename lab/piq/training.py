@@ -52,13 +52,15 @@ def train_step(interpreter, x: torch.Tensor, lengths: torch.Tensor | None = None
     return {k: v.item() for k, v in losses.items()}
 
 
-def _field(batch, name: str):
+def _field(batch, name: str, hears_audio: bool = False):
     try:
         return batch[name] if isinstance(batch, dict) else getattr(batch, name)
-    except (KeyError, AttributeError):
+    except (KeyError, AttributeError, IndexError, TypeError):
+        hint = (" (an adapted classifier trains on lab.piq.audio_batches(clips): log-power, "
+                "phase and samples of each clip)" if hears_audio else "")
         raise ArgumentError(
             f"training batches must have '{name}' (dict key or attribute), got "
-            f"{type(batch).__name__}"
+            f"{type(batch).__name__}{hint}"
         ) from None
 
 
@@ -136,10 +138,10 @@ def fit(
                 if (max_steps is not None and interpreter.step >= max_steps) or task.stopped:
                     ended = True
                     break
-                features = _field(batch, "features")
-                lengths = _field(batch, "feature_lengths")
-                heard = ({"phase": _field(batch, "phase"), "samples": _field(batch, "samples")}
-                         if hears_audio else {})
+                features = _field(batch, "features", hears_audio)
+                lengths = _field(batch, "feature_lengths", hears_audio)
+                heard = ({"phase": _field(batch, "phase", True),
+                          "samples": _field(batch, "samples", True)} if hears_audio else {})
                 if augment is not None:
                     features, lengths = augment(features, lengths)
                 losses = train_step(interpreter, features, lengths, lr=lr, **heard)
