@@ -159,6 +159,21 @@ def test_a_half_precision_hf_model_comes_back_in_its_dtype():
     with torch.no_grad():
         assert torch.equal(back.module(input_values=x).logits,
                            adapter.module(input_values=x).logits)
+    # mixed precision (one head kept apart) comes back tensor by tensor
+    mixed = hf_ctc()
+    mixed.module = copy.deepcopy(mixed.module)
+    mixed.module.lm_head.to(torch.bfloat16)
+    back = pickle.loads(pickle.dumps(mixed))
+    assert ({k: v.dtype for k, v in back.module.state_dict().items()}
+            == {k: v.dtype for k, v in mixed.module.state_dict().items()})
+    assert model_identity(back) == model_identity(mixed)
+
+
+def test_tied_weights_stay_tied():
+    whisper = hf_whisper()
+    tied = whisper.module.proj_out.weight is whisper.module.model.decoder.embed_tokens.weight
+    back = pickle.loads(pickle.dumps(whisper)).module
+    assert tied and back.proj_out.weight is back.model.decoder.embed_tokens.weight
 
 
 def test_rebuilding_keeps_flags_and_the_callers_random_stream():

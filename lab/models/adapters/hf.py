@@ -50,12 +50,12 @@ class HFRecipe:
     convolution) cannot be pickled whole; their state_dict can, and the class built from the
     config makes the same parametrizations (and tied weights) to load it into. The dtype,
     the device (where the process has it) and every module's train/eval flag come back too.
+    Tied weights stay tied: the class ties them, and loading writes the shared tensor.
     """
 
     cls: type
     config: Any
     state: dict
-    dtype: torch.dtype
     device: str
     training: dict[str, bool]
     carried: dict = field(default_factory=dict)
@@ -66,10 +66,8 @@ class HFRecipe:
         from lab.runtime import model_device
 
         state = {name: value.detach().cpu() for name, value in model.state_dict().items()}
-        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()),
-                     torch.float32)
         carried = {name: model.__dict__[name] for name in _CARRIED if name in model.__dict__}
-        return cls(type(model), model.config, state, dtype, str(model_device(model)),
+        return cls(type(model), model.config, state, str(model_device(model)),
                    _training_flags(model), carried)
 
     def rebuild(self) -> nn.Module:
@@ -79,8 +77,12 @@ class HFRecipe:
         # generator, so unpickling leaves the caller's random stream where it was.
         with torch.random.fork_rng(devices=[]):
             model = self.cls(self.config)
-        if self.dtype != torch.float32:
-            model = model.to(self.dtype)
+        # each tensor in its saved dtype (a half-precision model, or one with modules kept in
+        # float32): load_state_dict would cast the values into the fresh model's float32
+        own = dict(model.named_parameters()) | dict(model.named_buffers())
+        for name, value in self.state.items():
+            if name in own and own[name].dtype != value.dtype:
+                own[name].data = own[name].data.to(value.dtype)
         model.load_state_dict(self.state, strict=True)
         model.__dict__.update(self.carried)
         _set_training_flags(model, self.training)
