@@ -405,8 +405,7 @@ def _check_masks(model: nn.Module, options: dict) -> dict:
     if not isinstance(out, torch.Tensor) or out.ndim != 3:
         raise ArgumentError(
             f"masks needs per-frame scores (1, T, V) from the model (a CTC recognizer such "
-            f"as 'deepspeech', or an adapted model: lab.models.adapt); {type(model).__name__} "
-            f"returned "
+            f"as 'deepspeech'); {type(model).__name__} returned "
             f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}"
         )
     # the zoo's parameters stay as they were, so earlier masks scans still resume
