@@ -308,3 +308,23 @@ def test_the_identity_is_the_model_not_where_it_was_loaded_from():
     model.module.config.id2label = {0: "x", 1: "y", 2: "z"}  # another reading of the outputs
     assert model_identity(model, "projector")["config_sha256"] != before["config_sha256"]
     assert model_identity(model, "wav2vec2.encoder")["layer"] == "wav2vec2.encoder"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_clip_in_a_padded_batch_keeps_its_own_time_axis(trained, clips, name):
+    """Each clip's part of the decoded map is resized onto its own frames, so in a padded
+    batch a clip gets the mask it gets alone, except the last frames, whose decoder
+    receptive field (3-frame kernels in time) reaches into the padding."""
+    piq = trained[name]
+    batch = audio_batches(clips[:4], shuffle=False).batch([0, 1, 2, 3])
+    soft = piq.soft_masks(batch["features"], phase=batch["phase"],
+                          samples=batch["samples"]).numpy()
+    longest = int(batch["feature_lengths"].max())
+    for i, frames in enumerate(batch["feature_lengths"].tolist()):
+        alone = piq.interpret(clips[i]).soft_mask
+        assert len(alone) == frames
+        np.testing.assert_allclose(soft[i, : frames - 8], alone[: frames - 8], atol=1e-4)
+        np.testing.assert_allclose(soft[i, :frames], alone, atol=0.05)
+        assert (soft[i, frames:] == 0.5).all()  # padding: logit 0
+        if frames == longest:
+            np.testing.assert_allclose(soft[i], alone, atol=1e-4)

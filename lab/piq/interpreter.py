@@ -307,13 +307,37 @@ class PIQInterpreter:
                 f"(samples // 320 + 1 frames each), got {samples.tolist()}")
         return phase, samples
 
-    def _represent(self, x: torch.Tensor, heard) -> tuple[torch.Tensor, torch.Tensor]:
-        """The decoded representation (B, C, T', F') and the logits, without gradients."""
+    def _represent(self, x: torch.Tensor, heard, *, return_lengths: bool = False):
+        """The decoded representation (B, C, T', F') and the logits, without gradients
+        (and, with ``return_lengths``, each item's own T' for an adapted classifier, else
+        None)."""
         with torch.no_grad(), evaluating(self.classifier):
             if heard is not None:
-                return self.classifier.represent(x, *heard)
+                return self.classifier.represent(x, *heard, return_lengths=return_lengths)
             h = self.classifier.embed(x)
-            return h, self.classifier.classify(h)
+            logits = self.classifier.classify(h)
+            return (h, logits, None) if return_lengths else (h, logits)
+
+    def _resized(self, x_tilde: torch.Tensor, x: torch.Tensor, map_lengths, heard):
+        """The decoded map resized onto the log-power grid (B, T, F) of ``x``.
+
+        An adapted classifier's items are heard alone and their maps padded in time, so each
+        item's own part of the map (its T' frames, upsampled) is resized onto its own
+        frames; the padding frames after them get logit 0. Otherwise the whole map is
+        resized, as it always was for the zoo.
+        """
+        if map_lengths is None:
+            return F.interpolate(x_tilde, size=tuple(x.shape[1:]), mode="bilinear",
+                                 align_corners=False).squeeze(1)
+        frames = (heard[1] // 320 + 1).tolist()  # each clip's own log-power frames
+        scale = 2 ** self.config["time_upsample"]
+        extra = x_tilde.shape[2] - int(map_lengths.max()) * scale  # the decoder's odd row
+        out = x_tilde.new_zeros(x.shape)
+        for i, (t_map, t) in enumerate(zip(map_lengths.tolist(), frames, strict=True)):
+            own = x_tilde[i:i + 1, :, : t_map * scale + extra]
+            out[i, :t] = F.interpolate(own, size=(t, x.shape[2]), mode="bilinear",
+                                       align_corners=False)[0, 0]
+        return out
 
     def _logits_of(self, heard) -> Callable[[torch.Tensor], torch.Tensor]:
         """``z -> logits`` for inputs stacked like ``torch.cat([x] * k)`` (classifier terms)."""
@@ -379,12 +403,11 @@ class PIQInterpreter:
         return mask_logits, labels, probs
 
     def _forward(self, x, labels, heard=None):
-        h, logits = self._represent(x, heard)
+        h, logits, map_lengths = self._represent(x, heard, return_lengths=True)
         probs = logits.softmax(-1)
         labels = probs.argmax(-1) if labels is None else self._check_labels(labels, x.shape[0])
         x_tilde, hcat, z_q_x = self.psi(h, labels)
-        mask_logits = F.interpolate(x_tilde, size=tuple(x.shape[1:]), mode="bilinear",
-                                    align_corners=False).squeeze(1)
+        mask_logits = self._resized(x_tilde, x, map_lengths, heard)
         return mask_logits, labels, probs, hcat, z_q_x
 
     def loss(self, x: torch.Tensor, lengths: torch.Tensor | None = None, *, phase=None,

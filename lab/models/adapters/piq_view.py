@@ -216,13 +216,13 @@ class PIQView(nn.Module):
             return torch.istft(spec, c.N_FFT, c.HOP_LENGTH, c.WIN_LENGTH, window, center=True,
                                length=int(samples))
 
-    def represent(self, log_power: torch.Tensor, phase: torch.Tensor,
-                  samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def represent(self, log_power: torch.Tensor, phase: torch.Tensor, samples: torch.Tensor,
+                  *, return_lengths: bool = False):
         """``(h, logits)``: the layer's map ``(B, C, T', F')`` and the logits ``(B, classes)``.
 
         Each item is heard alone, at its own length (``samples``), so padding never reaches
         the model (waveform classifiers normalise the whole clip); the maps are zero-padded
-        in time to the longest item's.
+        in time to the longest item's. ``return_lengths`` adds each item's own ``T'`` (B,).
         """
         module = dict(self.adapter.module.named_modules())[self.layer]
         maps, logits = [], []
@@ -239,8 +239,11 @@ class PIQView(nn.Module):
                 handle.remove()
             maps.append(self.arrange(seen[-1])[0])
             logits.append(scores[0, -1])
-        longest = max(m.shape[1] for m in maps)
+        lengths = torch.tensor([m.shape[1] for m in maps])
+        longest = int(lengths.max())
         h = torch.stack([nn.functional.pad(m, (0, 0, 0, longest - m.shape[1])) for m in maps])
+        if return_lengths:
+            return h, torch.stack(logits), lengths
         return h, torch.stack(logits)
 
     def forward(self, log_power: torch.Tensor, phase: torch.Tensor,
