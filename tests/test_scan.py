@@ -395,10 +395,9 @@ def test_silero_vad_activations_through_the_adapter(tmp_path, silero_vad):
         _scan("activations", tmp_path / "bad", model=silero_vad, layers=["nope"], limit=2)
 
 
-def test_adapted_models_refuse_masks_and_piq_naming_what_applies(tmp_path, silero_vad):
-    with pytest.raises(ArgumentError, match="importance_mask"):
-        _scan("masks", tmp_path / "m", model=silero_vad, limit=2)
-    with pytest.raises(ArgumentError, match="piq_classifier"):
+def test_piq_on_a_frame_scores_model_names_what_a_scan_can_do(tmp_path, silero_vad):
+    # PIQ reads classifiers; a VAD gets PIQ's reason and the tasks that do apply
+    with pytest.raises(ArgumentError, match="PIQ needs a classifier.*task='masks'"):
         _scan("piq", tmp_path / "p", model=silero_vad, limit=2)
 
 
@@ -430,10 +429,3 @@ def test_cli_scans_silero_vad(tmp_path, capsys, silero_vad):
             str(tmp_path / "cli"), "--inprocess", "--limit", "2", "--quiet"]
     assert main(args) == 0
     assert '"speech_fraction"' in capsys.readouterr().out
-
-
-def test_models_that_cannot_travel_to_dask_say_so_before_connecting(tmp_path, silero_vad):
-    # TorchScript parts do not pickle; the address is never dialled
-    with pytest.raises(ArgumentError, match="'inprocess'"):
-        run("evaluate", "test", model=silero_vad, out=tmp_path, client="tcp://127.0.0.1:9",
-            limit=2, progress=False)

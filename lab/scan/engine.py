@@ -74,7 +74,7 @@ def _ship(payload: Any, source: Any) -> bytes:
 
     try:
         return cloudpickle.dumps((payload, source))
-    except Exception as err:  # TorchScript parts, weight-norm parametrizations (Silero, HF)
+    except Exception as err:  # e.g. weight norm on a plain module, a closure that won't
         model = getattr(payload, "module", payload)
         raise ArgumentError(
             f"client: {type(model).__name__} cannot be shipped to Dask workers (pickling "
@@ -212,8 +212,11 @@ def run(
         checkpoint's sha256), ``"silero_vad"``, an adapter (:func:`lab.models.adapt`) or a
         model ``adapt`` wraps on its own (Hugging Face, Silero; identified by the adapter's
         description and a hash of the state_dict), or any module (identified by a hash of its
-        state_dict, or its own ``scan_identity``). Adapted models run ``evaluate`` (through
-        :func:`lab.models.predict`) and ``activations`` (through the adapter's layers).
+        state_dict, or its own ``scan_identity``). Adapted models run every task, on Dask too
+        (an adapter pickles as a recipe that rebuilds its model bit for bit): ``evaluate``
+        through :func:`lab.models.predict`, ``activations`` through the adapter's layers,
+        ``masks`` through ``importance_mask`` (the grid is recorded in the parameters) and
+        ``piq`` when PIQ accepts the model (``path=`` its decoder).
     out : str or os.PathLike
         The scan folder: manifest, one Parquet table (and compressed arrays) per shard.
     client : None, str, distributed.Client or "inprocess"
