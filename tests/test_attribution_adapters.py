@@ -88,12 +88,10 @@ def feature_classifier():
 
 def feature_ctc(inverse=True):
     torch.manual_seed(0)
-    model = adapt(nn.Linear(257, 5).eval(), kind="ctc", input="features", features=log_power,
-                  labels=["<b>", "a", "b", "c", "|"], frame_seconds=0.02)
-    if inverse:
-        # the hook the panel reads: own features (T, F) → waveform
-        model.inverse = zero_phase_audio
-    return model
+    # the inverse is what the panel hears the masks through: own features (T, F) → waveform
+    return adapt(nn.Linear(257, 5).eval(), kind="ctc", input="features", features=log_power,
+                 labels=["<b>", "a", "b", "c", "|"], frame_seconds=0.02,
+                 inverse=zero_phase_audio if inverse else None)
 
 
 def _check_maps(panel: AttributionPanel, grid: tuple[int, int]) -> None:
@@ -233,6 +231,17 @@ def test_a_non_callable_inverse_is_refused_naming_it():
     model.inverse = "griffin-lim"
     with pytest.raises(ArgumentTypeError, match="inverse: Linear's adapter.inverse"):
         AttributionPanel(model, {"clip": _wav(clip())}, methods=["saliency"])
+
+
+def test_adapt_checks_the_inverse_it_is_given():
+    with pytest.raises(ArgumentTypeError, match="inverse must be callable"):
+        adapt(nn.Linear(257, 5), kind="ctc", input="features", features=log_power,
+              inverse="griffin-lim")
+    with pytest.raises(ArgumentError, match="inverse: only feature-input models"):
+        adapt(nn.Linear(320, 2), kind="classification", input="waveform",
+              inverse=zero_phase_audio)
+    assert feature_ctc(inverse=True).inverse is zero_phase_audio
+    assert feature_ctc(inverse=False).inverse is None
 
 
 def test_bad_audio_is_shown_not_raised(whisper_panel):

@@ -165,8 +165,8 @@ class AttributionPanel(UtterancePicker, Panel):
                     audio_note = (
                         f"<small>No audio for the masks: {html.escape(name)} takes features "
                         "computed outside the spectrogram the lab resynthesises, and its "
-                        "adapter has no inverse to audio (set adapter.inverse = "
-                        "callable(features (T, F)) → waveform to listen).</small>")
+                        "adapter has no inverse to audio (adapt it with inverse=callable(features "
+                        "(T, F)) → waveform to listen).</small>")
         self.listenable = not audio_note
         self._sources: dict[str, AudioSource] = check_sources(
             corpus_sources(split, keywords_only=True) if sources is None else sources)

@@ -57,7 +57,8 @@ def adapt(model, *, processor=None, kind: str | None = None, input: str | None =
         Vocabulary / class names, instead of a tokenizer or ``config.id2label``.
     **options
         Further :class:`~lab.models.adapters.module.ModuleModel` keywords (``input_hop``,
-        ``call``, ``features``, ``threshold``, ``frame_seconds``, ``domain``, ...).
+        ``call``, ``features``, ``inverse``, ``threshold``, ``frame_seconds``,
+        ``domain``, ...).
 
     Returns
     -------

@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -292,6 +292,9 @@ class SpeechModel:
         ``frame_scores``: a frame is "on" when its score reaches it.
     domain : str
         One line on what the model knows (shown by panels next to its output).
+    inverse : callable or None
+        Feature models: ``inverse(features (T, F)) -> waveform`` when the features can be
+        turned back into audio (so masks on them can be heard); None when they cannot.
     """
 
     kind: str = "ctc"
@@ -305,6 +308,7 @@ class SpeechModel:
     feature_seconds: float = 0.02
     threshold: float = 0.5
     domain: str = ""
+    inverse: Callable | None = None
 
     def __init__(self, module: nn.Module):
         if not isinstance(module, nn.Module):

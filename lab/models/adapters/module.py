@@ -32,13 +32,18 @@ class ModuleModel(SpeechModel):
         ``model(x.reshape(B, -1))`` (the whole waveform) for waveform models. Outputs of
         shape ``(B, C)`` become one frame (classification) and ``(B, T)`` one score per
         frame.
+    inverse : callable, optional
+        Feature models: ``inverse(features (T, F)) -> waveform`` at ``sample_rate``, when the
+        features can be turned back into audio; tools that let you listen to a mask on the
+        features (the attribution panel) use it, and say why they cannot without it.
     """
 
     def __init__(self, model: nn.Module, *, kind: str, input: str = "waveform",
                  sample_rate: int = 16000, labels=None, blank: int | None = None,
                  input_hop: int = 320, frame_seconds: float | None = None,
                  features: Callable | None = None, n_features: int | None = None,
-                 call: Callable | None = None, threshold: float = 0.5, domain: str = ""):
+                 call: Callable | None = None, threshold: float = 0.5, domain: str = "",
+                 inverse: Callable | None = None):
         super().__init__(model)
         if kind not in KINDS:
             raise ArgumentError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -57,6 +62,14 @@ class ModuleModel(SpeechModel):
             )
         if call is not None and not callable(call):
             raise ArgumentTypeError(f"call must be callable, got {type(call).__name__}")
+        if inverse is not None and not callable(inverse):
+            raise ArgumentTypeError(
+                f"inverse must be callable(features (T, F)) -> waveform, got "
+                f"{type(inverse).__name__}")
+        if inverse is not None and input != "features":
+            raise ArgumentError(
+                "inverse: only feature-input models need one (a waveform model's masks are "
+                "heard through the log-power spectrogram the lab resynthesises)")
         self.kind, self.input = kind, input
         self.sample_rate = int(sample_rate)
         self.labels = None if labels is None else tuple(str(x) for x in labels)
@@ -65,6 +78,7 @@ class ModuleModel(SpeechModel):
         self.frame_seconds = float(frame_seconds or self.input_hop / self.sample_rate)
         self.features_fn, self.n_features = features, n_features
         self.call, self.threshold, self.domain = call, float(threshold), domain
+        self.inverse = inverse
 
     def own_input(self, audio) -> torch.Tensor:
         if (torch.is_tensor(audio) or isinstance(audio, np.ndarray)) and audio.ndim == 2:
