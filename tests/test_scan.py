@@ -152,6 +152,21 @@ def test_evaluate_writes_shards_manifest_and_loads(tmp_path):
     assert scan.summary()["cer"] == pytest.approx(cer(frame["text"], frame["hypothesis"]))
 
 
+@pytest.mark.parametrize("name", ["deepspeech", "transducer"])
+def test_recognizer_evaluate_matches_transcribe_and_ctc_posteriors(tmp_path, name):
+    # DeepSpeech's row comes from one forward pass, the Transducer's from its RNN-T search
+    # and its CTC head: both must equal the public functions' answers
+    from lab.models import ctc_posteriors, load_pretrained, transcribe
+
+    frame = _scan("evaluate", tmp_path, model=name, limit=5).table()
+    model, source = load_pretrained(name), as_source("test", limit=5)
+    for i in range(5):
+        wave = source.waveform(i)
+        assert frame["hypothesis"][i] == transcribe(model, wave)
+        confidence = float(ctc_posteriors(model, wave).max(axis=-1).mean())
+        assert frame["confidence"][i] == pytest.approx(confidence, rel=1e-6)
+
+
 def test_classifier_evaluate_matches_predict_keyword(tmp_path):
     from lab.models import load_pretrained, predict_keyword
 

@@ -122,7 +122,7 @@ def _check_evaluate(model: nn.Module, options: dict) -> dict:
 @torch.no_grad()
 def _evaluate(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
     from lab.data import KEYWORDS, CharTokenizer
-    from lab.models import ctc_greedy_decode, ctc_posteriors, transcribe
+    from lab.models import DeepSpeech, ctc_greedy_decode, ctc_posteriors, transcribe
 
     if _adapter(model) is not None:
         return _evaluate_adapter(model, item, params)
@@ -137,10 +137,11 @@ def _evaluate(model: nn.Module, item, params: dict) -> tuple[dict, dict]:
             "confidence": float(probs[label]),
             "correct": bool(label == item.label) if item.label >= 0 else None,
         }, {}
-    if hasattr(model, "decode_ids"):
+    if hasattr(model, "decode_ids") and not isinstance(model, DeepSpeech):
+        # its own search (the Transducer's RNN-T greedy) and its CTC head: two passes
         hypothesis = transcribe(model, x[0])
         posteriors = ctc_posteriors(model, x[0])
-    else:  # a plain CTC module: one forward pass gives both
+    else:  # DeepSpeech's decode_ids is greedy CTC over forward: one pass gives both
         logits = model(x)
         if logits.ndim != 3:
             raise ArgumentError(
