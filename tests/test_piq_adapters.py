@@ -88,6 +88,8 @@ def test_a_chosen_layer_and_layers_that_cannot_be_decoded():
     assert piq.config["dim"] == 16 and piq.classifier.time_axis == 1  # (B, T', D)
     conv = PIQInterpreter(hf_classifier(), layer="wav2vec2.feature_extractor", **SMALL)
     assert conv.classifier.time_axis == 2  # (B, C, T'): channel-first, found by its length
+    base = PIQInterpreter(hf_classifier(), layer="wav2vec2", **SMALL)  # a ModelOutput
+    assert base.classifier.probe_map_shape == (16, 49, 1)  # its last_hidden_state
     with pytest.raises(ArgumentError, match=r"layer: 'classifier' gives \(1, 3\).*'projector'"):
         PIQInterpreter(hf_classifier(), layer="classifier")
     with pytest.raises(ArgumentError, match="layer: 'nope' is not a layer"):

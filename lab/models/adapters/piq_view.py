@@ -42,6 +42,8 @@ _PROBE_SECONDS = (1.0, 0.5)
 
 
 def _first_tensor(output):
+    if hasattr(output, "to_tuple"):  # a Hugging Face ModelOutput: its first field
+        output = output.to_tuple()
     while isinstance(output, tuple | list) and output:
         output = output[0]
     return output if isinstance(output, torch.Tensor) else None
@@ -131,6 +133,10 @@ class PIQView(nn.Module):
                     "(one that grows with the audio); PIQ decodes a time-frequency mask from "
                     "one. Use lab.interpret.importance_mask(adapter, audio) instead")
             layer = timed[-1][0]  # the last to finish: closest to the logits
+        if layer not in shapes:
+            raise ArgumentError(
+                f"layer: {layer!r} returns no tensor PIQ can read; pick one of its sublayers "
+                f"(adapter.layer_names())")
         axis, probe = shapes[layer]
         if axis is None:
             if not timed:  # name a layer that would do
