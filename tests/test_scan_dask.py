@@ -84,6 +84,25 @@ def test_local_cluster_leaves_glibc_malloc_adaptive(client):
     assert all(v is None for v in client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values())
 
 
+def _worker_settings() -> dict:
+    import dask
+
+    return {key: dask.config.get(key) for key in
+            ("distributed.worker.profile.enabled", "distributed.admin.tick.interval")}
+
+
+def test_local_cluster_workers_run_quiet(client):
+    # The profiler's 10 ms stack samples cost a shard about 10 % more CPU; slow ticks too.
+    # (After the killed-worker test above one of these workers is a replacement.)
+    for settings in client.run(_worker_settings).values():
+        assert settings == {"distributed.worker.profile.enabled": False,
+                            "distributed.admin.tick.interval": "1s"}
+    with (local_cluster(1, profile=True, silence_logs=50) as cluster,
+          distributed.Client(cluster) as own):
+        (settings,) = own.run(_worker_settings).values()
+        assert settings["distributed.worker.profile.enabled"] is True
+
+
 def test_stop_on_dask_keeps_finished_shards_and_resumes(tmp_path, client):
     import threading
 
