@@ -280,10 +280,17 @@ def test_dependency_panel_refuses_models_without_frame_outputs(name, kind):
 
 # ---- PIQ and attribution panels -----------------------------------------------------------
 
-@pytest.mark.parametrize("name", FOREIGN)
-def test_piq_panel_refuses_models_outside_the_zoo_classifier(name):
+@pytest.mark.parametrize("name", [n for n in FOREIGN if n != "hf-classifier"])
+def test_piq_panel_refuses_models_without_one_decision_per_clip(name):
     with pytest.raises(ArgumentError, match="PIQ needs a classifier with embed"):
         PIQPanel(MODELS[name](), sources())
+
+
+def test_piq_panel_given_an_adapted_classifier_asks_for_its_decoder():
+    # PIQ reads adapted audio classifiers (tests/test_piq_adapters.py trains one); the panel
+    # needs the decoder trained for this model
+    with pytest.raises(ArgumentTypeError, match="checkpoint=path"):
+        PIQPanel(MODELS["hf-classifier"](), sources())
 
 
 def test_piq_panel_given_the_zoo_classifier_asks_for_its_interpreter():
