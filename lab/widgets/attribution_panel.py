@@ -305,9 +305,15 @@ class AttributionPanel(UtterancePicker, Panel):
         from lab.interpret.attribution import masked_waveform
         from lab.interpret.evaluation import clip_metrics
 
-        if self.features is None:
+        if self.features is None or not self.attributions:
             return
         area = self.area.value
+        # The line saying what the maps show comes first: it is cheap, and the maps, audio
+        # and metrics below it arrive one method at a time.
+        first = next(iter(self.attributions.values()))
+        self.info.value = (
+            f"explaining the <b>{html.escape(first.target)}</b> · masks keep "
+            f"{100 * area:.0f}% of the {first.scores.size} bins · {first.scores.shape[0]} frames")
         try:
             for method, a in self.attributions.items():
                 mask = a.mask(area)
@@ -331,11 +337,6 @@ class AttributionPanel(UtterancePicker, Panel):
                 self.metrics[method].value = self._metrics_html(a, metrics)
         except Exception as exc:  # a failing model shows in the panel
             self.show_error(exc, "Cannot draw the attributions")
-            return
-        first = next(iter(self.attributions.values()))
-        self.info.value = (
-            f"explaining the <b>{html.escape(first.target)}</b> · masks keep "
-            f"{100 * area:.0f}% of the {first.scores.size} bins · {first.scores.shape[0]} frames")
 
     # --- drawing ------------------------------------------------------------------------------
 
