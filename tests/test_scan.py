@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -312,6 +313,28 @@ def test_cli_evaluate_and_refusal(tmp_path, capsys):
     assert "evaluate scan complete" in printed and '"accuracy"' in printed
     assert main([*args[:-1], "--shard-size", "2", "--quiet"]) == 1
     assert "a different shard size" in capsys.readouterr().err
+
+
+def test_cli_piq_takes_a_decoder_file(tmp_path, capsys):
+    import lab.piq
+
+    decoder = Path(lab.piq.__file__).parent / "checkpoints" / "piq_fidelity.pt"
+    out = tmp_path / "piq"
+    args = ["piq", "--model", "classifier", "--data", "test", "--out", str(out), "--inprocess",
+            "--limit", "2", "--keywords-only", "--quiet", "--path", str(decoder)]
+    assert main(args) == 0
+    from_file = Scan(out)
+    assert from_file.manifest["params"]["path"] == str(decoder)
+    # the file is the shipped piq_fidelity decoder: same decoder identity, same metrics
+    shipped = _scan("piq", tmp_path / "shipped", model="classifier", keywords_only=True,
+                    limit=2, variant="piq_fidelity")
+    other = _scan("piq", tmp_path / "other", model="classifier", keywords_only=True, limit=2)
+    sha = from_file.manifest["model"]["piq_decoder_sha256"]
+    assert sha == shipped.manifest["model"]["piq_decoder_sha256"]
+    assert sha != other.manifest["model"]["piq_decoder_sha256"]
+    assert from_file.table().equals(shipped.table())
+    assert main([*args[:-1], str(tmp_path / "missing.pt")]) == 1
+    assert "missing.pt" in capsys.readouterr().err
 
 
 def test_errors_are_lab_errors():

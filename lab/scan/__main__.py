@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     options.add_argument("--seed", type=int, default=None, help="masks: seed")
     options.add_argument("--steps", type=int, default=None, help="masks: relaxed steps")
     options.add_argument("--variant", default=None, help="piq: shipped decoder variant")
+    options.add_argument("--path", default=None,
+                         help="piq: a decoder file trained for the model (instead of --variant)")
     options.add_argument("--threshold", type=float, default=None, help="piq: mask threshold")
     return parser
 
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     from lab.scan.engine import INPROCESS, run
 
     args = _parser().parse_args(argv)
-    options = {key: value for key in ("layers", "method", "seed", "steps", "variant",
+    options = {key: value for key in ("layers", "method", "seed", "steps", "variant", "path",
                                       "threshold")
                if (value := getattr(args, key)) is not None}
     try:
