@@ -9,7 +9,6 @@ VAD is the real model the ``silero-vad`` wheel ships.
 from __future__ import annotations
 
 import copy
-import functools
 import pickle
 
 import numpy as np
@@ -24,66 +23,17 @@ cloudpickle = pytest.importorskip("cloudpickle")
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-CTC_LABELS = ["<pad>", "|", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
-WHISPER_LABELS = ["<s>", "<start>", "<end>"] + [chr(97 + i % 26) for i in range(37)]
-
-
-def _w2v_config(**extra):
-    return transformers.Wav2Vec2Config(
-        vocab_size=12, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=32, conv_dim=(16,) * 7, num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2, pad_token_id=0, **extra)
-
-
-@functools.cache
-def _ctc_module():
-    torch.manual_seed(0)
-    return transformers.Wav2Vec2ForCTC(_w2v_config()).eval()
-
-
-@functools.cache
-def _classifier_module():
-    torch.manual_seed(0)
-    cfg = _w2v_config(num_labels=3, id2label={0: "cat", 1: "dog", 2: "bird"},
-                      label2id={"cat": 0, "dog": 1, "bird": 2})
-    return transformers.Wav2Vec2ForSequenceClassification(cfg).eval()
-
-
-@functools.cache
-def _whisper_module():
-    torch.manual_seed(0)
-    cfg = transformers.WhisperConfig(
-        vocab_size=40, num_mel_bins=80, encoder_layers=1, decoder_layers=1,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=16,
-        decoder_ffn_dim=16, d_model=16, max_source_positions=1500, max_target_positions=64,
-        decoder_start_token_id=1, eos_token_id=2, pad_token_id=2, bos_token_id=2)
-    return transformers.WhisperForConditionalGeneration(cfg).eval()
-
-
-def hf_ctc():
-    from lab.models import adapt
-
-    return adapt(_ctc_module(), labels=CTC_LABELS)
+# the tiny Hugging Face models every adapter test uses (built from configs, no download)
+from tests.test_adapters import LABELS as CTC_LABELS  # noqa: E402
+from tests.test_adapters import hf_ctc, hf_whisper, silero  # noqa: E402
+from tests.test_adapters import tiny_classifier as _classifier_module  # noqa: E402
+from tests.test_adapters import tiny_ctc as _ctc_module  # noqa: E402
 
 
 def hf_classifier():
     from lab.models import adapt
 
     return adapt(_classifier_module())
-
-
-def hf_whisper():
-    from lab.models import adapt
-
-    return adapt(_whisper_module(), labels=WHISPER_LABELS, max_new_tokens=4)
-
-
-@functools.cache
-def silero():
-    pytest.importorskip("silero_vad")
-    from lab.models import load_pretrained
-
-    return load_pretrained("silero_vad")
 
 
 def scripted_vad():
