@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # the tiny Hugging Face models every adapter test uses (built from configs, no download)
 from tests.test_adapters import LABELS as CTC_LABELS  # noqa: E402
-from tests.test_adapters import hf_ctc, hf_whisper, silero  # noqa: E402
+from tests.test_adapters import hf_ctc, hf_whisper, silero, speechlike  # noqa: E402
 from tests.test_adapters import tiny_classifier as _classifier_module  # noqa: E402
 from tests.test_adapters import tiny_ctc as _ctc_module  # noqa: E402
 
@@ -56,15 +56,6 @@ def bfloat16_ctc():
     from lab.models import adapt
 
     return adapt(copy.deepcopy(_ctc_module()).to(torch.bfloat16), labels=CTC_LABELS)
-
-
-def speechlike(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
-    """A voiced, amplitude-modulated tone with noise: enough to move random models."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(16000 * seconds)) / 16000
-    voiced = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((140, 280, 700, 1200), 1))
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)
-    return (0.2 * voiced * envelope + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
 
 
 def _scan(task, out, model, where=INPROCESS, **kw):
