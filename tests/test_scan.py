@@ -109,13 +109,40 @@ def test_huggingface_dataset(tmp_path):
         "datasets", reason="the optional 'datasets' package is not installed"
     )
     source = as_source("test", limit=3)
+    expected = _scan("evaluate", tmp_path / "corpus", limit=3).table()
+    texts = [row["text"] for row in source.rows]
     ds = datasets.Dataset.from_dict({
         "audio": [{"array": source.waveform(i), "sampling_rate": 16000} for i in range(3)],
-        "text": [row["text"] for row in source.rows],
+        "text": texts,
     })
     scan = _scan("evaluate", tmp_path / "hf", data=ds, limit=None)
-    expected = _scan("evaluate", tmp_path / "corpus", limit=3).table()
     assert scan.table()["hypothesis"].tolist() == expected["hypothesis"].tolist()
+    # the Audio feature (files by path, one given as bytes) is decoded by lab.audio.load: no
+    # torchcodec / FFmpeg needed
+    import soundfile as sf
+
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"{i}.flac"))
+        sf.write(paths[-1], source.waveform(i), 16000)
+    files = [{"path": paths[0], "bytes": None},
+             {"path": None, "bytes": Path(paths[1]).read_bytes()},
+             {"path": paths[2], "bytes": None}]
+    encoded = datasets.Dataset.from_dict({"audio": files, "text": texts}).cast_column(
+        "audio", datasets.Audio())
+    scan = _scan("evaluate", tmp_path / "hf-audio", data=encoded, limit=None)
+    assert scan.table()["hypothesis"].tolist() == expected["hypothesis"].tolist()
+    # saved to disk and named as hf:<folder>; the same rows, the same identity
+    encoded.save_to_disk(str(tmp_path / "saved"))
+    saved = as_source(f"hf:{tmp_path / 'saved'}")
+    assert np.array_equal(saved.waveform(1), as_source(encoded).waveform(1))
+    assert [r["text"] for r in saved.rows] == texts
+    # a row without audio is reported, the others scanned
+    holes = datasets.Dataset.from_dict({"audio": [files[0], {"path": None, "bytes": None}],
+                                        "text": texts[:2]}).cast_column("audio", datasets.Audio())
+    scan = _scan("evaluate", tmp_path / "hf-holes", data=holes, limit=None)
+    assert scan.table()["index"].tolist() == [0]
+    assert "no audio" in scan.errors()["error"][0]
 
 
 # ----------------------------------------------------------------------------- identity

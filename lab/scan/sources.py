@@ -291,7 +291,9 @@ class HuggingFaceSource(Source):
         The dataset, or a folder written by ``Dataset.save_to_disk`` (loaded with
         ``datasets.load_from_disk``; nothing is downloaded).
     audio_column : str
-        The column holding ``{"array", "sampling_rate"}`` dicts (the ``Audio`` feature).
+        The audio column: a ``datasets.Audio`` feature (its stored file bytes or paths are
+        decoded by :func:`lab.audio.load`, so neither torchcodec nor FFmpeg is needed, and
+        every clip passes the lab's one audio gate) or ``{"array", "sampling_rate"}`` dicts.
     text_column : str, optional
         The transcript column (default ``"text"`` when present).
     limit : int, optional
@@ -335,6 +337,10 @@ class HuggingFaceSource(Source):
                 f"text_column {text_column!r} is not a column; columns: {dataset.column_names}"
             )
         n = len(_limit(range(len(dataset)), limit))
+        self.fingerprint = getattr(dataset, "_fingerprint", None)
+        self.encoded = isinstance(dataset.features.get(audio_column), datasets.Audio)
+        if self.encoded:  # the file as stored: decoded in waveform() with lab.audio.load
+            dataset = dataset.cast_column(audio_column, datasets.Audio(decode=False))
         self.dataset = dataset.select(range(n)) if n < len(dataset) else dataset
         self.audio_column, self.text_column, self.limit = audio_column, text_column, limit
         texts = self.dataset[text_column] if text_column else [""] * n
@@ -345,10 +351,15 @@ class HuggingFaceSource(Source):
         import librosa
 
         value = self.dataset[index][self.audio_column]
-        if hasattr(value, "get_all_samples"):  # a torchcodec decoder (datasets >= 4)
-            samples = value.get_all_samples()
-            array, sr = samples.data.numpy(), int(samples.sample_rate)
-        elif isinstance(value, dict) and "array" in value:
+        if self.encoded:
+            from lab.audio import load
+
+            data = (value or {}).get("bytes") or (value or {}).get("path")
+            if not data:
+                raise ScanSourceError(f"row {index}: column {self.audio_column!r} holds no "
+                                      "audio bytes or path")
+            return load(data, sr=SAMPLE_RATE)
+        if isinstance(value, dict) and "array" in value:
             array, sr = np.asarray(value["array"]), int(value["sampling_rate"])
         else:
             raise ScanSourceError(
@@ -363,8 +374,7 @@ class HuggingFaceSource(Source):
         return np.ascontiguousarray(array, dtype=np.float32)
 
     def identity(self) -> dict:
-        fingerprint = getattr(self.dataset, "_fingerprint", None)
-        return {"kind": self.kind, "fingerprint": fingerprint, "n": len(self),
+        return {"kind": self.kind, "fingerprint": self.fingerprint, "n": len(self),
                 "audio_column": self.audio_column, "text_column": self.text_column,
                 "ids_sha256": _digest([r["text"] for r in self.rows])}
 
