@@ -93,7 +93,20 @@ def _worker_settings() -> dict:
 
 def test_local_cluster_workers_run_quiet(client):
     # The profiler's 10 ms stack samples cost a shard about 10 % more CPU; slow ticks too.
-    # (After the killed-worker test above one of these workers is a replacement.)
+    # A worker the nanny starts to replace a killed one must run quiet as well.
+    import time
+
+    client.wait_for_workers(2, timeout=60)
+    before = client.run(os.getpid)
+    victim = next(iter(before.values()))
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = client.run(os.getpid, on_error="ignore")  # the dead one may still be listed
+        if len(now) == 2 and victim not in now.values():
+            break
+        time.sleep(0.2)
+    assert len(now) == 2 and victim not in now.values(), "the nanny did not replace the worker"
     for settings in client.run(_worker_settings).values():
         assert settings == {"distributed.worker.profile.enabled": False,
                             "distributed.admin.tick.interval": "1s"}
