@@ -232,8 +232,35 @@ def test_masks_are_stored_compressed_and_valid(tmp_path):
     mask = scan.mask(1)
     assert set(np.unique(mask)) <= {0.0, 1.0}
     assert 1 - mask.mean() == pytest.approx(table.loc[1, "sparsity"])
-    with pytest.raises(ArgumentError, match="masks needs"):
-        _scan("masks", tmp_path / "clf", model="classifier")
+
+
+@pytest.mark.parametrize("name, grid_bins", [("classifier", 257), ("transducer", None)])
+def test_masks_of_the_zoo_classifier_and_transducer(tmp_path, name, grid_bins):
+    # importance_mask reads them through their adapter (one decision frame; the Transducer's
+    # CTC head) on their own features; the scan stores what it returns, per utterance
+    from lab.interpret import importance_mask
+    from lab.models import adapt, load_pretrained
+
+    options = dict(method="optimize", steps=3, polish=False, seed=0)
+    scan = _scan("masks", tmp_path, model=name, limit=2, keywords_only=name == "classifier",
+                 **options)
+    assert scan.manifest["params"]["grid"] == "features"
+    assert scan.manifest["params"]["grid_seconds"] == pytest.approx(0.02)
+    adapter = adapt(load_pretrained(name))
+    source = as_source("test", limit=2, keywords_only=name == "classifier")
+    table = scan.table()
+    for i in range(2):
+        direct = importance_mask(adapter, source.waveform(i), progress=False, **options)
+        stored = scan.mask(i)
+        assert np.array_equal(stored, direct.mask.astype(np.uint8))
+        assert stored.shape == adapter.own_input(source.waveform(i)).shape
+        assert grid_bins is None or stored.shape[1] == grid_bins
+        assert table.loc[i, "sparsity"] == pytest.approx(direct.sparsity)
+        assert table.loc[i, "preserved"] == direct.preserved
+    if name == "classifier":  # the decision kept is a keyword
+        from lab.data import KEYWORDS
+
+        assert set(table["transcript"]) <= set(KEYWORDS)
 
 
 def test_piq_metrics_per_utterance(tmp_path):

@@ -386,9 +386,22 @@ def _mask_params(options: dict) -> dict:
     return params
 
 
+def _zoo_without_frame_scores(model: nn.Module) -> bool:
+    """The zoo's classifier and Transducer: ``model(features)`` gives no per-frame scores, so
+    their masks go through their adapter (one decision frame; the Transducer's CTC head), as
+    :func:`lab.interpret.importance_mask` reads them. DeepSpeech keeps the plain path, so its
+    earlier masks scans still resume."""
+    from lab.models import DeepSpeech
+    from lab.models.adapters.zoo import is_zoo_model
+
+    return is_zoo_model(model) and not isinstance(model, DeepSpeech)
+
+
 def _check_masks(model: nn.Module, options: dict) -> dict:
+    from lab.models import adapt
+
     _no_options("masks", options, _MASK_OPTIONS)
-    adapter = _adapter(model)
+    adapter = adapt(model) if _zoo_without_frame_scores(model) else _adapter(model)
     if adapter is not None:
         # importance_mask takes every adapter kind (its decode is the decision kept); the
         # grid joins the parameters so a scan's masks are read on the right axes.
@@ -406,11 +419,18 @@ def _check_masks(model: nn.Module, options: dict) -> dict:
     if not isinstance(out, torch.Tensor) or out.ndim != 3:
         raise ArgumentError(
             f"masks needs per-frame scores (1, T, V) from the model (a CTC recognizer such "
-            f"as 'deepspeech'); {type(model).__name__} returned "
+            f"as 'deepspeech'), or a model described by lab.models.adapt(model, kind=..., "
+            f"input=...); {type(model).__name__} returned "
             f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}"
         )
     # the zoo's parameters stay as they were, so earlier masks scans still resume
     return _mask_params(options)
+
+
+def _prepare_masks(model: nn.Module, params: dict) -> tuple[Any, dict]:
+    from lab.models import adapt
+
+    return (adapt(model) if _zoo_without_frame_scores(model) else model), {}
 
 
 def _decision_text(adapter, target) -> str:
@@ -590,7 +610,7 @@ def _piq(payload, item, params: dict) -> tuple[dict, dict]:
 TASKS: dict[str, ScanTask] = {
     "activations": ScanTask("activations", _check_activations, _plain, _activations),
     "evaluate": ScanTask("evaluate", _check_evaluate, _plain, _evaluate),
-    "masks": ScanTask("masks", _check_masks, _plain, _masks, stacked=False),
+    "masks": ScanTask("masks", _check_masks, _prepare_masks, _masks, stacked=False),
     "piq": ScanTask("piq", _check_piq, _prepare_piq, _piq),
 }
 
