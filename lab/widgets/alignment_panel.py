@@ -20,7 +20,7 @@ from lab.transducer import rnnt_alignment, synthetic_logits
 from lab.widgets.base import Panel, describe_error
 from lab.widgets.checks import check_int
 from lab.widgets.jobs import busy
-from lab.widgets.sources import UtterancePicker, take_upload
+from lab.widgets.sources import UtterancePicker, audio_upload, take_upload
 from lab.widgets.views import View, symbol_names, transducer_tokens
 
 __all__ = ["AlignmentPanel"]
@@ -173,8 +173,7 @@ class AlignmentPanel(UtterancePicker, Panel):
         self.source = self.utterance = widgets.Dropdown(
             options=[(u.name, i) for i, u in enumerate(self._utterances)], value=0,
             description="utterance", layout=widgets.Layout(width="460px"))
-        self.upload = widgets.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False,
-                                         description="Upload")
+        self.upload = audio_upload()
         self.blank = widgets.IntSlider(value=blank, min=0, max=V - 1, description="blank index",
                                        continuous_update=False,
                                        style={"description_width": "90px"},

@@ -180,10 +180,7 @@ class AttributionPanel(UtterancePicker, Panel):
         self.words = None
         tagged = self.tagged
 
-        self.source = tagged(W.Dropdown(options=list(self._sources), description="Utterance",
-                                        layout=W.Layout(width="420px")), "source")
-        self.upload = tagged(W.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False,
-                                          description="Upload"), "upload")
+        self._picker_widgets()
         self.area = tagged(W.FloatSlider(
             value=area, min=0.01, max=1.0, step=0.01, description="mask area",
             continuous_update=False, readout_format=".2f",

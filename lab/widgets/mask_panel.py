@@ -134,10 +134,7 @@ class MaskPanel(UtterancePicker, Panel):
         self.muted = self.waveform
 
         tagged = self.tagged
-        self.source = tagged(W.Dropdown(options=list(self._sources), description="utterance",
-                                        layout=W.Layout(width="420px")), "source")
-        self.upload = tagged(W.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False,
-                                          description="Upload"), "upload")
+        self._picker_widgets()
         self.method = tagged(W.ToggleButtons(options=["optimize", "greedy"], value=method),
                              "method")
         self.sparsity = tagged(W.FloatLogSlider(value=sparsity_weight, base=10, min=-1, max=2,

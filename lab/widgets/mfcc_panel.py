@@ -156,10 +156,7 @@ class MFCCPanel(UtterancePicker, Panel):
         tagged = self.tagged
         slider = dict(continuous_update=False, style={"description_width": "90px"},
                       layout=W.Layout(width="300px", min_width="260px"))
-        self.source = tagged(W.Dropdown(options=list(self._sources), description="Utterance",
-                                        layout=W.Layout(width="460px")), "source")
-        self.upload = tagged(W.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False,
-                                          description="Upload"), "upload")
+        self._picker_widgets("460px")
         self.feature = tagged(W.ToggleButtons(
             options=[(label, key) for key, (label, _) in FEATURES.items()], value=feature,
             style={"button_width": "90px"}), "feature")

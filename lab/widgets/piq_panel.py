@@ -144,10 +144,7 @@ class PIQPanel(UtterancePicker, Panel):
         def captioned(text: str, child: W.Widget) -> W.VBox:
             return W.VBox([W.HTML(f"<b>{text}</b>"), child])
 
-        self.source = tagged(W.Dropdown(options=list(self._sources), description="Utterance",
-                                        layout=W.Layout(width="420px")), "source")
-        self.upload = tagged(W.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False,
-                                          description="Upload"), "upload")
+        self._picker_widgets()
         self.threshold = tagged(W.FloatSlider(
             value=threshold, min=0.0, max=1.0, step=0.05, description="threshold",
             continuous_update=False, readout_format=".2f",

@@ -6,7 +6,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["UtterancePicker", "corpus_sources", "take_upload"]
+__all__ = ["AUDIO_ACCEPT", "UtterancePicker", "audio_upload", "corpus_sources", "take_upload"]
+
+#: What every panel's upload button accepts.
+AUDIO_ACCEPT = ".wav,.flac,.ogg,audio/*"
+
+
+def audio_upload():
+    """The upload button of every panel: one audio file."""
+    import ipywidgets as W
+
+    return W.FileUpload(accept=AUDIO_ACCEPT, multiple=False, description="Upload")
 
 
 def corpus_sources(
@@ -69,6 +79,16 @@ class UtterancePicker:
     """
 
     _quiet = False
+
+    def _picker_widgets(self, width: str = "420px") -> None:
+        """Make ``self.source`` (over ``self._sources``) and ``self.upload``, tagged
+        ``<css>-source`` / ``<css>-upload``; the panel observes them."""
+        import ipywidgets as W
+
+        self.source = self.tagged(W.Dropdown(options=list(self._sources),
+                                             description="Utterance",
+                                             layout=W.Layout(width=width)), "source")
+        self.upload = self.tagged(audio_upload(), "upload")
 
     @contextmanager
     def _quietly(self) -> Iterator[None]:
