@@ -414,6 +414,14 @@ def test_plain_modules_are_probed_and_keep_their_mode(tmp_path):
     assert scan.table()["confidence"].between(0, 1).all()
     with pytest.raises(ArgumentError, match="evaluate needs a recognizer"):
         _scan("evaluate", tmp_path / "bad", model=torch.nn.Flatten(0))
+    # a module that cannot take (1, T, F) features is answered by name, for either task
+    wrong = torch.nn.Linear(5, 2)
+    for task in ("evaluate", "masks"):
+        with pytest.raises(ArgumentError, match=rf"{task} calls model\(features \(1, T, F\)\); "
+                                                r"Linear failed on a probe input"):
+            _scan(task, tmp_path / f"wrong-{task}", model=wrong)
+    with pytest.raises(ArgumentError, match="masks needs per-frame scores"):
+        _scan("masks", tmp_path / "pool", model=net)
 
 
 # ------------------------------------------------------------------------ adapted models

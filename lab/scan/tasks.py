@@ -101,15 +101,7 @@ def _check_evaluate(model: nn.Module, options: dict) -> dict:
     if hasattr(model, "decode_ids"):
         return {"kind": "recognizer"}
     # A plain module: what it returns tells (logits (1, V) or per-frame logits (1, T, V)).
-    try:
-        with torch.no_grad():
-            out = model(_probe_input(model))
-    except Exception as err:
-        raise ArgumentError(
-            f"evaluate calls model(features (1, T, F)); {type(model).__name__} failed on a "
-            f"probe input: {type(err).__name__}: {err}"
-        ) from err
-    out = out[0] if isinstance(out, tuple) else out
+    out = _probe_output(model, "evaluate")
     if isinstance(out, torch.Tensor) and out.ndim in (2, 3):
         return {"kind": "classifier" if out.ndim == 2 else "recognizer"}
     raise ArgumentError(
@@ -211,6 +203,20 @@ def _evaluate_adapter(adapter, item, params: dict) -> tuple[dict, dict]:
 def _probe_input(model: nn.Module) -> torch.Tensor:
     rng = np.random.default_rng(0)
     return _features(model, (0.1 * rng.standard_normal(16000)).astype(np.float32))
+
+
+def _probe_output(model: nn.Module, task: str) -> Any:
+    """What a plain module returns for one second of probe features (the first element of a
+    tuple): how ``task`` learns what kind of model it was given."""
+    try:
+        with torch.no_grad():
+            out = model(_probe_input(model))
+    except Exception as err:
+        raise ArgumentError(
+            f"{task} calls model(features (1, T, F)); {type(model).__name__} failed on a "
+            f"probe input: {type(err).__name__}: {err}"
+        ) from err
+    return out[0] if isinstance(out, tuple) else out
 
 
 def _call(model: nn.Module):
@@ -406,16 +412,7 @@ def _check_masks(model: nn.Module, options: dict) -> dict:
         # importance_mask takes every adapter kind (its decode is the decision kept); the
         # grid joins the parameters so a scan's masks are read on the right axes.
         return _mask_params(options) | _mask_grid(adapter)
-    x = _probe_input(model)
-    try:
-        with torch.no_grad():
-            out = model(x)
-    except TypeError as err:
-        raise ArgumentError(
-            f"masks needs a model whose model(features (1, T, F)) returns scores (1, T, V); "
-            f"{type(model).__name__} cannot be called that way ({err})"
-        ) from err
-    out = out[0] if isinstance(out, tuple) else out
+    out = _probe_output(model, "masks")
     if not isinstance(out, torch.Tensor) or out.ndim != 3:
         raise ArgumentError(
             f"masks needs per-frame scores (1, T, V) from the model (a CTC recognizer such "
