@@ -44,14 +44,28 @@ def image_digest(page, selector: str) -> str:
     return hashlib.sha256(image_bytes(page, selector)).hexdigest()
 
 
+def poll(page, read, done, timeout_s: float = 15):
+    """Call ``read()`` every 200 ms until ``done(value)`` or ``timeout_s``; the last value.
+
+    Panels redraw part by part while messages from the kernel arrive, so every check of
+    something that follows a key press waits for it this way.
+    """
+    deadline = time.monotonic() + timeout_s
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        value = read()
+    return value
+
+
+def wait_for_change(page, read, before, timeout_s: float = 15):
+    """Poll ``read()`` until it differs from ``before``; the new value (or ``before``)."""
+    return poll(page, read, lambda value: value != before, timeout_s)
+
+
 def wait_for_image_change(page, selector: str, old_digest: str, timeout_s: float = 15) -> str:
     """Poll until the image behind ``selector`` differs from ``old_digest``; return the new one."""
-    deadline = time.monotonic() + timeout_s
-    digest = image_digest(page, selector)
-    while digest == old_digest and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-        digest = image_digest(page, selector)
-    return digest
+    return wait_for_change(page, lambda: image_digest(page, selector), old_digest, timeout_s)
 
 
 def assert_no_error_output(page) -> None:

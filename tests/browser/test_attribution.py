@@ -1,7 +1,6 @@
 """09_attribution.ipynb in JupyterLab: the area slider swaps every method's mask, masked audio
 and metrics; the spectrogram, the word bars and the maps share one time axis."""
 
-import time
 
 import pytest
 
@@ -12,7 +11,9 @@ from tests.browser.lab_browser import (
     audio_digest,
     docs_screenshot,
     image_digest,
+    poll,
     press_slider,
+    wait_for_change,
     wait_for_image_change,
 )
 
@@ -39,16 +40,12 @@ def test_area_changes_masks_audio_and_metrics(run_notebook):
 
     press_slider(page, "lab-attribution-area", "ArrowRight", times=20)  # 0.10 → 0.30
     assert wait_for_image_change(page, MAP, map_before) != map_before
-    deadline = time.monotonic() + 15
-    while audio_digest(page, AUDIO) == audio_before and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-    assert audio_digest(page, AUDIO) != audio_before, "masked audio did not change"
+    assert wait_for_change(page, lambda: audio_digest(page, AUDIO), audio_before) != audio_before, \
+        "masked audio did not change"
     assert page.locator(METRICS).first.inner_text() != metrics_before
     # the panel redraws one method after another while the slider's last presses arrive
-    info = page.locator(".lab-attribution-info")
-    while "30%" not in info.inner_text() and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-    assert info.inner_text() != info_before and "30%" in info.inner_text()
+    info = poll(page, page.locator(".lab-attribution-info").inner_text, lambda t: "30%" in t)
+    assert info != info_before and "30%" in info
     assert page.locator(".lab-attribution-error").inner_text().strip() == ""
     docs_screenshot(page, ".lab-attribution-panel", "attribution_panel.png")
     assert_no_error_output(page)

@@ -14,8 +14,10 @@ from tests.browser.lab_browser import (
     image_geometry,
     measure_round_trips,
     open_file_browser,
+    poll,
     press_slider,
     truncated_labels,
+    wait_for_change,
     wait_for_image_change,
 )
 
@@ -27,11 +29,7 @@ def frame_readout(page, player: str) -> str:
 
 
 def wait_for_text(page, selector: str, needle: str, timeout_s: float = 30) -> str:
-    deadline = time.monotonic() + timeout_s
-    text = page.locator(selector).first.inner_text()
-    while needle not in text and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-        text = page.locator(selector).first.inner_text()
+    text = poll(page, page.locator(selector).first.inner_text, lambda t: needle in t, timeout_s)
     assert needle in text, f"{selector} never showed {needle!r}; it shows {text!r}"
     return text
 
@@ -101,11 +99,9 @@ def test_mask_run_play_and_threshold(run_notebook):
     # 0.05 → 0.0: nothing is muted any more (at 0.05 the frames with a sparse mask were)
     press_slider(page, "lab-mask-threshold", "ArrowLeft", times=5)
     assert wait_for_image_change(page, ".lab-mask-muted-wave", before) != before
-    deadline = time.monotonic() + 10
-    while (page.locator(".lab-mask-muted-transcript").first.inner_text() == text_before
-           and time.monotonic() < deadline):
-        page.wait_for_timeout(200)
-    assert "muted transcript" in page.locator(".lab-mask-muted-transcript").first.inner_text()
+    text = wait_for_change(page, page.locator(".lab-mask-muted-transcript").first.inner_text,
+                           text_before, timeout_s=10)
+    assert "muted transcript" in text
     row = measure_round_trips(page, "MaskPanel", "lab-mask-threshold", ".lab-mask-frames",
                               first_key="ArrowRight")  # it stands at 0.0
     assert row["median_ms"] <= 450, row

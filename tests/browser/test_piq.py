@@ -1,7 +1,6 @@
 """06_piq_interpretation.ipynb in JupyterLab: moving the threshold swaps mask image and audio;
 the views are labelled (dB, Hz, time) and time-aligned; the round trip is measured."""
 
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from tests.browser.lab_browser import (
     open_file_browser,
     press_slider,
     truncated_labels,
+    wait_for_change,
     wait_for_image_change,
 )
 
@@ -44,10 +44,8 @@ def test_threshold_changes_mask_and_audio(run_notebook):
     press_slider(page, "lab-piq-threshold", "ArrowRight", times=6)  # 0.50 → 0.80
     assert wait_for_image_change(page, MASK, mask_before) != mask_before
     assert image_digest(page, ".lab-piq-interpreted") != interpreted_before
-    deadline = time.monotonic() + 15
-    while audio_digest(page, AUDIO) == audio_before and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-    assert audio_digest(page, AUDIO) != audio_before, "interpretation audio did not change"
+    assert wait_for_change(page, lambda: audio_digest(page, AUDIO), audio_before) != audio_before, \
+        "interpretation audio did not change"
     assert page.locator(".lab-piq-info").inner_text() != info_before
     assert page.locator(".lab-piq-error").inner_text().strip() == ""
 

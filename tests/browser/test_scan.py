@@ -1,11 +1,15 @@
 """08_dataset_scans.ipynb in JupyterLab: the scan panel lists the scan's table, re-sorts it
 when the order changes, and shows a neuron's top utterances with audio players."""
 
-import time
 
 import pytest
 
-from tests.browser.lab_browser import assert_no_error_output, docs_screenshot, truncated_labels
+from tests.browser.lab_browser import (
+    assert_no_error_output,
+    docs_screenshot,
+    truncated_labels,
+    wait_for_change,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -25,10 +29,8 @@ def test_scan_panel_sorts_and_shows_top_utterances(run_notebook):
     assert len(table.strip().splitlines()) >= 3, table  # a header and rows
 
     page.locator(".lab-scan-order input[type=checkbox]").first.click()  # descending → ascending
-    deadline = time.monotonic() + 15
-    while _text(page, TABLE) == table and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-    assert _text(page, TABLE) != table, "the table did not re-sort"
+    assert wait_for_change(page, lambda: _text(page, TABLE), table) != table, \
+        "the table did not re-sort"
 
     # notebook 08 shows the top 4 utterances of neuron 2 of layer_1, each with a player
     top = page.locator(".lab-scan-top")

@@ -5,7 +5,6 @@ spectrogram (labelled axes, time-aligned views) and, when the threshold moves, p
 ``masked_audio`` — what the model hears — and updates the muted decision.
 """
 
-import time
 
 import pytest
 
@@ -16,7 +15,9 @@ from tests.browser.lab_browser import (
     audio_digest,
     docs_screenshot,
     image_digest,
+    poll,
     press_slider,
+    wait_for_change,
     wait_for_image_change,
 )
 
@@ -52,14 +53,10 @@ def test_mask_panel_on_silero_plays_what_the_model_hears(run_notebook):
     audio_before = audio_digest(page, MUTED)
     press_slider(page, "lab-mask-threshold", "ArrowRight", times=40)  # 0.20 → 0.60
     assert wait_for_image_change(page, ".lab-mask-muted-wave", wave_before) != wave_before
-    deadline = time.monotonic() + 15
-    while audio_digest(page, MUTED) == audio_before and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-    assert audio_digest(page, MUTED) != audio_before, "the masked audio did not change"
-    deadline = time.monotonic() + 15
-    while "transcribing" in _text(page, ".lab-mask-muted-transcript") and (
-            time.monotonic() < deadline):
-        page.wait_for_timeout(200)
-    assert _text(page, ".lab-mask-muted-transcript").startswith("muted decision: speech in ")
+    assert wait_for_change(page, lambda: audio_digest(page, MUTED), audio_before) != audio_before, \
+        "the masked audio did not change"
+    muted = poll(page, lambda: _text(page, ".lab-mask-muted-transcript"),
+                 lambda text: "transcribing" not in text)
+    assert muted.startswith("muted decision: speech in ")
     docs_screenshot(page, PANEL, "your_model_mask_panel.png")
     assert_no_error_output(page)
